@@ -1,0 +1,125 @@
+"""Training-free placeholder models, built as plain ONNX graphs (no torch).
+
+They stand in for the trained defaults and say so in their metadata
+(``placeholder: true``, ``method: "placeholder-*"``):
+
+* ``flowmag-spotter``: the classic training-free spotter.  Score of a frame
+  is ``m / (m + 1)`` where ``m`` is the largest mean optical-flow magnitude
+  (crop pixels) over the facial regions of interest.
+* ``facs-rule-recognizer``: a linear FACS rule on onset->apex flow: brows up
+  (AU1/2) -> surprise; lip corners up and out (AU12) -> positive; brows
+  down/inward, lip corners down, chin up (AU4/15/17) -> negative.
+
+Run ``python -m export.placeholders --out mer_edge/models`` to rebuild them.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from mer_edge._flow import ROI_NAMES, roi_masks
+from mer_edge._modelmeta import InputSpec, ModelInfo
+from mer_edge._version import __version__
+
+SIZE = 32
+OPSET = 17
+
+
+def _finish(graph: onnx.GraphProto, info: ModelInfo, path: Path) -> None:
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="mer_edge", producer_version=__version__)
+    helper.set_model_props(model, info.to_metadata())
+    onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+
+
+def _roi_weights() -> np.ndarray:
+    masks = roi_masks(SIZE).reshape(len(ROI_NAMES), -1).astype(np.float32)
+    return (masks / masks.sum(axis=1, keepdims=True)).T  # (S*S, R)
+
+
+def build_flowmag_spotter(path: Path) -> ModelInfo:
+    """Write the training-free flow-magnitude spotter to ``path``."""
+    spec = InputSpec(name="clip", frames=1, channels=("flow_mag",), size=SIZE)
+    info = ModelInfo(
+        name="flowmag-spotter", task="spotting", method="placeholder-flow-magnitude",
+        version="0.1.0", input=spec, placeholder=True, window={"k_ms": 200.0, "fps": 30.0},
+        sdk_version=__version__,
+        training_data="none: training-free (max regional optical-flow magnitude)")
+    nodes = [
+        helper.make_node("Reshape", ["clip", "flat_shape"], ["flat"]),
+        helper.make_node("MatMul", ["flat", "roi_weights"], ["roi_means"]),
+        helper.make_node("ReduceMax", ["roi_means"], ["peak"], axes=[1], keepdims=0),
+        helper.make_node("Add", ["peak", "one"], ["peak_plus_one"]),
+        helper.make_node("Div", ["peak", "peak_plus_one"], ["output"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "flowmag_spotter",
+        [helper.make_tensor_value_info("clip", TensorProto.FLOAT, ["faces", 1, 1, SIZE, SIZE])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["faces"])],
+        initializer=[numpy_helper.from_array(np.array([-1, SIZE * SIZE], np.int64), "flat_shape"),
+                     numpy_helper.from_array(_roi_weights(), "roi_weights"),
+                     numpy_helper.from_array(np.array(1.0, np.float32), "one")])
+    _finish(graph, info, path)
+    return info
+
+
+def _rule_matrix() -> np.ndarray:
+    """``(2*S*S, 3)`` weights: columns negative, positive, surprise."""
+    weights = _roi_weights()  # (S*S, R)
+    roi = {name: weights[:, i] for i, name in enumerate(ROI_NAMES)}
+    dx = np.zeros((SIZE * SIZE, 3), np.float32)
+    dy = np.zeros((SIZE * SIZE, 3), np.float32)
+    brows = roi["brow_left"] + roi["brow_right"]
+    corners = roi["mouth_left"] + roi["mouth_right"]
+    # Image y grows downwards: raising is a negative dy.
+    dy[:, 2] -= brows                      # AU1/AU2: brows up -> surprise
+    dy[:, 0] += brows + roi["glabella"]    # AU4: brows down -> negative
+    dy[:, 1] -= corners                    # AU12: corners up -> positive
+    dy[:, 0] += corners                    # AU15: corners down -> negative
+    dy[:, 0] -= roi["chin"]                # AU17: chin up -> negative
+    # AU12 also pulls the corners outward; AU4 pulls the brows inward.
+    dx[:, 1] += roi["mouth_left"] - roi["mouth_right"]
+    dx[:, 0] += roi["brow_right"] - roi["brow_left"]
+    return np.concatenate([dx, dy]) * 4.0
+
+
+def build_rule_recognizer(path: Path) -> ModelInfo:
+    """Write the training-free FACS rule recognizer to ``path``."""
+    spec = InputSpec(name="clip", frames=1, channels=("flow_x", "flow_y"), size=SIZE)
+    info = ModelInfo(
+        name="facs-rule-recognizer", task="recognition", method="placeholder-facs-rules",
+        version="0.1.0", input=spec, placeholder=True,
+        class_names=("negative", "positive", "surprise"), sdk_version=__version__,
+        training_data="none: hand-written FACS rules on onset->apex regional flow")
+    nodes = [
+        helper.make_node("Reshape", ["clip", "flat_shape"], ["flat"]),
+        helper.make_node("MatMul", ["flat", "rule_weights"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], ["output"], axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes, "facs_rule_recognizer",
+        [helper.make_tensor_value_info("clip", TensorProto.FLOAT, ["faces", 1, 2, SIZE, SIZE])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["faces", 3])],
+        initializer=[numpy_helper.from_array(np.array([-1, 2 * SIZE * SIZE], np.int64), "flat_shape"),
+                     numpy_helper.from_array(_rule_matrix(), "rule_weights")])
+    _finish(graph, info, path)
+    return info
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("mer_edge/models"))
+    args = parser.parse_args(argv)
+    build_flowmag_spotter(args.out / "flowmag_spotter.onnx")
+    build_rule_recognizer(args.out / "facs_rule_recognizer.onnx")
+    print(f"wrote placeholders to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,360 @@
+"""The streaming engine: frames in, tracked faces and micro-expressions out.
+
+Per frame: face landmarks (MediaPipe) -> track ids -> alignment to the
+template -> optical flow between the frame and the one ``k`` ms earlier ->
+spotting model (all faces in one batch) -> streaming interval detection per
+track -> recognition of each closed interval (onset..apex crops).
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import cv2
+import numpy as np
+
+from ._alignment import CROP_SIZE, FaceAligner
+from ._errors import InputError, ModelError
+from ._features import frame_channels, recognition_clip, sample_positions, spotting_clip
+from ._flow import FlowEstimator
+from ._frontend import FaceLandmarker
+from ._models import Model, default_model_path
+from ._options import EngineOptions
+from ._results import FaceTrack, MicroExpression, SpottedInterval
+from ._ringbuffer import FrameRing
+from ._spotting import IntervalDetector, SpottingParams
+from ._telemetry import StageTimer
+from ._tracking import FaceTracker
+
+__all__ = ["Engine", "FrameResult"]
+
+_LANDMARKS = 478
+_RING_MARGIN_MS = 1_500.0
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """What the engine found in one frame.
+
+    Attributes:
+        frame_index: 0-based index of the frame in the stream.
+        timestamp_ms: its timestamp.
+        faces: the tracked faces in this frame, with their current score.
+        events: expressions whose interval closed at this frame (they
+            happened earlier: see their onset/offset).
+    """
+
+    frame_index: int
+    timestamp_ms: float
+    faces: list[FaceTrack] = field(default_factory=list)
+    events: list[MicroExpression] = field(default_factory=list)
+
+
+class _Track:
+    """Per-face state: frame ring and interval detector."""
+
+    def __init__(self, track_id: int, ring: FrameRing, detector: IntervalDetector) -> None:
+        self.track_id = track_id
+        self.ring = ring
+        self.detector = detector
+
+
+class Engine:
+    """Spots and recognises micro-expressions in a video stream.
+
+    Build it with :meth:`from_options`; use it as a context manager or call
+    :meth:`close`.  Three ways to feed it:
+
+    * ``for result in engine.run("video.mp4")`` (``running_mode="file"``);
+    * ``engine.run_live(0)`` with ``result_callback`` (``running_mode="live"``);
+    * ``engine.process(frame_bgr, timestamp_ms)`` (any mode; ``"push"`` is the default).
+    """
+
+    def __init__(self, options: EngineOptions) -> None:
+        self.options = options
+        self._spotter = Model(options.spotting_model or default_model_path("spotting"),
+                              backend=options.backend, expected_task="spotting",
+                              allow_fallback=options.allow_fallback)
+        self._recognizer: Model | None = None
+        if options.recognize:
+            self._recognizer = Model(options.recognition_model or default_model_path("recognition"),
+                                     backend=options.backend, expected_task="recognition",
+                                     allow_fallback=options.allow_fallback)
+        k_ms = options.k_ms or float(self._spotter.info.window["k_ms"])
+        self._params = _with_k(options.spotting, k_ms)
+        self._fps_hint = options.fps_hint or float(self._spotter.info.window.get("fps", 30.0))
+        self._landmarker = FaceLandmarker(max_faces=options.max_faces,
+                                          redetect_every=options.redetect_every)
+        self._tracker = FaceTracker(max_missed=options.max_missed_frames)
+        self._aligner = FaceAligner(options.alignment_smoothing)
+        self._flow = FlowEstimator(options.flow_preset)
+        self._tracks: dict[int, _Track] = {}
+        self._frame_shape: tuple[int, ...] | None = None
+        self._last_timestamp: float | None = None
+        self._frame_index = 0
+        self.timer = StageTimer()
+        self._closed = False
+
+    @classmethod
+    def from_options(cls, options: EngineOptions | None = None, **overrides: object) -> "Engine":
+        """Build an engine; keyword overrides replace fields of ``options``."""
+        from dataclasses import replace
+
+        options = options or EngineOptions()
+        return cls(replace(options, **overrides) if overrides else options)
+
+    # -- context management ---------------------------------------------------
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release models and the landmarker (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._landmarker.close()
+        self._spotter.close()
+        if self._recognizer is not None:
+            self._recognizer.close()
+
+    # -- public info ----------------------------------------------------------
+    @property
+    def models(self) -> dict[str, Model]:
+        models = {"spotting": self._spotter}
+        if self._recognizer is not None:
+            models["recognition"] = self._recognizer
+        return models
+
+    @property
+    def spotting_params(self) -> SpottingParams:
+        return self._params
+
+    def stats(self) -> dict[str, object]:
+        """Per-stage ms/frame, fps and face count so far."""
+        return {"frames": self.timer.frames, "faces": self.timer.faces,
+                "fps": self.timer.fps(), "ms_per_stage": self.timer.ms_per_frame()}
+
+    # -- feeding ----------------------------------------------------------------
+    def _check_frame(self, frame: object, timestamp_ms: object) -> tuple[np.ndarray, float]:
+        if self._closed:
+            raise InputError("the engine is closed")
+        if not isinstance(frame, np.ndarray):
+            raise InputError(f"frame must be a numpy array, got {type(frame).__name__}")
+        if frame.dtype != np.uint8:
+            raise InputError(f"frame dtype must be uint8, got {frame.dtype}")
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.shape[0] < 16 or frame.shape[1] < 16:
+            raise InputError(f"frame must be (H, W, 3) BGR with H, W >= 16, got shape {frame.shape}")
+        if self._frame_shape is not None and frame.shape != self._frame_shape:
+            raise InputError(f"resolution changed mid-stream: {self._frame_shape[1]}x"
+                             f"{self._frame_shape[0]} -> {frame.shape[1]}x{frame.shape[0]}; "
+                             "start a new Engine for a new stream")
+        try:
+            stamp = float(timestamp_ms)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise InputError(f"timestamp_ms must be a number, got {timestamp_ms!r}") from None
+        if not math.isfinite(stamp):
+            raise InputError(f"timestamp_ms must be finite, got {stamp}")
+        if self._last_timestamp is not None and stamp <= self._last_timestamp:
+            raise InputError(f"timestamp_ms {stamp} is not after the previous {self._last_timestamp}")
+        return frame, stamp
+
+    def process(self, frame_bgr: np.ndarray, timestamp_ms: float) -> FrameResult:
+        """Process one frame; returns its faces and any events that closed.
+
+        Raises :class:`InputError` (a ``ValueError``) for a frame that is not
+        ``(H, W, 3) uint8``, a resolution change, or a timestamp that does not
+        increase; the engine's state is untouched then.
+        """
+        frame, stamp = self._check_frame(frame_bgr, timestamp_ms)
+        started = time.perf_counter()
+        self._frame_shape = frame.shape
+        self._last_timestamp = stamp
+        index = self._frame_index
+        self._frame_index += 1
+        with self.timer.stage("face"):
+            observations = self._landmarker.detect(frame)
+        with self.timer.stage("track"):
+            matched = self._tracker.update(observations, index)
+            ended = list(self._tracker.ended_tracks())
+        events = [event for track_id in ended for event in self._end_track(track_id)]
+        faces, scored = self._spot(frame, index, stamp, matched)
+        events.extend(self._detect_intervals(index, stamp, scored))
+        self.timer.count_frame(len(faces), time.perf_counter() - started)
+        result = FrameResult(index, stamp, faces, events)
+        if self.options.result_callback is not None:
+            self.options.result_callback(result)
+        return result
+
+    def flush(self) -> list[MicroExpression]:
+        """End of stream: close every open interval and return its events."""
+        events: list[MicroExpression] = []
+        for track_id in list(self._tracks):
+            events.extend(self._end_track(track_id))
+        return events
+
+    # -- stages -----------------------------------------------------------------
+    def _new_track(self, track_id: int) -> _Track:
+        spec = self._spotter.info.input
+        horizon_ms = self._params.max_interval_ms + self._params.k_ms + _RING_MARGIN_MS
+        capacity = max(8, int(math.ceil(horizon_ms / 1000.0 * self._fps_hint)))
+        ring = FrameRing(capacity, (CROP_SIZE, CROP_SIZE), _LANDMARKS,
+                         (len(spec.channels), spec.size, spec.size))
+        track = _Track(track_id, ring, IntervalDetector(track_id, self._params, self._fps_hint))
+        self._tracks[track_id] = track
+        return track
+
+    def _end_track(self, track_id: int) -> list[MicroExpression]:
+        track = self._tracks.pop(track_id, None)
+        self._aligner.forget(track_id)
+        if track is None:
+            return []
+        return self._recognise(track, track.detector.flush())
+
+    def _spot(self, frame: np.ndarray, index: int, stamp: float, matched: list) -> tuple[list[FaceTrack], list]:
+        """Align, flow and score every matched face; returns faces and (track, score)."""
+        spec = self._spotter.info.input
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if matched else None
+        pending: list[tuple[_Track, object]] = []
+        clips: list[np.ndarray] = []
+        for track_id, observation in matched:
+            track = self._tracks.get(track_id) or self._new_track(track_id)
+            with self.timer.stage("align"):
+                aligned = self._aligner.align(gray, observation.landmarks, track_id)
+                self._fit_ring(track.ring)
+                reference = track.ring.slot_at_or_before(stamp - self._params.k_ms)
+                slot = track.ring.push(index, stamp, aligned.crop, observation.landmarks)
+            with self.timer.stage("flow"):
+                flow = None if reference is None else self._flow(track.ring.crops[reference], aligned.crop)
+                track.ring.features[slot] = frame_channels(spec, aligned.crop, flow)
+            pending.append((track, observation, reference is not None))
+            if reference is not None:
+                clips.append(spotting_clip(spec, track.ring.features[track.ring.last_slots(spec.frames)]))
+        scores = iter(())
+        if clips:
+            with self.timer.stage("spot"):
+                scores = iter(np.asarray(self._spotter(np.stack(clips)), dtype=np.float64).reshape(-1))
+        faces, scored = [], []
+        for track, observation, ready in pending:
+            score = float(next(scores)) if ready else math.nan
+            faces.append(FaceTrack(track.track_id, index, stamp, observation.box,
+                                   observation.landmarks, score))
+            scored.append((track, None if math.isnan(score) else score))
+        return faces, scored
+
+    def _fit_ring(self, ring: FrameRing) -> None:
+        """Grow a ring when the real frame rate needs more room than planned."""
+        if len(ring) < ring.capacity or ring.span_ms() <= 0:
+            return
+        needed_ms = self._params.max_interval_ms + self._params.k_ms + _RING_MARGIN_MS
+        if ring.span_ms() < needed_ms:
+            ring.grow(int(ring.capacity * needed_ms / ring.span_ms()) + 1)
+
+    def _detect_intervals(self, index: int, stamp: float, scored: list) -> list[MicroExpression]:
+        seen = {track.track_id for track, _ in scored}
+        closed: list[MicroExpression] = []
+        for track, score in scored:
+            closed.extend(self._recognise(track, track.detector.update(index, stamp, score)))
+        for track_id, track in self._tracks.items():
+            if track_id not in seen:  # face missed this frame: advance its detector
+                closed.extend(self._recognise(track, track.detector.update(index, stamp, None)))
+        return closed
+
+    def _recognise(self, track: _Track, intervals: list[SpottedInterval]) -> list[MicroExpression]:
+        if not intervals:
+            return []
+        if self._recognizer is None:
+            return [MicroExpression(interval, "unknown", {}) for interval in intervals]
+        spec = self._recognizer.info.input
+        with self.timer.stage("classify"):
+            clips = []
+            for interval in intervals:
+                positions = sample_positions(interval.onset_frame, interval.apex_frame, max(spec.frames, 2))
+                slots = [track.ring.nearest_slot_of_frame(int(p)) for p in positions]
+                crops = [track.ring.crops[s] for s in slots]
+                clips.append(recognition_clip(spec, crops, self._flow))
+            probabilities = np.asarray(self._recognizer(np.stack(clips)), dtype=np.float64)
+        names = self._recognizer.info.class_names
+        if probabilities.shape != (len(intervals), len(names)):
+            raise ModelError(f"{self._recognizer.info.name}: output shape {probabilities.shape}, "
+                             f"expected ({len(intervals)}, {len(names)})")
+        events = []
+        for interval, row in zip(intervals, probabilities):
+            row = row / row.sum()
+            probs = {name: float(p) for name, p in zip(names, row)}
+            events.append(MicroExpression(interval, names[int(np.argmax(row))], probs))
+        return events
+
+    # -- sources ------------------------------------------------------------------
+    def run(self, source: str | int | os.PathLike, *, fps: float | None = None,
+            progress: Callable[[int, int | None], None] | None = None) -> Iterator[FrameResult]:
+        """Iterate over a file, folder or stream (``running_mode="file"``).
+
+        The final :class:`FrameResult` carries the events closed by the end of
+        the stream (``flush``).  Nothing is dropped.
+        """
+        if self.options.running_mode != "file":
+            raise InputError(f"run() needs running_mode 'file', the engine is in "
+                             f"{self.options.running_mode!r} mode")
+        yield from self._iterate(source, fps=fps, live=False, progress=progress)
+
+    def run_live(self, source: str | int | os.PathLike, *, fps: float | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> dict[str, int]:
+        """Run on a live source until it ends or ``should_stop()`` is true.
+
+        Results go to ``options.result_callback``.  Returns counts of frames
+        processed and dropped (a slow consumer drops the oldest frames).
+        """
+        if self.options.running_mode != "live":
+            raise InputError(f"run_live() needs running_mode 'live', the engine is in "
+                             f"{self.options.running_mode!r} mode")
+        processed = 0
+        from ._sources import open_source
+
+        with open_source(source, fps=fps, live=True) as frames:
+            for frame in frames:
+                self.process(frame.image, self._monotonic(frame.timestamp_ms))
+                processed += 1
+                if should_stop is not None and should_stop():
+                    break
+            dropped = frames.dropped
+        tail = self.flush()
+        if tail and self.options.result_callback is not None:
+            stamp = self._last_timestamp or 0.0
+            self.options.result_callback(FrameResult(max(self._frame_index - 1, 0), stamp, [], tail))
+        return {"processed": processed, "dropped": dropped}
+
+    def _monotonic(self, stamp: float) -> float:
+        """Nudge equal or backwards source timestamps forward by 1 µs (sources only)."""
+        if self._last_timestamp is not None and stamp <= self._last_timestamp:
+            return self._last_timestamp + 1e-3
+        return stamp
+
+    def _iterate(self, source: str | int | os.PathLike, *, fps: float | None, live: bool,
+                 progress: Callable[[int, int | None], None] | None) -> Iterator[FrameResult]:
+        from ._sources import open_source
+
+        with open_source(source, fps=fps, live=live) as frames:
+            total = frames.frame_count
+            last = None
+            for frame in frames:
+                last = self.process(frame.image, self._monotonic(frame.timestamp_ms))
+                if progress is not None:
+                    progress(frame.index + 1, total)
+                yield last
+        tail = self.flush()
+        if tail:
+            index = last.frame_index if last else 0
+            stamp = last.timestamp_ms if last else 0.0
+            yield FrameResult(index, stamp, [], tail)
+
+
+def _with_k(params: SpottingParams, k_ms: float) -> SpottingParams:
+    from dataclasses import replace
+
+    return replace(params, k_ms=k_ms)

@@ -1,0 +1,78 @@
+"""Model inputs built from aligned crops and flow, one code path for all.
+
+The engine and the training code (``export/``) both build model inputs
+here, so a model sees at run time exactly what it saw in training.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from ._flow import FlowEstimator
+from ._modelmeta import InputSpec
+
+__all__ = ["frame_channels", "spotting_clip", "recognition_clip", "sample_positions"]
+
+
+def frame_channels(spec: InputSpec, crop: np.ndarray, flow: np.ndarray | None) -> np.ndarray:
+    """Channels ``(C, S, S) float32`` of one time step.
+
+    Args:
+        spec: the model's input specification.
+        crop: ``(CROP_SIZE, CROP_SIZE) uint8`` aligned grey crop.
+        flow: ``(CROP_SIZE, CROP_SIZE, 2) float32`` flow in crop pixels, or
+            None when there is no earlier frame yet (flow channels are zero).
+    """
+    size = spec.size
+    out = np.zeros((len(spec.channels), size, size), dtype=np.float32)
+    small_flow = None
+    for index, name in enumerate(spec.channels):
+        if name == "gray":
+            small = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+            out[index] = (small.astype(np.float32) / 255.0 - spec.gray_mean) / spec.gray_std
+        elif flow is None:
+            continue
+        elif name == "flow_mag":
+            magnitude = cv2.magnitude(flow[..., 0], flow[..., 1])
+            out[index] = cv2.resize(magnitude, (size, size), interpolation=cv2.INTER_AREA)
+            out[index] *= spec.flow_scale
+        else:
+            if small_flow is None:
+                small_flow = cv2.resize(flow, (size, size), interpolation=cv2.INTER_AREA)
+            out[index] = small_flow[..., 0 if name == "flow_x" else 1] * spec.flow_scale
+    return out
+
+
+def spotting_clip(spec: InputSpec, features: np.ndarray) -> np.ndarray:
+    """Stack the newest ``spec.frames`` per-frame features ``(T, C, S, S)``.
+
+    ``features`` is ``(N, C, S, S)`` oldest first; with fewer than ``T``
+    frames the oldest is repeated.
+    """
+    count = features.shape[0]
+    if count >= spec.frames:
+        return features[count - spec.frames:]
+    pad = np.repeat(features[:1], spec.frames - count, axis=0)
+    return np.concatenate([pad, features])
+
+
+def sample_positions(onset: int, apex: int, frames: int) -> np.ndarray:
+    """``frames`` frame indices spread evenly from onset to apex (inclusive)."""
+    if frames == 1:
+        return np.array([apex], dtype=np.int64)
+    return np.rint(np.linspace(onset, apex, frames)).astype(np.int64)
+
+
+def recognition_clip(spec: InputSpec, crops: Sequence[np.ndarray], flow: FlowEstimator) -> np.ndarray:
+    """Recognition input ``(T, C, S, S)`` from crops sampled onset -> apex.
+
+    ``crops[0]`` is the onset frame.  With ``T == 1`` the single step is the
+    apex (last crop) with the flow onset -> apex.
+    """
+    onset = crops[0]
+    chosen = crops[-1:] if spec.frames == 1 else crops
+    needs_flow = any(c.startswith("flow") for c in spec.channels)
+    steps = [frame_channels(spec, crop, flow(onset, crop) if needs_flow else None) for crop in chosen]
+    return np.stack(steps)

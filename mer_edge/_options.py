@@ -1,0 +1,77 @@
+"""Engine options: one dataclass, validated on construction."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Literal, Optional
+
+from ._errors import InputError
+from ._spotting import SpottingParams
+
+__all__ = ["EngineOptions", "RunningMode", "RUNNING_MODES"]
+
+RunningMode = Literal["push", "file", "live"]
+RUNNING_MODES = ("push", "file", "live")
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How the :class:`~mer_edge.Engine` runs.
+
+    Attributes:
+        running_mode: ``"push"`` (call :meth:`Engine.process` yourself),
+            ``"file"`` (iterate :meth:`Engine.run` over a video; nothing is
+            dropped) or ``"live"`` (:meth:`Engine.run_live` on a camera or
+            stream; results go to ``result_callback``; a slow consumer drops
+            the oldest frames and counts them).
+        result_callback: called with each :class:`~mer_edge.FrameResult` in
+            live mode; must be None in the other modes.
+        spotting_model, recognition_model: ``.onnx`` paths; None uses the
+            models shipped in the package.
+        backend: inference backend name (``onnxruntime``, ``onnxruntime-cuda``,
+            ``onnxruntime-tensorrt``, ``tensorrt``).
+        allow_fallback: let a GPU backend fall back to CPU (reported).
+        max_faces: most faces tracked at once.
+        redetect_every: frames between full face detections (tracking in between).
+        max_missed_frames: a track survives this many frames without its face.
+        alignment_smoothing: landmark jitter damping in ``[0, 1)``.
+        flow_preset: DIS preset (``ultrafast``, ``fast``, ``medium``).
+        spotting: interval detection parameters; ``k_ms`` None takes the
+            spotting model's own ``window.k_ms``.
+        fps_hint: frame rate assumed before timestamps reveal it (None: 30).
+        recognize: classify spotted intervals (False: spotting only).
+    """
+
+    running_mode: RunningMode = "push"
+    result_callback: Optional[Callable[..., None]] = None
+    spotting_model: Optional[str] = None
+    recognition_model: Optional[str] = None
+    backend: str = "onnxruntime"
+    allow_fallback: bool = False
+    max_faces: int = 4
+    redetect_every: int = 15
+    max_missed_frames: int = 10
+    alignment_smoothing: float = 0.5
+    flow_preset: str = "ultrafast"
+    spotting: SpottingParams = field(default_factory=SpottingParams)
+    k_ms: Optional[float] = None
+    fps_hint: Optional[float] = None
+    recognize: bool = True
+
+    def __post_init__(self) -> None:
+        if self.running_mode not in RUNNING_MODES:
+            raise InputError(f"running_mode: expected one of {RUNNING_MODES}, got {self.running_mode!r}")
+        if self.running_mode == "live" and self.result_callback is None:
+            raise InputError("running_mode 'live' needs a result_callback")
+        if self.running_mode != "live" and self.result_callback is not None:
+            raise InputError(f"result_callback is only used in 'live' mode, got running_mode "
+                             f"{self.running_mode!r}")
+        positive = {"max_faces": self.max_faces, "redetect_every": self.redetect_every}
+        for name, value in positive.items():
+            if int(value) < 1:
+                raise InputError(f"{name} must be >= 1, got {value}")
+        if self.max_missed_frames < 0:
+            raise InputError(f"max_missed_frames must be >= 0, got {self.max_missed_frames}")
+        if self.fps_hint is not None and not 0 < self.fps_hint <= 2000:
+            raise InputError(f"fps_hint must be in (0, 2000], got {self.fps_hint}")
+        if self.k_ms is not None and self.k_ms <= 0:
+            raise InputError(f"k_ms must be > 0, got {self.k_ms}")

