@@ -8,15 +8,17 @@ MediaPipe: only 0.10.14 and 0.10.21 bundle the face models offline, and
 installs it with ``--no-deps`` plus the needs it really has.  It is therefore
 not in ``install_requires``.
 """
-from setuptools import setup
+from setuptools import find_packages, setup
+
+# export/ is installed as mer_edge_export (a top-level "export" would collide).
+_EXPORT = ["mer_edge_export"] + [f"mer_edge_export.{p}" for p in find_packages("export")]
 
 setup(
     name="mer-edge",
     version="0.1.0",
     description="Real-time facial micro-expression spotting and recognition for the edge",
     python_requires=">=3.10",
-    packages=["mer_edge", "mer_edge._backends", "mer_edge.data", "mer_edge.data.synth",
-              "mer_edge.cli", "mer_edge_export"],
+    packages=find_packages(include=["mer_edge", "mer_edge.*"]) + _EXPORT,
     package_dir={"mer_edge_export": "export"},
     package_data={"mer_edge": ["py.typed", "models/*.onnx", "assets/*"]},
     install_requires=[

@@ -29,7 +29,10 @@ from ._spotting import IntervalDetector, SpottingParams
 from ._telemetry import StageTimer
 from ._tracking import FaceTracker
 
-__all__ = ["Engine", "FrameResult"]
+__all__ = ["Engine", "FrameResult", "CropObserver"]
+
+#: ``(track_id, frame_index, timestamp_ms, crop) -> None``
+CropObserver = Callable[[int, int, float, np.ndarray], None]
 
 _LANDMARKS = 478
 _RING_MARGIN_MS = 1_500.0
@@ -96,6 +99,7 @@ class Engine:
         self._last_timestamp: float | None = None
         self._frame_index = 0
         self.timer = StageTimer()
+        self._crop_observers: list[CropObserver] = []
         self._closed = False
 
     @classmethod
@@ -134,6 +138,15 @@ class Engine:
     @property
     def spotting_params(self) -> SpottingParams:
         return self._params
+
+    def add_crop_observer(self, observer: "CropObserver") -> None:
+        """Call ``observer(track_id, frame_index, timestamp_ms, crop)`` with every aligned crop.
+
+        ``crop`` is the ``(128, 128) uint8`` grey face in template coordinates
+        (a view: copy it to keep it).  Useful to save aligned faces or to
+        evaluate a recognizer on known intervals.
+        """
+        self._crop_observers.append(observer)
 
     def stats(self) -> dict[str, object]:
         """Per-stage ms/frame, fps and face count so far."""
@@ -229,6 +242,8 @@ class Engine:
                 self._fit_ring(track.ring)
                 reference = track.ring.slot_at_or_before(stamp - self._params.k_ms)
                 slot = track.ring.push(index, stamp, aligned.crop, observation.landmarks)
+            for observer in self._crop_observers:
+                observer(track_id, index, stamp, aligned.crop)
             with self.timer.stage("flow"):
                 flow = None if reference is None else self._flow(track.ring.crops[reference], aligned.crop)
                 track.ring.features[slot] = frame_channels(spec, aligned.crop, flow)

@@ -28,7 +28,6 @@ The cell text itself is kept on :class:`~mer_edge.data.schema.Interval` as
 """
 from __future__ import annotations
 
-import itertools
 import re
 from typing import Any
 

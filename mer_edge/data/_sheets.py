@@ -228,7 +228,7 @@ def _read_csv(path: Path) -> list[tuple[int, tuple[Any, ...]]]:
                 start = reader.line_num + 1
     except UnicodeDecodeError as exc:
         raise DatasetError(f"not UTF-8 text: {exc.reason} at byte {exc.start}",
-                           path=str(path), row=None) from exc
+                           path=str(path)) from exc
     except csv.Error as exc:
         raise DatasetError(f"malformed CSV: {exc}", path=str(path)) from exc
     return rows

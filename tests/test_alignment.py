@@ -1,0 +1,68 @@
+"""Alignment and flow on real faces."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from mer_edge import InputError
+from mer_edge._alignment import CROP_SIZE, FaceAligner, similarity_transform, template_points
+from mer_edge._flow import ROI_NAMES, FlowEstimator, roi_magnitudes
+
+
+def test_similarity_transform_recovers_a_known_transform():
+    rng = np.random.default_rng(1)
+    src = rng.uniform(0, 100, (6, 2))
+    angle, scale, shift = 0.3, 1.7, np.array([5.0, -3.0])
+    rot = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    matrix = similarity_transform(src, src @ rot.T + shift)
+    np.testing.assert_allclose(matrix[:, :2], rot, atol=1e-9)
+    np.testing.assert_allclose(matrix[:, 2], shift, atol=1e-9)
+
+
+def test_degenerate_landmarks_are_refused():
+    with pytest.raises(InputError, match="coincide"):
+        similarity_transform(np.ones((6, 2)), template_points())
+    with pytest.raises(InputError, match="landmarks"):
+        FaceAligner().align(np.zeros((64, 64), np.uint8), np.zeros((10, 2)))
+
+
+def _textured(seed=0, size=CROP_SIZE):
+    noise = np.random.default_rng(seed).integers(0, 255, (size, size)).astype(np.uint8)
+    return cv2.GaussianBlur(noise, (7, 7), 2)
+
+
+def test_flow_compensates_global_shift_but_keeps_local_motion():
+    base = _textured()
+    shifted = np.roll(base, 2, axis=1)  # whole face moves: head motion
+    flow = FlowEstimator("fast")(base, shifted)
+    assert roi_magnitudes(flow).max() < 0.5
+    local = base.copy()
+    local[95:115, 40:60] = np.roll(base, 3, axis=0)[95:115, 40:60]  # only the mouth area moves
+    magnitudes = roi_magnitudes(FlowEstimator("fast")(base, local))
+    mouth = ROI_NAMES.index("mouth_right")
+    assert magnitudes[mouth] > magnitudes[ROI_NAMES.index("brow_left")] + 0.3
+
+
+def test_flow_rejects_mismatched_crops():
+    with pytest.raises(InputError, match="uint8"):
+        FlowEstimator()(np.zeros((8, 8), np.uint8), np.zeros((8, 9), np.uint8))
+    with pytest.raises(InputError, match="preset"):
+        FlowEstimator("slowest")
+
+
+def test_alignment_undoes_head_rotation(shared_data):
+    from mer_edge._frontend import FaceLandmarker
+
+    image = cv2.imread(str(shared_data / "images" / "astronaut.png"))
+    centre = (image.shape[1] / 2, image.shape[0] / 2)
+    rotated = cv2.warpAffine(image, cv2.getRotationMatrix2D(centre, 15, 0.9), image.shape[1::-1])
+    with FaceLandmarker(max_faces=1) as landmarker:
+        crops = []
+        for frame in (image, rotated):
+            face = landmarker.detect(frame)[0]
+            gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+            crops.append(FaceAligner(0.0).align(gray, face.landmarks).crop.astype(np.float32))
+    inner = (slice(20, 108), slice(20, 108))
+    correlation = np.corrcoef(crops[0][inner].ravel(), crops[1][inner].ravel())[0, 1]
+    assert correlation > 0.9

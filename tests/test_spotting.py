@@ -1,0 +1,115 @@
+"""Streaming interval detection, smoothers and the ring buffer."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mer_edge import InputError, SpottingParams
+from mer_edge._ringbuffer import FrameRing
+from mer_edge._smoothing import SMOOTHERS, make_smoother
+from mer_edge._spotting import IntervalDetector
+
+FPS = 30.0
+
+
+def _run(scores, params=SpottingParams(min_score=0.2), fps=FPS):
+    detector = IntervalDetector(3, params, fps)
+    events = []
+    for index, score in enumerate(scores):
+        events += detector.update(index, index * 1000.0 / fps, score)
+    return events + detector.flush()
+
+
+def _bump(scores, start, length, height=0.5):
+    scores[start:start + length] += np.hanning(length) * height
+    return scores
+
+
+@pytest.fixture
+def noise():
+    return np.random.default_rng(0).normal(0.05, 0.01, 400)
+
+
+def test_short_bump_is_a_micro_expression_and_long_one_macro(noise):
+    scores = _bump(_bump(noise, 100, 12), 250, 60)
+    events = _run(scores)
+    assert [e.kind for e in events] == ["ME", "MaE"]
+    me_event, mae_event = events
+    assert 98 <= me_event.onset_frame <= me_event.apex_frame <= me_event.offset_frame <= 112
+    assert abs(me_event.apex_frame - 105) <= 2
+    assert 240 <= mae_event.onset_frame and mae_event.offset_frame <= 310
+    assert all(e.track_id == 3 for e in events)
+
+
+def test_still_face_yields_nothing(noise):
+    assert _run(noise) == []
+
+
+def test_threshold_floor_blocks_small_bumps(noise):
+    assert _run(_bump(noise, 100, 12, height=0.1)) == []
+
+
+def test_close_peaks_merge_and_far_peaks_do_not(noise):
+    near = _run(_bump(_bump(noise.copy(), 100, 10), 108, 10))
+    far = _run(_bump(_bump(noise.copy(), 100, 10), 200, 10))
+    assert len(near) == 1 and len(far) == 2
+
+
+def test_event_is_emitted_soon_after_the_interval_closes(noise):
+    detector = IntervalDetector(0, SpottingParams(min_score=0.2), FPS)
+    scores = _bump(noise, 100, 12)
+    emitted_at = None
+    for index, score in enumerate(scores):
+        if detector.update(index, index * 1000.0 / FPS, score):
+            emitted_at = index
+            break
+    assert emitted_at is not None and emitted_at <= 112 + int(0.2 * FPS)
+
+
+def test_missing_scores_advance_time(noise):
+    scores = list(_bump(noise, 100, 12))
+    scores[104] = None
+    assert len(_run(scores)) == 1
+
+
+@pytest.mark.parametrize("bad", [
+    {"p": 1.5}, {"k_ms": 0}, {"history_ms": 10}, {"max_interval_ms": 100}, {"smooth_ms": -1}])
+def test_bad_params_are_named(bad):
+    with pytest.raises(InputError, match=next(iter(bad))):
+        SpottingParams(**bad)
+
+
+def test_backwards_time_and_nan_scores_are_rejected():
+    detector = IntervalDetector(0, SpottingParams(), FPS)
+    detector.update(0, 100.0, 0.1)
+    with pytest.raises(InputError, match="backwards"):
+        detector.update(1, 50.0, 0.1)
+    with pytest.raises(InputError, match="finite"):
+        detector.update(1, 150.0, float("nan"))
+
+
+@pytest.mark.parametrize("name", sorted(SMOOTHERS))
+def test_smoothers_hold_state_on_missing_values(name):
+    smoother = make_smoother(name, 3)
+    smoother.update(1.0)
+    assert smoother.update(None) == pytest.approx(1.0)
+
+
+def test_unknown_smoother_lists_valid_names():
+    with pytest.raises(InputError, match="moving_average"):
+        make_smoother("kalman", 3)
+
+
+def test_ring_buffer_indexes_by_time_and_grows():
+    ring = FrameRing(4, (8, 8), 5, (1, 4, 4))
+    for i in range(6):
+        ring.push(i, i * 10.0, np.full((8, 8), i, np.uint8), np.zeros((5, 2)))
+    assert len(ring) == 4
+    assert ring.crops[ring.slot_at_or_before(35.0)][0, 0] == 3
+    assert ring.slot_at_or_before(5.0) is None  # older than everything kept
+    assert ring.slot_of_frame(1) is None and ring.slot_of_frame(5) is not None
+    ring.grow(8)
+    assert ring.capacity == 8 and len(ring) == 4
+    assert [int(ring.crops[s][0, 0]) for s in ring.last_slots(4)] == [2, 3, 4, 5]
+    with pytest.raises(InputError, match="before the previous"):
+        ring.push(9, 1.0, np.zeros((8, 8), np.uint8), np.zeros((5, 2)))
