@@ -29,7 +29,7 @@ import numpy as np
 
 from ._errors import BackendError, InputError
 
-__all__ = ["FaceObservation", "FaceLandmarker", "box_from_landmarks"]
+__all__ = ["FaceObservation", "FaceLandmarker", "box_from_landmarks", "box_iou", "validate_bgr"]
 
 _GRAPH_FILE = os.path.join("modules", "face_landmark", "face_landmark_front_cpu.binarypb")
 # Names inside MediaPipe's FaceLandmarkFrontCpu graph (mediapipe 0.10.x).
@@ -41,10 +41,15 @@ _PRESENCE_NODE = "facelandmarkcpu__ThresholdingCalculator"
 _PRESENCE_SCORE = "facelandmarkcpu__face_presence_score"
 _PRESENCE_FLAG = "facelandmarkcpu__face_presence"
 _LOOP_END = "landmarks_loop_end_timestamp"
+_TRACKED_ROIS = "face_rects_from_landmarks"
+_TRACKED_ROIS_LOOP = "LOOP:" + _TRACKED_ROIS
 # Streams this module adds.
 _SKIP_DETECTION = "skip_detection"
 _LANDMARKS = "multi_face_landmarks"
 _PRESENCE = "multi_face_presence"
+_UNIQUE_ROIS = "unique_face_rects_from_landmarks"
+# Two faces whose regions overlap more than this are one face.
+_DUPLICATE_IOU = 0.5
 
 # A NormalizedLandmark with x, y, z set and nothing else serialises to a fixed
 # 17-byte record: field tag, length 15, then three tagged little-endian floats.
@@ -164,10 +169,34 @@ def _set_option(node: Any, options_type: Any, field: str, value: float) -> None:
     setattr(node.options.Extensions[options_type.ext], field, value)
 
 
-def _build_graph_config(mp: Any, min_detection: float, min_tracking: float) -> Any:
-    """MediaPipe's face mesh graph with a Python-driven detector gate and presence output."""
-    from mediapipe.calculators.tensor import tensors_to_detections_calculator_pb2 as det_pb2
-    from mediapipe.calculators.util import thresholding_calculator_pb2 as thr_pb2
+def _unsupported(mp: Any, what: str) -> BackendError:
+    return BackendError(f"unsupported MediaPipe {getattr(mp, '__version__', '?')}: its face "
+                        f"mesh graph has no {what} (mediapipe 0.10.x is supported)")
+
+
+def _rewire(mp: Any, nodes: list[Any], old: str, new: str, what: str) -> None:
+    """In the one node that reads input ``old`` (``TAG:stream``), read ``new`` instead."""
+    readers = [n for n in nodes if old in n.input_stream]
+    if len(readers) != 1:
+        raise _unsupported(mp, what)
+    inputs = list(readers[0].input_stream)
+    inputs[inputs.index(old)] = new
+    del readers[0].input_stream[:]
+    readers[0].input_stream.extend(inputs)
+
+
+def _build_graph_config(mp: Any) -> Any:
+    """MediaPipe's face mesh graph with a Python-driven detector gate and presence output.
+
+    Changes to ``FaceLandmarkFrontCpu``:
+
+    * the detector gate reads the graph input ``skip_detection`` instead of
+      "enough faces were tracked in the previous frame";
+    * tracked regions that overlap are merged before they are fed back, so a
+      face found again by the detector is not tracked twice;
+    * the landmark model's presence score of each kept face is an output.
+    """
+    from mediapipe.calculators.util import association_calculator_pb2 as assoc_pb2
     from mediapipe.framework import calculator_pb2
 
     path = os.path.join(os.path.dirname(mp.__file__), _GRAPH_FILE)
@@ -179,21 +208,20 @@ def _build_graph_config(mp: Any, min_detection: float, min_tracking: float) -> A
         raise BackendError(f"the MediaPipe face mesh graph is missing: {path} ({exc})") from exc
 
     nodes = [n for n in config.node if n.calculator != _ENOUGH_FACES_NODE]
-    gates = [n for n in nodes if _DETECTOR_GATE_INPUT in n.input_stream]
-    if len(gates) != 1 or len(nodes) != len(config.node) - 1:
-        raise BackendError(
-            f"unsupported MediaPipe {getattr(mp, '__version__', '?')}: its face mesh graph "
-            "does not have the expected detector gate (mediapipe 0.10.x is supported)")
-    inputs = list(gates[0].input_stream)
-    inputs[inputs.index(_DETECTOR_GATE_INPUT)] = "DISALLOW:" + _SKIP_DETECTION
-    del gates[0].input_stream[:]
-    gates[0].input_stream.extend(inputs)
+    if len(nodes) != len(config.node) - 1:
+        raise _unsupported(mp, _ENOUGH_FACES_NODE)
+    _rewire(mp, nodes, _DETECTOR_GATE_INPUT, "DISALLOW:" + _SKIP_DETECTION, "detector gate")
+    _rewire(mp, nodes, _TRACKED_ROIS_LOOP, "LOOP:" + _UNIQUE_ROIS, "tracking loop")
     del config.node[:]
     config.node.extend(nodes)
     config.input_stream.append("SKIP_DETECTION:" + _SKIP_DETECTION)
 
-    # The subgraphs' node options are set on the expanded graph through node
-    # names, as MediaPipe's own solutions do.
+    merge = config.node.add(calculator="AssociationNormRectCalculator",
+                            input_stream=[_TRACKED_ROIS], output_stream=[_UNIQUE_ROIS])
+    merge.options.Extensions[assoc_pb2.AssociationCalculatorOptions.ext] \
+        .min_similarity_threshold = _DUPLICATE_IOU
+    # The presence streams live in the FaceLandmarkCpu subgraph; they get
+    # these names when the graph is expanded.
     config.node.add(calculator="GateCalculator",
                     input_stream=[_PRESENCE_SCORE, "ALLOW:" + _PRESENCE_FLAG],
                     output_stream=["kept_presence_score"])
@@ -201,7 +229,15 @@ def _build_graph_config(mp: Any, min_detection: float, min_tracking: float) -> A
                     input_stream=["ITEM:kept_presence_score", "BATCH_END:" + _LOOP_END],
                     output_stream=["ITERABLE:" + _PRESENCE])
     config.output_stream.append("PRESENCE:" + _PRESENCE)
-    return config, {
+    return config
+
+
+def _node_options(min_detection: float, min_tracking: float) -> dict[str, tuple[Any, str, float]]:
+    """Options of expanded nodes, by node name, as MediaPipe's FaceMesh sets them."""
+    from mediapipe.calculators.tensor import tensors_to_detections_calculator_pb2 as det_pb2
+    from mediapipe.calculators.util import thresholding_calculator_pb2 as thr_pb2
+
+    return {
         _DETECTOR_NODE: (det_pb2.TensorsToDetectionsCalculatorOptions, "min_score_thresh",
                          min_detection),
         _PRESENCE_NODE: (thr_pb2.ThresholdingCalculatorOptions, "threshold", min_tracking),
@@ -274,7 +310,7 @@ class FaceLandmarker:
         except ImportError:
             self._serialized = None
         try:
-            config = _expand(mp, *_build_graph_config(mp, detection, tracking))
+            config = _expand(mp, _build_graph_config(mp), _node_options(detection, tracking))
             self._graph = mp.CalculatorGraph(graph_config=config)
         except (RuntimeError, ValueError) as exc:
             raise BackendError(f"cannot build the MediaPipe face mesh graph: {exc}") from exc
@@ -335,9 +371,11 @@ class FaceLandmarker:
         marks = self._landmarks()
         presence = self._presence(len(marks))
         scale = np.array([width, height], dtype=np.float32)
-        faces = [FaceObservation(m * scale, box_from_landmarks(m * scale, width, height), p)
-                 for m, p in zip(marks[: self.max_faces], presence)]
-        self._tracked = len(marks)
+        faces = _drop_duplicates([
+            FaceObservation(m * scale, box_from_landmarks(m * scale, width, height), p)
+            for m, p in zip(marks, presence)])
+        self._tracked = len(faces)
+        del faces[self.max_faces:]
         if detect:
             self.detector_runs += 1
             self._since_detection = 0
@@ -387,6 +425,30 @@ class FaceLandmarker:
             self.close()
         except Exception:  # noqa: BLE001 - never raise from a finaliser
             pass
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two ``[x0, y0, x1, y1]`` boxes (0 when both are empty)."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = float(w * h)
+    union = float((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _drop_duplicates(faces: list[FaceObservation]) -> list[FaceObservation]:
+    """Keep one face of every group whose boxes overlap more than ``_DUPLICATE_IOU``.
+
+    A face found again by the detector is reported twice on that frame (the
+    graph merges the two regions before the next one); the first is kept.
+    """
+    kept: list[FaceObservation] = []
+    for face in faces:
+        if all(box_iou(face.box, other.box) <= _DUPLICATE_IOU for other in kept):
+            kept.append(face)
+    return kept
 
 
 def _parse_landmarks(blob: bytes) -> np.ndarray:

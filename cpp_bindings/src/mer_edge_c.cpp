@@ -1,11 +1,7 @@
 // mer_edge C API: embeds CPython and drives mer_edge.Engine (see mer_edge.h).
 //
 // Threading model
-//   * The interpreter is started once (std::call_once) unless the host already
-//     runs one, and is never finalised: numpy, OpenCV, ONNX Runtime and
-//     MediaPipe do not survive re-initialisation.  After starting it, the
-//     starting thread hands the GIL back, so any thread can take it with
-//     PyGILState_Ensure().
+//   * The interpreter is started once and never finalised (start_python()).
 //   * The GIL is held only while Python objects are touched.  Copying pixels
 //     and waiting for locks happen without it, and the engine's native stages
 //     (OpenCV, ONNX Runtime, MediaPipe) release it themselves.
@@ -18,13 +14,8 @@
 //   ids are not reused.  That is what makes mer_edge_engine_close() idempotent
 //   and lets every call reject a closed handle instead of touching freed
 //   memory.  `struct MerEdgeEngine` is deliberately never defined.
-//
-// References
-//   Every owned PyObject* lives in a Ref, which drops it on scope exit; the
-//   Gil guard is always declared before the Refs it protects, so they are
-//   released while the GIL is still held.
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+
+#include "python_support.h"
 
 #include <cstdint>
 #include <cstdlib>
@@ -32,6 +23,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -43,68 +35,8 @@
 #error "define MER_EDGE_VERSION as the mer_edge package version (the build scripts read mer_edge/_version.py)"
 #endif
 
+namespace mer_edge_c {
 namespace {
-
-// ---------------------------------------------------------------------------
-// Small RAII helpers
-// ---------------------------------------------------------------------------
-
-// An owned reference.  Constructing from a raw pointer steals it.
-class Ref {
- public:
-  Ref() = default;
-  explicit Ref(PyObject* object) : object_(object) {}
-  Ref(Ref&& other) noexcept : object_(other.release()) {}
-  Ref& operator=(Ref&& other) noexcept {
-    if (this != &other) {
-      Py_XDECREF(object_);
-      object_ = other.release();
-    }
-    return *this;
-  }
-  Ref(const Ref&) = delete;
-  Ref& operator=(const Ref&) = delete;
-  ~Ref() { Py_XDECREF(object_); }
-
-  static Ref borrow(PyObject* object) {
-    Py_XINCREF(object);
-    return Ref(object);
-  }
-  PyObject* get() const { return object_; }
-  PyObject* release() {
-    PyObject* object = object_;
-    object_ = nullptr;
-    return object;
-  }
-  explicit operator bool() const { return object_ != nullptr; }
-
- private:
-  PyObject* object_ = nullptr;
-};
-
-// Holds the GIL for its lifetime, from any thread.
-class Gil {
- public:
-  Gil() : state_(PyGILState_Ensure()) {}
-  ~Gil() { PyGILState_Release(state_); }
-  Gil(const Gil&) = delete;
-  Gil& operator=(const Gil&) = delete;
-
- private:
-  PyGILState_STATE state_;
-};
-
-// The outcome of an internal step: a status and, on failure, a message.
-struct Outcome {
-  MerEdgeStatus status = MER_EDGE_OK;
-  std::string message;
-
-  static Outcome ok() { return {}; }
-  static Outcome fail(MerEdgeStatus status, std::string message) {
-    return {status, std::move(message)};
-  }
-  bool failed() const { return status != MER_EDGE_OK; }
-};
 
 char* copy_string(const char* text, size_t size) {
   char* out = static_cast<char*>(std::malloc(size + 1));
@@ -129,51 +61,16 @@ void clear_outputs(char** a, char** b) {
 }
 
 // ---------------------------------------------------------------------------
-// The interpreter and the Python objects the library uses
+// The Python objects the library uses
 // ---------------------------------------------------------------------------
 
-std::once_flag g_start_once;
-Outcome g_start_outcome;  // written once inside g_start_once
-
-void start_interpreter() {
-  if (Py_IsInitialized()) return;  // the host runs Python: join it
-  PyPreConfig preconfig;
-  PyPreConfig_InitPythonConfig(&preconfig);
-  preconfig.configure_locale = 0;  // leave the host's locale alone...
-  preconfig.utf8_mode = 1;         // ...and read paths and environment as UTF-8
-  PyStatus status = Py_PreInitialize(&preconfig);
-  PyConfig config;
-  PyConfig_InitPythonConfig(&config);  // honours PYTHONPATH, PYTHONHOME, ...
-  config.install_signal_handlers = 0;  // SIGINT & co. belong to the host
-  config.parse_argv = 0;
-  if (const char* python = std::getenv("MER_EDGE_PYTHON"); python != nullptr && *python &&
-      !PyStatus_Exception(status)) {
-    // Paths are computed from the program name, so a virtual environment's
-    // python executable selects that environment's site-packages.
-    status = PyConfig_SetBytesString(&config, &config.program_name, python);
-  }
-  if (!PyStatus_Exception(status)) status = Py_InitializeFromConfig(&config);
-  PyConfig_Clear(&config);
-  if (PyStatus_Exception(status)) {
-    g_start_outcome = Outcome::fail(
-        MER_EDGE_RUNTIME_ERROR,
-        std::string("cannot start the Python interpreter: ") +
-            (status.err_msg != nullptr ? status.err_msg : "unknown error"));
-    return;
-  }
-  // Initialisation leaves this thread holding the GIL; give it back.
-  PyEval_SaveThread();
-}
-
-// Python objects looked up once, after `import mer_edge` succeeded.  They are
-// never released: the interpreter outlives them anyway.
+// Looked up once, after `import mer_edge` succeeded, and never released: the
+// interpreter outlives them anyway.
 struct Api {
   PyObject* engine_cls;        // mer_edge.Engine
   PyObject* options_cls;       // mer_edge.EngineOptions
   PyObject* spotting_cls;      // mer_edge.SpottingParams
-  PyObject* mer_edge_error;    // mer_edge.MerEdgeError
-  PyObject* model_error;       // mer_edge.ModelError
-  PyObject* backend_error;     // mer_edge.BackendError
+  ErrorClasses errors;         // mer_edge.MerEdgeError, ModelError, BackendError
   PyObject* json_loads;        // json.loads
   PyObject* json_dumps;        // json.dumps
   PyObject* dumps_kwargs;      // {"allow_nan": False, "separators": (",", ":")}
@@ -189,25 +86,6 @@ Api* g_api = nullptr;      // set once, under g_bind_mutex and the GIL
 // The option that cannot cross the C boundary.
 constexpr const char* kCallbackOption = "result_callback";
 
-std::string utf8_of(PyObject* text) {
-  Py_ssize_t size = 0;
-  const char* data = PyUnicode_AsUTF8AndSize(text, &size);
-  if (data == nullptr) {
-    PyErr_Clear();
-    return "<not UTF-8>";
-  }
-  return std::string(data, static_cast<size_t>(size));
-}
-
-std::string str_of(PyObject* object) {
-  Ref text(PyObject_Str(object));
-  if (!text) {
-    PyErr_Clear();
-    return "<unprintable>";
-  }
-  return utf8_of(text.get());
-}
-
 std::string join(const std::vector<std::string>& names) {
   std::string out;
   for (const std::string& name : names) {
@@ -217,85 +95,18 @@ std::string join(const std::vector<std::string>& names) {
   return out;
 }
 
-// Takes the pending Python exception (GIL held); returns the instance.
-Ref take_exception() {
-#if PY_VERSION_HEX >= 0x030C0000
-  return Ref(PyErr_GetRaisedException());
-#else
-  PyObject* type = nullptr;
-  PyObject* value = nullptr;
-  PyObject* traceback = nullptr;
-  PyErr_Fetch(&type, &value, &traceback);
-  PyErr_NormalizeException(&type, &value, &traceback);
-  if (value != nullptr && traceback != nullptr) PyException_SetTraceback(value, traceback);
-  Py_XDECREF(type);
-  Py_XDECREF(traceback);
-  return Ref(value);
-#endif
-}
-
-// " (at file:line in function)" for the innermost frame of a traceback.
-std::string innermost_frame(PyObject* exception) {
-  Ref traceback(PyException_GetTraceback(exception));
-  if (!traceback) return "";
-  for (;;) {
-    Ref next(PyObject_GetAttrString(traceback.get(), "tb_next"));
-    if (!next || next.get() == Py_None) break;
-    traceback = std::move(next);
-  }
-  PyErr_Clear();
-  Ref line(PyObject_GetAttrString(traceback.get(), "tb_lineno"));
-  Ref frame(PyObject_GetAttrString(traceback.get(), "tb_frame"));
-  Ref code(frame ? PyObject_GetAttrString(frame.get(), "f_code") : nullptr);
-  Ref file(code ? PyObject_GetAttrString(code.get(), "co_filename") : nullptr);
-  Ref function(code ? PyObject_GetAttrString(code.get(), "co_name") : nullptr);
-  if (!line || !file || !function) {
-    PyErr_Clear();
-    return "";
-  }
-  return " (at " + str_of(file.get()) + ":" + str_of(line.get()) + " in " +
-         str_of(function.get()) + ")";
-}
-
-// Where a failed Python call came from decides what a plain ValueError means.
-enum class Origin {
-  kCallerInput,  // parsing the caller's options: ValueError/TypeError are theirs
-  kEngine,       // inside the engine: only mer_edge's own errors blame the caller
-};
-
-bool is_instance(PyObject* object, PyObject* cls) {
-  if (cls == nullptr) return false;
-  int result = PyObject_IsInstance(object, cls);
-  if (result < 0) PyErr_Clear();
-  return result == 1;
-}
-
-// Turns the pending Python exception into an Outcome (GIL held).
-//   ModelError -> MODEL_ERROR, BackendError -> BACKEND_ERROR, any other
-//   MerEdgeError (InputError, SourceError, ...) -> INVALID_ARGUMENT with the
-//   message unchanged; anything else is a RUNTIME_ERROR that names the type
-//   and where it was raised.
+// describe() for the pending exception, which it clears (GIL held).
 Outcome python_failure(Origin origin, const std::string& prefix = "") {
-  Ref exception = take_exception();
-  if (!exception) {
-    return Outcome::fail(MER_EDGE_RUNTIME_ERROR, prefix + "a Python call failed without an exception");
-  }
-  const Api* api = g_api;
-  PyObject* value = exception.get();
-  std::string message = str_of(value);
-  std::string type_name = Py_TYPE(value)->tp_name;
-  if (api != nullptr && is_instance(value, api->mer_edge_error)) {
-    MerEdgeStatus status = MER_EDGE_INVALID_ARGUMENT;
-    if (is_instance(value, api->model_error)) status = MER_EDGE_MODEL_ERROR;
-    if (is_instance(value, api->backend_error)) status = MER_EDGE_BACKEND_ERROR;
-    return Outcome::fail(status, prefix + (message.empty() ? type_name : message));
-  }
-  if (origin == Origin::kCallerInput &&
-      (is_instance(value, PyExc_ValueError) || is_instance(value, PyExc_TypeError))) {
-    return Outcome::fail(MER_EDGE_INVALID_ARGUMENT, prefix + type_name + ": " + message);
-  }
-  return Outcome::fail(MER_EDGE_RUNTIME_ERROR,
-                       prefix + type_name + ": " + message + innermost_frame(value));
+  return describe(take_exception(), origin, g_api != nullptr ? g_api->errors : ErrorClasses{},
+                  prefix);
+}
+
+// "mer_edge" itself was not found: say where Python looked.
+bool is_mer_edge_missing(PyObject* exception) {
+  if (!is_instance(exception, PyExc_ModuleNotFoundError)) return false;
+  Ref name(PyObject_GetAttrString(exception, "name"));
+  PyErr_Clear();
+  return name && PyUnicode_Check(name.get()) && utf8_of(name.get()) == "mer_edge";
 }
 
 // Field names of a dataclass, in declaration order.
@@ -322,8 +133,16 @@ PyObject* attribute(PyObject* module, const char* name, bool* ok) {
 Outcome bind_api() {
   Ref mer_edge(PyImport_ImportModule("mer_edge"));
   if (!mer_edge) {
-    return python_failure(Origin::kEngine,
-                          "cannot import the mer_edge Python package (is it on PYTHONPATH?): ");
+    Ref exception = take_exception();
+    if (is_mer_edge_missing(exception.get())) {
+      PyObject* path = PySys_GetObject("path");  // borrowed
+      return Outcome::fail(MER_EDGE_RUNTIME_ERROR,
+                           "the mer_edge Python package is not on sys.path " +
+                               (path != nullptr ? str_of(path) : std::string("[]")) +
+                               "; add its parent folder to PYTHONPATH, or set MER_EDGE_PYTHON "
+                               "to the python executable of the environment it is installed in");
+    }
+    return describe(exception, Origin::kEngine, ErrorClasses{}, "cannot import mer_edge: ");
   }
   Ref version(PyObject_GetAttrString(mer_edge.get(), "__version__"));
   if (!version) return python_failure(Origin::kEngine, "mer_edge has no __version__: ");
@@ -346,9 +165,9 @@ Outcome bind_api() {
   api->engine_cls = attribute(mer_edge.get(), "Engine", &ok);
   api->options_cls = attribute(mer_edge.get(), "EngineOptions", &ok);
   api->spotting_cls = attribute(mer_edge.get(), "SpottingParams", &ok);
-  api->mer_edge_error = attribute(mer_edge.get(), "MerEdgeError", &ok);
-  api->model_error = attribute(mer_edge.get(), "ModelError", &ok);
-  api->backend_error = attribute(mer_edge.get(), "BackendError", &ok);
+  api->errors.base = attribute(mer_edge.get(), "MerEdgeError", &ok);
+  api->errors.model = attribute(mer_edge.get(), "ModelError", &ok);
+  api->errors.backend = attribute(mer_edge.get(), "BackendError", &ok);
   api->json_loads = attribute(json.get(), "loads", &ok);
   api->json_dumps = attribute(json.get(), "dumps", &ok);
   api->np_empty = attribute(numpy.get(), "empty", &ok);
@@ -361,7 +180,7 @@ Outcome bind_api() {
       !dataclass_fields(fields_fn.get(), api->spotting_cls, &api->spotting_names)) {
     Outcome failure = python_failure(Origin::kEngine, "mer_edge does not have the expected API: ");
     for (PyObject* object : {api->engine_cls, api->options_cls, api->spotting_cls,
-                             api->mer_edge_error, api->model_error, api->backend_error,
+                             api->errors.base, api->errors.model, api->errors.backend,
                              api->json_loads, api->json_dumps, api->dumps_kwargs,
                              api->np_empty, api->np_uint8}) {
       Py_XDECREF(object);
@@ -378,8 +197,8 @@ Outcome bind_api() {
 // Starts Python and binds the API on first use; retried until it succeeds
 // (an import failure is not sticky), except for a failed interpreter start.
 Outcome ensure_runtime() {
-  std::call_once(g_start_once, start_interpreter);
-  if (g_start_outcome.failed()) return g_start_outcome;
+  const Outcome& started = start_python();
+  if (started.failed()) return started;
   std::lock_guard<std::mutex> bind_lock(g_bind_mutex);
   if (g_api != nullptr) return Outcome::ok();
   Gil gil;
@@ -680,6 +499,9 @@ Outcome internal_error(const char* what) {
 }
 
 }  // namespace
+}  // namespace mer_edge_c
+
+using namespace mer_edge_c;  // this .cpp only: the entry points below are thin wrappers
 
 // ---------------------------------------------------------------------------
 // The C ABI.  No C++ exception crosses it.

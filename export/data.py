@@ -1,0 +1,302 @@
+"""Training data: splits, spotting windows, recognition samples, pre-training pools.
+
+Everything is built from the cached alignments of
+:mod:`mer_edge.data.prepare` through the runtime's feature code, so the
+networks train on exactly the inputs the engine gives them.  The same code
+serves the synthetic benchmark (``--bench DIR`` with ``train/ val/ test/``)
+and a user's real dataset (``--dataset NAME --root DIR``, split by subject).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from mer_edge._errors import DatasetError
+from mer_edge._features import frame_channels, recognition_clip
+from mer_edge._flow import FlowEstimator
+from mer_edge._modelmeta import InputSpec
+from mer_edge.data.prepare import (AlignedVideo, cached_alignment, recognition_sample,
+                                   spotting_features, spotting_labels, spotting_windows)
+from mer_edge.data.schema import MEGC_CLASSES, Interval
+
+__all__ = ["Split", "load_bench_split", "load_dataset_split", "SpottingSet", "RecognitionSet",
+           "pair_pool", "unlabelled_windows", "shared_video", "flip_clip"]
+
+Progress = Callable[[str], None]
+_VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".wmv")
+_SHARED_VIDEOS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "videos"
+
+
+@dataclass
+class Split:
+    """Intervals of one split.
+
+    Attributes:
+        name: ``train``, ``val`` or ``test``.
+        videos: long videos (path -> intervals in it, possibly none).
+        recognition: ME intervals with media, for recognition.
+        fps: frame rate of the long videos.
+    """
+
+    name: str
+    videos: dict[Path, list[Interval]] = field(default_factory=dict)
+    recognition: list[Interval] = field(default_factory=list)
+    fps: float = 30.0
+
+
+def shared_video(name: str) -> Path:
+    """A pre-training video: a path, or a name in the shared test-material folder."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    env = os.environ.get("MER_EDGE_SHARED_VIDEOS")
+    for folder in ([Path(env)] if env else []) + [_SHARED_VIDEOS, Path("../shared/data/videos")]:
+        if (folder / name).is_file():
+            return folder / name
+    raise DatasetError("pre-training video not found (set MER_EDGE_SHARED_VIDEOS)", path=name)
+
+
+def _find_sheet(folder: Path, names: Sequence[str]) -> Path | None:
+    for name in names:
+        hits = sorted(folder.rglob(name))
+        if hits:
+            return hits[0]
+    return None
+
+
+def load_bench_split(bench: Path, split: str) -> Split:
+    """A split of a ``make_bench`` folder: CAS(ME)^2-style long videos + CASME II-style clips."""
+    from mer_edge.data.loaders import load_dataset, load_sheet
+
+    root = Path(bench) / split
+    if not root.is_dir():
+        raise DatasetError(f"benchmark split {split!r} not found", path=str(root))
+    result = Split(split)
+    recognition_sheet = _find_sheet(root, ["CASME2-coding*.xlsx", "CASME2-coding*.csv"])
+    recognition_root = recognition_sheet.parent if recognition_sheet is not None else None
+    sheet = _find_sheet(root, ["spotting.csv", "*code_final*.csv", "*code_final*.xlsx"])
+    intervals = load_sheet("casme_sq", sheet) if sheet is not None else []
+    media = {p.stem: p for p in sorted(root.rglob("*")) if p.suffix.lower() in _VIDEO_SUFFIXES
+             and (recognition_root is None or recognition_root not in p.parents)}
+    for path in media.values():  # every long video, those without intervals are negatives
+        result.videos.setdefault(path.resolve(), [])
+    for interval in intervals:
+        path = interval.video_path or media.get(interval.clip)
+        if path is None:
+            raise DatasetError(f"no video for clip {interval.clip!r} of the sheet", path=str(sheet))
+        path = Path(path).resolve()
+        result.videos.setdefault(path, []).append(replace(interval, video_path=path))
+        result.fps = interval.fps
+    if recognition_root is not None:
+        result.recognition = [i for i in load_dataset("casme2", recognition_root) if i.kind == "ME"]
+    if not result.videos and not result.recognition:
+        raise DatasetError("no videos or intervals found in the benchmark split", path=str(root))
+    return result
+
+
+def load_dataset_split(dataset: str, root: Path, split: str, *, val_fraction: float = 0.2,
+                       seed: int = 0, test_subjects: Sequence[str] = ()) -> Split:
+    """A subject-disjoint split of a user's real dataset (``test_subjects`` held out)."""
+    from mer_edge.data.loaders import load_dataset
+    from mer_edge.metrics import split_train_val
+
+    intervals = load_dataset(dataset, root)
+    subjects = sorted({i.subject for i in intervals} - set(test_subjects))
+    train, val = split_train_val(subjects, val_fraction, seed)
+    chosen = {"train": set(train), "val": set(val), "test": set(test_subjects)}[split]
+    result = Split(split)
+    for interval in intervals:
+        if interval.subject not in chosen:
+            continue
+        result.fps = interval.fps
+        if interval.kind == "ME":
+            result.recognition.append(interval)
+        media = interval.video_path or interval.frames_dir
+        if media is not None and dataset in ("casme_sq", "samm_lv", "casme3"):
+            result.videos.setdefault(Path(media).resolve(), []).append(interval)
+    return result
+
+
+def flip_clip(clip: np.ndarray, channels: Sequence[str]) -> np.ndarray:
+    """Mirror ``(..., C, S, S)`` clips left-right; ``flow_x`` changes sign."""
+    out = clip[..., ::-1].copy()
+    if "flow_x" in channels:
+        out[..., list(channels).index("flow_x"), :, :] *= -1.0
+    return out
+
+
+def _features_cached(video: AlignedVideo, spec: InputSpec, k_ms: float, cache_dir: Path
+                     ) -> np.ndarray:
+    key = json.dumps([video.source, len(video), spec.channels, spec.size, spec.flow_scale,
+                      spec.gray_mean, spec.gray_std, k_ms])
+    path = cache_dir / "features" / f"{hashlib.sha1(key.encode()).hexdigest()[:20]}.npy"
+    if path.is_file():
+        return np.load(path)
+    features = spotting_features(video, spec, k_ms)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, features)
+    return features
+
+
+@dataclass
+class _SpotVideo:
+    key: str
+    video: AlignedVideo
+    features: np.ndarray
+    labels: np.ndarray
+    ends: np.ndarray
+    truth: list[Interval]
+
+
+class SpottingSet:
+    """Spotting windows of a split: ``(T, C, S, S)`` clips and ``(T,)`` frame labels."""
+
+    def __init__(self, split: Split, spec: InputSpec, k_ms: float, cache_dir: Path, *,
+                 max_videos: int = 0, progress: Progress | None = None) -> None:
+        self.spec = spec
+        self.k_ms = k_ms
+        self.videos: list[_SpotVideo] = []
+        items = sorted(split.videos.items())
+        if max_videos:
+            # keep videos with intervals first so a capped set still has positives
+            items = sorted(items, key=lambda kv: not kv[1])[:max_videos]
+        for path, intervals in items:
+            if progress:
+                progress(f"spotting features {path.name}")
+            video = cached_alignment(path, cache_dir / "align", fps=split.fps)
+            features = _features_cached(video, spec, k_ms, cache_dir)
+            self.videos.append(_SpotVideo(path.stem, video, features,
+                                          spotting_labels(video, intervals, k_ms),
+                                          spotting_windows(video, spec.frames, k_ms), intervals))
+        self._index = [(v, int(e)) for v, item in enumerate(self.videos) for e in item.ends]
+        last = np.array([self.videos[v].labels[e] for v, e in self._index], np.float32)
+        self.positive = np.flatnonzero(last > 0.5)
+        self.negative = np.flatnonzero(last <= 0.5)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def window(self, item: int) -> tuple[np.ndarray, np.ndarray]:
+        """Clip ``(T, C, S, S)`` and labels ``(T,)`` of window ``item`` (padded like the engine)."""
+        video_index, end = self._index[item]
+        video = self.videos[video_index]
+        start = end - self.spec.frames + 1
+        positions = np.clip(np.arange(start, end + 1), 0, None)
+        return video.features[positions], video.labels[positions]
+
+    def sample(self, rng: np.random.Generator, batch: int, positive_fraction: float = 0.5
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """A balanced random batch, randomly mirrored."""
+        n_pos = int(round(batch * positive_fraction)) if len(self.positive) else 0
+        picks = np.concatenate([rng.choice(self.positive, n_pos),
+                                rng.choice(self.negative if len(self.negative) else self.positive,
+                                           batch - n_pos)])
+        clips, labels = zip(*(self.window(int(i)) for i in picks))
+        clips_array = np.stack(clips)
+        flip = rng.random(batch) < 0.5
+        clips_array[flip] = flip_clip(clips_array[flip], self.spec.channels)
+        return clips_array, np.stack(labels)
+
+
+def unlabelled_windows(videos: Sequence[AlignedVideo], spec: InputSpec, k_ms: float,
+                       cache_dir: Path) -> list[np.ndarray]:
+    """Per-video frame features for self-supervised pre-training."""
+    return [_features_cached(video, spec, k_ms, cache_dir) for video in videos]
+
+
+class RecognitionSet:
+    """Recognition samples ``(T, C, S, S)`` with MEGC labels and AU texts."""
+
+    def __init__(self, intervals: Sequence[Interval], spec: InputSpec, cache_dir: Path, *,
+                 shifts: Sequence[int] = (0,), max_items: int = 0,
+                 progress: Progress | None = None) -> None:
+        self.spec = spec
+        self.class_names = MEGC_CLASSES
+        usable = [i for i in intervals if _megc(i) is not None]
+        if max_items:
+            usable = usable[:max_items]
+        flow = FlowEstimator("ultrafast")
+        clips, labels, aus, owners = [], [], [], []
+        for number, interval in enumerate(usable):
+            if progress and number % 20 == 0:
+                progress(f"recognition samples {number}/{len(usable)}")
+            video = cached_alignment(interval.video_path or interval.frames_dir,  # type: ignore[arg-type]
+                                     cache_dir / "align", fps=interval.fps)
+            for shift in shifts:
+                clips.append(recognition_sample(video, interval, spec, flow, shift=shift))
+                labels.append(MEGC_CLASSES.index(_megc(interval)))  # type: ignore[arg-type]
+                aus.append(interval.aus)
+                owners.append(number)
+        if not clips:
+            raise DatasetError("no recognition samples with a MEGC class in this split")
+        self.clips = np.stack(clips).astype(np.float32)
+        self.labels = np.asarray(labels, np.int64)
+        self.aus = aus
+        self.owners = np.asarray(owners, np.int64)
+        self.intervals = usable
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def class_weights(self) -> np.ndarray:
+        counts = np.bincount(self.labels, minlength=len(self.class_names)).astype(np.float32)
+        weights = counts.sum() / np.maximum(counts, 1.0) / len(counts)
+        return np.where(counts > 0, weights, 0.0).astype(np.float32)
+
+    def sample(self, rng: np.random.Generator, batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A random batch (mirrored at random): clips, labels, sample indices."""
+        picks = rng.choice(len(self), batch)
+        clips = self.clips[picks].copy()
+        flip = rng.random(batch) < 0.5
+        clips[flip] = flip_clip(clips[flip], self.spec.channels)
+        return clips, self.labels[picks], picks
+
+
+def _megc(interval: Interval) -> str | None:
+    try:
+        return interval.megc_class
+    except ValueError:
+        return None
+
+
+def pair_pool(videos: Sequence[AlignedVideo], intervals: Sequence[tuple[AlignedVideo, Interval]],
+              spec: InputSpec, rng: np.random.Generator, *, count: int,
+              gaps: tuple[int, int] = (3, 12)) -> tuple[np.ndarray, np.ndarray]:
+    """Onset/apex-like pairs from macro-expression video for self-supervised pre-training.
+
+    Returns clips ``(N, 2, C, S, S)`` built like recognition inputs (frames
+    ``i`` and ``j = i + gap``) and the grey channel of the *next* frame
+    ``k = j + gap`` ``(N, 1, S, S)`` (the MA2MI target).  Half the pairs come
+    from random positions of ``videos``, the rest from (onset, apex) of the
+    given macro-expression ``intervals`` when there are any.
+    """
+    two = InputSpec(spec.name, 2, spec.channels, spec.size, spec.flow_scale, spec.gray_mean,
+                    spec.gray_std)
+    gray_only = InputSpec(spec.name, 1, ("gray",), spec.size, 1.0, spec.gray_mean, spec.gray_std)
+    flow = FlowEstimator("ultrafast")
+    clips, targets = [], []
+    sources = [v for v in videos if len(v) > 2 * gaps[1] + 1]
+    for number in range(count):
+        if intervals and (number % 2 or not sources):
+            video, interval = intervals[int(rng.integers(len(intervals)))]
+            i = video.index_of(interval.onset)
+            j = video.index_of(interval.apex if interval.apex is not None else interval.offset or interval.onset)
+            j = max(j, i + 1)
+        elif sources:
+            video = sources[int(rng.integers(len(sources)))]
+            gap = int(rng.integers(gaps[0], gaps[1] + 1))
+            i = int(rng.integers(0, len(video) - 2 * gap))
+            j = i + gap
+        else:
+            raise DatasetError("no macro-expression video or intervals for pre-training")
+        k = min(len(video) - 1, j + (j - i))
+        crops = video.crops
+        clips.append(recognition_clip(two, [crops[i], crops[j]], flow))
+        targets.append(frame_channels(gray_only, crops[k], None))
+    return np.stack(clips).astype(np.float32), np.stack(targets).astype(np.float32)

@@ -1,0 +1,312 @@
+"""Train one method: ``python -m export.train CONFIG_OR_METHOD --bench DIR``.
+
+Two stages, each resumable epoch by epoch (``--resume``):
+
+1. ``pretrain`` (self-supervised, method specific): masked flow/grey
+   reconstruction (ssl3d), apex reconstruction + texture contrast (moext),
+   future-frame prediction (miacnet/MA2MI); attrclip has none (its text
+   encoder comes pre-trained).
+2. ``finetune`` on the labelled training split; after every epoch the model
+   is scored on the **validation** split and the best epoch is kept
+   (``best.safetensors``).  The test split is never read.
+
+Data: ``--bench DIR`` (``make_bench`` folder with ``train/ val/ test/``) or a
+real dataset ``--dataset casme2 --root DIR`` split by subject (``--val-fraction``,
+``--test-subjects`` held out entirely).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from mer_edge._errors import MerEdgeError
+from mer_edge.data.prepare import cached_alignment
+
+from .checkpoint import RunDir
+from .config import TrainConfig, load_config
+from .data import (RecognitionSet, Split, SpottingSet, load_bench_split, load_dataset_split,
+                   pair_pool, shared_video, unlabelled_windows)
+from .evaluate import recognition_metrics, spotting_metrics
+from .models import METHOD_NAMES, build_model, count_params
+
+__all__ = ["main", "train", "DataSource"]
+
+
+class DataSource:
+    """Where the splits come from: a benchmark folder or a real dataset."""
+
+    def __init__(self, bench: Path | None = None, dataset: str | None = None,
+                 root: Path | None = None, val_fraction: float = 0.2, seed: int = 0,
+                 test_subjects: tuple[str, ...] = ()) -> None:
+        if (bench is None) == (dataset is None):
+            raise MerEdgeError("give either --bench DIR or --dataset NAME --root DIR")
+        self.bench, self.dataset, self.root = bench, dataset, root
+        self.val_fraction, self.seed, self.test_subjects = val_fraction, seed, test_subjects
+
+    def split(self, name: str) -> Split:
+        if name == "test":
+            raise MerEdgeError("training never reads the test split")
+        if self.bench is not None:
+            return load_bench_split(self.bench, name)
+        return load_dataset_split(self.dataset, self.root, name,  # type: ignore[arg-type]
+                                  val_fraction=self.val_fraction, seed=self.seed,
+                                  test_subjects=self.test_subjects)
+
+    def describe(self) -> str:
+        if self.bench is not None:
+            manifest = self.bench / "manifest.json"
+            note = ""
+            if manifest.is_file():
+                data = json.loads(manifest.read_text(encoding="utf-8"))
+                note = f" ({data.get('description', data.get('kind', 'synthetic benchmark'))})"
+            return (f"mer_edge semi-synthetic benchmark {self.bench.name}{note}: synthetic "
+                    "micro-/macro-expressions injected into a handful of real identities; train "
+                    "split for training, val split for model selection")
+        return f"{self.dataset} at {self.root}, subject-disjoint train/val split"
+
+
+def _seed_everything(seed: int) -> np.random.Generator:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return np.random.default_rng(seed)
+
+
+def _predictor(model: torch.nn.Module) -> Callable[[np.ndarray], np.ndarray]:
+    def predict(clips: np.ndarray) -> np.ndarray:
+        model.eval()
+        with torch.no_grad():
+            return model(torch.from_numpy(np.ascontiguousarray(clips, np.float32))).numpy()
+    return predict
+
+
+def _real_videos(config: TrainConfig, cache: Path) -> list:
+    videos = []
+    for name in config.pretrain_videos:
+        videos.append(cached_alignment(shared_video(name), cache / "align"))
+    return videos
+
+
+def _recognition_intervals(split: Split) -> list:
+    """Labelled MEs: the recognition clips plus the MEs of the long videos."""
+    long_mes = [i for intervals in split.videos.values() for i in intervals if i.kind == "ME"]
+    return list(split.recognition) + long_mes
+
+
+class _Trainer:
+    """Holds data and model for one run; the stages are its methods."""
+
+    def __init__(self, config: TrainConfig, source: DataSource, run: RunDir, cache: Path,
+                 rng: np.random.Generator, log: Callable[[str], None]) -> None:
+        self.config, self.source, self.run, self.cache, self.rng, self.log = \
+            config, source, run, cache, rng, log
+        self.spec = config.spec
+        self.train_split = source.split("train")
+        self.val_split = source.split("val")
+        self.model = build_model(config)
+        self.text = None
+
+    # -- data -------------------------------------------------------------------
+    def _spotting_sets(self) -> tuple[SpottingSet, SpottingSet]:
+        kw = {"max_videos": self.config.max_videos, "progress": self.log}
+        return (SpottingSet(self.train_split, self.spec, self.config.k_ms, self.cache, **kw),
+                SpottingSet(self.val_split, self.spec, self.config.k_ms, self.cache, **kw))
+
+    def _recognition_sets(self) -> tuple[RecognitionSet, RecognitionSet]:
+        cap = 8 * self.config.max_videos
+        train = RecognitionSet(_recognition_intervals(self.train_split), self.spec, self.cache,
+                               shifts=(0, -1, 1) if not cap else (0,), max_items=cap,
+                               progress=self.log)
+        val = RecognitionSet(_recognition_intervals(self.val_split), self.spec, self.cache,
+                             max_items=cap, progress=self.log)
+        return train, val
+
+    # -- stages -----------------------------------------------------------------
+    def pretrain_batches(self) -> Callable[[], tuple[torch.Tensor, ...]]:
+        config, batch = self.config, self.config.batch_size
+        if config.method == "ssl3d":
+            videos = _real_videos(config, self.cache)
+            paths = sorted(self.train_split.videos)[: config.max_videos or None]
+            videos += [cached_alignment(p, self.cache / "align", fps=self.train_split.fps) for p in paths]
+            pools = [f for f in unlabelled_windows(videos, self.spec, config.k_ms, self.cache)
+                     if len(f) > config.frames + 1]
+
+            def ssl_batch() -> tuple[torch.Tensor, ...]:
+                clips = []
+                for _ in range(batch):
+                    features = pools[int(self.rng.integers(len(pools)))]
+                    end = int(self.rng.integers(config.frames + 1, len(features)))
+                    clips.append(features[end - config.frames:end])
+                return (torch.from_numpy(np.stack(clips)),)
+            return ssl_batch
+        macro = []
+        for path, intervals in sorted(self.train_split.videos.items())[: config.max_videos or None]:
+            video = cached_alignment(path, self.cache / "align", fps=self.train_split.fps)
+            macro += [(video, i) for i in intervals if i.kind == "MaE"]
+        count = min(3000, config.steps_per_epoch * batch)
+        clips, targets = pair_pool(_real_videos(config, self.cache), macro, self.spec, self.rng,
+                                   count=count)
+        self.log(f"pre-training pool: {len(clips)} pairs ({len(macro)} synthetic macro-expressions)")
+
+        def pair_batch() -> tuple[torch.Tensor, ...]:
+            picks = self.rng.choice(len(clips), batch)
+            if config.method == "miacnet":
+                return torch.from_numpy(clips[picks]), torch.from_numpy(targets[picks])
+            return (torch.from_numpy(clips[picks]),)
+        return pair_batch
+
+    def _optimizer(self, epochs: int) -> tuple[torch.optim.Optimizer, Any]:
+        optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.config.lr,
+                                      weight_decay=self.config.weight_decay)
+        total = max(1, epochs * self.config.steps_per_epoch)
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, self.config.lr, total_steps=total,
+                                                        pct_start=0.15)
+        return optimizer, scheduler
+
+    def _loop(self, stage: str, epochs: int, step: Callable[[], tuple[torch.Tensor, dict]],
+              evaluate: Callable[[], tuple[float, dict]] | None) -> None:
+        optimizer, scheduler = self._optimizer(epochs)
+        start = self.run.restore(self.model, optimizer, stage)
+        for _ in range(start * self.config.steps_per_epoch):
+            scheduler.step()
+        for epoch in range(start, epochs):
+            self.model.train()
+            totals: dict[str, float] = {}
+            bar = tqdm(range(self.config.steps_per_epoch), desc=f"{stage} {epoch + 1}/{epochs}",
+                       leave=False, file=sys.stderr, disable=None)
+            for _ in bar:
+                loss, logs = step()
+                optimizer.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
+                optimizer.step()
+                scheduler.step()
+                for key, value in logs.items():
+                    totals[key] = totals.get(key, 0.0) + value / self.config.steps_per_epoch
+                bar.set_postfix(loss=f"{float(loss):.4f}")
+            record: dict[str, Any] = {"train": totals}
+            if evaluate is not None:
+                score, metrics = evaluate()
+                record["val"] = metrics
+                if score > self.run.state.best_score:
+                    self.run.save_best(self.model, score, epoch, metrics)
+            self.run.save_epoch(self.model, optimizer, stage, epoch, record)
+            self.log(f"{stage} epoch {epoch + 1}/{epochs}: " + json.dumps(record, default=float)[:400])
+
+    def pretrain(self) -> None:
+        if self.config.pretrain_epochs <= 0 or not hasattr(self.model, "pretrain_loss"):
+            return
+        batches = self.pretrain_batches()
+
+        def step() -> tuple[torch.Tensor, dict]:
+            return self.model.pretrain_loss(*batches())
+        self._loop("pretrain", self.config.pretrain_epochs, step, None)
+
+    def finetune(self) -> dict[str, Any]:
+        config = self.config
+        if config.task == "spotting":
+            train, val = self._spotting_sets()
+            self.log(f"spotting windows: train {len(train)} ({len(train.positive)} positive), "
+                     f"val {len(val)}")
+
+            def spot_step() -> tuple[torch.Tensor, dict]:
+                clips, labels = train.sample(self.rng, config.batch_size)
+                return self.model.finetune_loss(torch.from_numpy(clips), torch.from_numpy(labels),
+                                                config.aux_weight)
+
+            def spot_eval() -> tuple[float, dict]:
+                metrics = spotting_metrics(val, _predictor(self.model))
+                return metrics["f1"] + 0.01 * metrics["frame_auc"], metrics
+            self._loop("finetune", config.epochs, spot_step, spot_eval)
+            return {"train_windows": len(train), "val_windows": len(val)}
+        train_rec, val_rec = self._recognition_sets()
+        self.log(f"recognition samples: train {len(train_rec)}, val {len(val_rec)}")
+        weights = torch.from_numpy(train_rec.class_weights())
+        texts = None
+        if config.method == "attrclip":
+            from .text import TextEmbedder, au_text
+            strings = [au_text(a) for a in train_rec.aus]
+            vocabulary = sorted(set(strings))
+            ids = np.array([vocabulary.index(s) for s in strings])
+            texts = (torch.from_numpy(TextEmbedder(self.cache / "text")(strings)), torch.from_numpy(ids))
+
+        def rec_step() -> tuple[torch.Tensor, dict]:
+            clips, labels, picks = train_rec.sample(self.rng, config.batch_size)
+            extra = {}
+            if texts is not None:
+                extra = {"text": texts[0][picks], "text_ids": texts[1][picks]}
+            return self.model.finetune_loss(torch.from_numpy(clips), torch.from_numpy(labels),
+                                            config.aux_weight, class_weights=weights, **extra)
+
+        def rec_eval() -> tuple[float, dict]:
+            metrics = recognition_metrics(val_rec, _predictor(self.model))
+            return metrics["uf1"] + 0.01 * metrics["uar"], metrics
+        self._loop("finetune", config.epochs, rec_step, rec_eval)
+        return {"train_samples": len(train_rec), "val_samples": len(val_rec)}
+
+
+def train(config: TrainConfig, source: DataSource, out: Path, *, seed: int = 0,
+          resume: bool = False, cache: Path | None = None,
+          log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run both stages and write ``result.json``; returns it."""
+    rng = _seed_everything(seed)
+    run = RunDir(out, config, resume=resume)
+    cache = cache or out.parent / "_cache"
+    started = time.monotonic()
+    trainer = _Trainer(config, source, run, cache, rng, log)
+    if run.state.epoch >= 0:
+        run.load_weights(trainer.model, "last")
+    if run.state.stage == "pretrain":
+        trainer.pretrain()
+    sizes = trainer.finetune()
+    result = {
+        "config": config.to_json(), "method": METHOD_NAMES[config.method], "seed": seed,
+        "params": count_params(trainer.model), "val_metrics": run.state.best_metrics,
+        "best_epoch": run.state.best_epoch, "training_data": source.describe(),
+        "fps": trainer.train_split.fps, "data": sizes,
+        "train_seconds": round(time.monotonic() - started, 1),
+    }
+    run.write_result(result)
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m export.train", description=__doc__.splitlines()[0])
+    parser.add_argument("config", help="method name (ssl3d, moext, miacnet, attrclip) or a JSON config")
+    parser.add_argument("--bench", type=Path, help="make_bench folder with train/ val/ test/")
+    parser.add_argument("--dataset", help="real dataset name (casme2, samm, casme_sq, ...)")
+    parser.add_argument("--root", type=Path, help="the real dataset's folder")
+    parser.add_argument("--val-fraction", type=float, default=0.2)
+    parser.add_argument("--test-subjects", default="", help="comma-separated subjects held out")
+    parser.add_argument("--out", type=Path, help="run folder (default runs/<config name>)")
+    parser.add_argument("--cache", type=Path, help="alignment/feature cache (default <out>/../_cache)")
+    parser.add_argument("--tiny", action="store_true", help="tiny configuration (tests)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        config = load_config(args.config, tiny=args.tiny)
+        source = DataSource(args.bench, args.dataset, args.root, args.val_fraction, args.seed,
+                            tuple(s for s in args.test_subjects.split(",") if s))
+        out = args.out or Path("runs") / config.name
+        result = train(config, source, out, seed=args.seed, resume=args.resume, cache=args.cache)
+    except MerEdgeError as exc:
+        parser.exit(2, f"error: {exc}\n")
+    print(json.dumps({k: result[k] for k in ("method", "params", "best_epoch", "val_metrics")},
+                     indent=2, default=float))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,205 @@
+"""The C API in ``cpp_bindings/``: build ``libmer_edge_c`` and its probes, run them.
+
+The library and two probe programs (``cpp_bindings/tests/capi_probe.c`` and
+``hpp_probe.cpp``) are compiled with gcc/g++ against this interpreter's
+embedding library, then run as subprocesses that import ``mer_edge`` from this
+checkout.  The probes only report (``step<TAB>status<TAB>text`` per line);
+the assertions live here.  Skipped without a compiler or Python headers.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BINDINGS = REPO / "cpp_bindings"
+VIDEO = Path(os.environ.get("MER_EDGE_TEST_VIDEO", "/work/shared/data/videos/default.wmv"))
+
+# MerEdgeStatus values: part of the ABI, pinned here on purpose.
+OK, INVALID_ARGUMENT, MODEL_ERROR, BACKEND_ERROR, RUNTIME_ERROR = range(5)
+
+
+def _package_version() -> str:
+    text = (REPO / "mer_edge" / "_version.py").read_text()
+    return re.search(r'^__version__ = "([^"]+)"', text, re.M).group(1)
+
+
+def _embed_flags() -> tuple[list[str], list[str]]:
+    """Compile and link flags to embed this interpreter (what python3-config --embed gives)."""
+    include = Path(sysconfig.get_paths()["include"])
+    libdir = sysconfig.get_config_var("LIBDIR") or ""
+    libname = f"python{sysconfig.get_config_var('LDVERSION')}"
+    if not (include / "Python.h").is_file():
+        pytest.skip(f"no Python headers in {include}")
+    if not any(Path(libdir).glob(f"lib{libname}.*")):
+        pytest.skip(f"no lib{libname} to embed in {libdir!r}")
+    extra = (sysconfig.get_config_var("LIBS") or "").split()
+    return [f"-I{include}"], [f"-L{libdir}", f"-l{libname}", f"-Wl,-rpath,{libdir}", *extra]
+
+
+def _compile(command: list[str]) -> None:
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"{' '.join(command)}\n{done.stderr}"
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Builds libmer_edge_c.so, capi_probe and hpp_probe; returns their folder."""
+    if shutil.which("gcc") is None or shutil.which("g++") is None:
+        pytest.skip("gcc/g++ not found")
+    py_cflags, py_ldflags = _embed_flags()
+    out = tmp_path_factory.mktemp("cpp_bindings")
+    include = f"-I{BINDINGS / 'include'}"
+    # No -Werror on the library: other Python versions' headers may warn.
+    _compile(["g++", "-std=c++17", "-O1", "-fPIC", "-shared", "-fvisibility=hidden",
+              "-Wall", "-Wextra", "-DMER_EDGE_BUILDING_LIBRARY",
+              f'-DMER_EDGE_VERSION="{_package_version()}"', include, *py_cflags,
+              *(str(BINDINGS / "src" / name) for name in ("mer_edge_c.cpp", "python_support.cpp")),
+              "-o", str(out / "libmer_edge_c.so"),
+              *py_ldflags])
+    app_ldflags = [f"-L{out}", "-lmer_edge_c", f"-Wl,-rpath,{out}"]
+    _compile(["gcc", "-std=c11", "-Wall", "-Werror", "-pthread", include,
+              str(BINDINGS / "tests" / "capi_probe.c"), "-o", str(out / "capi_probe"), *app_ldflags])
+    _compile(["g++", "-std=c++17", "-Wall", "-Werror", include,
+              str(BINDINGS / "tests" / "hpp_probe.cpp"), "-o", str(out / "hpp_probe"), *app_ldflags])
+    return out
+
+
+def _run(program: Path, *args: object) -> dict[str, tuple[int, str]]:
+    """Runs a probe with mer_edge importable from this checkout; step -> (status, text)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+    env["MER_EDGE_PYTHON"] = sys.executable  # this interpreter's environment (a venv too)
+    done = subprocess.run([str(program), *map(str, args)], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 0, f"{program.name} exited {done.returncode}\n{done.stderr[-4000:]}"
+    steps = {}
+    for line in done.stdout.splitlines():
+        step, status, text = line.split("\t", 2)
+        steps[step] = (int(status), text)
+    return steps
+
+
+@pytest.fixture(scope="module")
+def probe(build: Path) -> dict[str, tuple[int, str]]:
+    return _run(build / "capi_probe")
+
+
+def _ok_json(steps: dict[str, tuple[int, str]], step: str) -> dict:
+    status, text = steps[step]
+    assert status == OK, f"{step}: status {status}: {text}"
+    return json.loads(text)
+
+
+def test_exports_the_c_functions(build: Path) -> None:
+    nm = shutil.which("nm")
+    if nm is None:
+        pytest.skip("nm not found")
+    listing = subprocess.run([nm, "-D", "--defined-only", str(build / "libmer_edge_c.so")],
+                             capture_output=True, text=True, check=True).stdout
+    exported = {line.split()[-1] for line in listing.splitlines() if " T " in line}
+    assert exported == {"mer_edge_engine_create", "mer_edge_engine_process",
+                        "mer_edge_engine_flush", "mer_edge_engine_close", "mer_edge_free",
+                        "mer_edge_version"}
+
+
+def test_version_is_the_package_version(probe: dict) -> None:
+    assert probe["version"] == (OK, _package_version())
+
+
+def test_create_process_flush_close_on_noise(probe: dict) -> None:
+    assert probe["create"] == (OK, "")
+    for i in range(5):
+        result = _ok_json(probe, f"process_{i}")
+        assert result == {"frame": i, "timestamp_ms": 1000.0 + 40.0 * i, "faces": [], "events": []}
+    # A rejected frame leaves the stream as it was.
+    assert _ok_json(probe, "process_after_error")["frame"] == 5
+    assert _ok_json(probe, "flush") == {"events": []}
+
+
+@pytest.mark.parametrize("step, status, message", [
+    # options
+    ("create_unknown_key", INVALID_ARGUMENT, "unknown option 'no_such_option'"),
+    ("create_unknown_spotting_key", INVALID_ARGUMENT, "unknown option 'spotting.nope'"),
+    ("create_bad_json", INVALID_ARGUMENT, "options_json is not valid JSON"),
+    ("create_not_object", INVALID_ARGUMENT, "must be a JSON object, got list"),
+    ("create_callback", INVALID_ARGUMENT, "'result_callback' cannot be set"),
+    ("create_bad_value", INVALID_ARGUMENT, "max_faces must be >= 1, got 0"),  # from Python
+    ("create_null_out", INVALID_ARGUMENT, "out is NULL"),
+    ("create_missing_model", MODEL_ERROR, "/no/such/model.onnx"),  # mer_edge.ModelError
+    ("create_unknown_backend", BACKEND_ERROR, "no_such_backend"),  # mer_edge.BackendError
+    # frames
+    ("process_null_engine", INVALID_ARGUMENT, "engine is NULL"),
+    ("process_null_buffer", INVALID_ARGUMENT, "bgr buffer is NULL"),
+    ("process_bad_stride", INVALID_ARGUMENT, "stride_bytes must be >= width * 3 = 480, got 479"),
+    ("process_bad_size", INVALID_ARGUMENT, "width and height must be > 0, got 0x120"),
+    ("process_too_small", INVALID_ARGUMENT, "got shape (8, 8, 3)"),  # from Python
+    ("process_null_result", INVALID_ARGUMENT, "result_json is NULL"),
+    ("process_backwards", INVALID_ARGUMENT,
+     "timestamp_ms 1000.0 is not after the previous 1160.0"),  # from Python
+    # closed handles
+    ("process_closed", INVALID_ARGUMENT, "not a live handle"),
+    ("flush_closed", INVALID_ARGUMENT, "not a live handle"),
+])
+def test_errors_have_a_status_and_a_message(probe: dict, step: str, status: int,
+                                            message: str) -> None:
+    got_status, got_message = probe[step]
+    assert got_status == status, f"{step}: {got_message}"
+    assert message in got_message
+
+
+def test_engines_on_several_threads(probe: dict) -> None:
+    assert _ok_json(probe, "threads") == {"frames_ok": 30}
+
+
+def test_cpp_wrapper(build: Path) -> None:
+    steps = _run(build / "hpp_probe")
+    assert steps["unknown_option"][0] == INVALID_ARGUMENT
+    assert "not_an_option" in steps["unknown_option"][1]
+    assert json.loads(steps["process"][1])["frame"] == 0
+    assert json.loads(steps["process_moved"][1])["frame"] == 1
+    assert steps["backwards"] == (INVALID_ARGUMENT,
+                                  "timestamp_ms 5.0 is not after the previous 20.0")
+    assert json.loads(steps["flush"][1]) == {"events": []}
+    assert "unexpected" not in steps
+
+
+def test_real_frames_find_a_face(build: Path, tmp_path: Path) -> None:
+    if not VIDEO.is_file():
+        pytest.skip(f"{VIDEO} not found")
+    cv2 = pytest.importorskip("cv2")
+    capture = cv2.VideoCapture(str(VIDEO))
+    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+    frames = []
+    while len(frames) < 30:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    if len(frames) < 30:
+        pytest.skip(f"cannot decode 30 frames of {VIDEO}")
+    height, width = frames[0].shape[:2]
+    raw = tmp_path / "frames.bgr"
+    raw.write_bytes(b"".join(frame.tobytes() for frame in frames))
+
+    packed = _run(build / "capi_probe", raw, width, height, 30, fps, 0)
+    results = [_ok_json(packed, f"frame_{i}") for i in range(30)]
+    with_face = [r for r in results if r["faces"]]
+    assert len(with_face) >= 25, f"a face in only {len(with_face)} of 30 frames"
+    for result in with_face:
+        x0, y0, x1, y1 = result["faces"][0]["box"]
+        assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
+    assert len({face["track_id"] for r in results for face in r["faces"]}) == 1
+    assert _ok_json(packed, "flush").keys() == {"events"}
+    # Padded rows (stride > width * 3) must give exactly the same results.
+    padded = _run(build / "capi_probe", raw, width, height, 30, fps, 40)
+    assert padded == packed

@@ -1,0 +1,129 @@
+"""The engine end to end on real video, and its input checks."""
+from __future__ import annotations
+
+import itertools
+
+import cv2
+import numpy as np
+import pytest
+
+import mer_edge as me
+
+
+@pytest.fixture(scope="module")
+def engine():
+    with me.Engine.from_options(me.EngineOptions()) as engine:
+        yield engine
+
+
+def _frames(path, count):
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while len(frames) < count:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    return frames
+
+
+def test_push_mode_tracks_the_face_on_every_frame(videos):
+    frames = _frames(videos / "default.wmv", 60)
+    with me.Engine.from_options(me.EngineOptions()) as engine:
+        results = [engine.process(frame, i * 1000 / 15) for i, frame in enumerate(frames)]
+        stats = engine.stats()
+    assert all(len(r.faces) == 1 for r in results)
+    assert len({face.track_id for r in results for face in r.faces}) == 1
+    scores = [r.faces[0].score for r in results]
+    assert np.isnan(scores[0]) and np.isfinite(scores[-1])
+    assert stats["frames"] == 60 and set(stats["ms_per_stage"]) >= {"face", "align", "flow", "spot"}
+    box = results[-1].faces[0].box
+    assert 0 <= box[0] < box[2] <= 640 and 0 <= box[1] < box[3] <= 480
+
+
+def test_frame_without_face_is_normal(engine):
+    result = engine.process(np.zeros((480, 640, 3), np.uint8), 1.0)
+    assert result.faces == [] and result.events == []
+
+
+BAD_FRAMES = [
+    (np.zeros((48, 64), np.uint8), "shape"),
+    (np.zeros((48, 64, 4), np.uint8), "shape"),
+    (np.zeros((48, 64, 3), np.float32), "dtype"),
+    ([[0, 0, 0]], "numpy array"),
+    (np.zeros((4, 4, 3), np.uint8), "shape"),
+]
+
+
+@pytest.mark.parametrize("frame, message", BAD_FRAMES)
+def test_bad_frames_are_named(frame, message):
+    with me.Engine.from_options(me.EngineOptions(recognize=False)) as engine:
+        with pytest.raises(ValueError, match=message):
+            engine.process(frame, 0.0)
+
+
+@pytest.mark.parametrize("stamps, message", [
+    ((10.0, 5.0), "not after the previous 10.0"),
+    ((10.0, 10.0), "not after"),
+    ((10.0, float("nan")), "finite"),
+    ((10.0, "soon"), "number"),
+])
+def test_bad_timestamps_are_named_and_state_is_kept(stamps, message):
+    frame = np.zeros((120, 160, 3), np.uint8)
+    with me.Engine.from_options(me.EngineOptions(recognize=False)) as engine:
+        engine.process(frame, stamps[0])
+        with pytest.raises(me.InputError, match=message):
+            engine.process(frame, stamps[1])
+        assert engine.process(frame, 20.0).frame_index == 1  # nothing lost
+
+
+def test_resolution_change_is_refused():
+    with me.Engine.from_options(me.EngineOptions(recognize=False)) as engine:
+        engine.process(np.zeros((120, 160, 3), np.uint8), 0.0)
+        with pytest.raises(me.InputError, match="160x120 -> 320x240"):
+            engine.process(np.zeros((240, 320, 3), np.uint8), 1.0)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"running_mode": "live"}, "result_callback"),
+    ({"result_callback": print}, "only used in 'live'"),
+    ({"running_mode": "batch"}, "running_mode"),
+    ({"max_faces": 0}, "max_faces"),
+    ({"fps_hint": -3.0}, "fps_hint"),
+])
+def test_bad_options_are_named(options, message):
+    with pytest.raises(me.InputError, match=message):
+        me.EngineOptions(**options)
+
+
+def test_modes_are_enforced(engine):
+    with pytest.raises(me.InputError, match="running_mode 'file'"):
+        next(iter(engine.run("x.mp4")))
+    with pytest.raises(me.InputError, match="running_mode 'live'"):
+        engine.run_live(0)
+
+
+def test_close_is_idempotent_and_final():
+    engine = me.Engine.from_options(me.EngineOptions(recognize=False))
+    engine.close()
+    engine.close()
+    with pytest.raises(me.InputError, match="closed"):
+        engine.process(np.zeros((32, 32, 3), np.uint8), 0.0)
+
+
+def test_file_mode_on_a_video_without_usable_faces(videos):
+    options = me.EngineOptions(running_mode="file", recognize=False)
+    with me.Engine.from_options(options) as engine:
+        results = list(itertools.islice(engine.run(videos / "video_01.mp4"), 30))
+    assert len(results) == 30 and all(r.faces == [] for r in results)
+
+
+def test_live_mode_delivers_results_to_the_callback(videos):
+    received = []
+    options = me.EngineOptions(running_mode="live", result_callback=received.append, recognize=False)
+    with me.Engine.from_options(options) as engine:
+        counts = engine.run_live(str(videos / "openface_image_sequence"),
+                                 should_stop=lambda: len(received) >= 10)
+    assert counts["processed"] == len([r for r in received if r.faces or not r.events])
+    assert len(received) >= 10 and any(r.faces for r in received)
