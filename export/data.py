@@ -21,12 +21,14 @@ from mer_edge._errors import DatasetError
 from mer_edge._features import frame_channels, recognition_clip
 from mer_edge._flow import FlowEstimator
 from mer_edge._modelmeta import InputSpec
-from mer_edge.data.prepare import (AlignedVideo, cached_alignment, recognition_sample,
-                                   spotting_features, spotting_labels, spotting_windows)
+from mer_edge.data.prepare import (AlignedVideo, assign_intervals, cached_alignment,
+                                   cached_tracks, recognition_sample, spotting_features,
+                                   spotting_labels, spotting_windows)
 from mer_edge.data.schema import MEGC_CLASSES, Interval
 
 __all__ = ["Split", "load_bench_split", "load_dataset_split", "SpottingSet", "RecognitionSet",
-           "pair_pool", "unlabelled_windows", "shared_video", "flip_clip"]
+           "pair_pool", "unlabelled_windows", "shared_video", "flip_clip", "split_tracks",
+           "recognition_items"]
 
 Progress = Callable[[str], None]
 _VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".wmv")
@@ -40,14 +42,16 @@ class Split:
     Attributes:
         name: ``train``, ``val`` or ``test``.
         videos: long videos (path -> intervals in it, possibly none).
-        recognition: ME intervals with media, for recognition.
-        fps: frame rate of the long videos.
+        recognition: ME clips with media (CASME II-style), for recognition.
+        boxes: interval name -> face box at the apex (multi-face videos).
+        fps: frame rate per long video.
     """
 
     name: str
     videos: dict[Path, list[Interval]] = field(default_factory=dict)
     recognition: list[Interval] = field(default_factory=list)
-    fps: float = 30.0
+    boxes: dict[str, list[float]] = field(default_factory=dict)
+    fps: dict[Path, float] = field(default_factory=dict)
 
 
 def shared_video(name: str) -> Path:
@@ -55,48 +59,33 @@ def shared_video(name: str) -> Path:
     path = Path(name)
     if path.is_file():
         return path
-    env = os.environ.get("MER_EDGE_SHARED_VIDEOS")
+    env = os.environ.get("MER_EDGE_SHARED_VIDEOS") or os.environ.get("MER_EDGE_VIDEOS")
     for folder in ([Path(env)] if env else []) + [_SHARED_VIDEOS, Path("../shared/data/videos")]:
         if (folder / name).is_file():
             return folder / name
     raise DatasetError("pre-training video not found (set MER_EDGE_SHARED_VIDEOS)", path=name)
 
 
-def _find_sheet(folder: Path, names: Sequence[str]) -> Path | None:
-    for name in names:
-        hits = sorted(folder.rglob(name))
-        if hits:
-            return hits[0]
-    return None
-
-
 def load_bench_split(bench: Path, split: str) -> Split:
-    """A split of a ``make_bench`` folder: CAS(ME)^2-style long videos + CASME II-style clips."""
-    from mer_edge.data.loaders import load_dataset, load_sheet
+    """A split of a ``make_bench`` folder (read with :func:`read_bench_split`)."""
+    from mer_edge.data.synth import read_bench_split
 
     root = Path(bench) / split
-    if not root.is_dir():
-        raise DatasetError(f"benchmark split {split!r} not found", path=str(root))
-    result = Split(split)
-    recognition_sheet = _find_sheet(root, ["CASME2-coding*.xlsx", "CASME2-coding*.csv"])
-    recognition_root = recognition_sheet.parent if recognition_sheet is not None else None
-    sheet = _find_sheet(root, ["spotting.csv", "*code_final*.csv", "*code_final*.xlsx"])
-    intervals = load_sheet("casme_sq", sheet) if sheet is not None else []
-    media = {p.stem: p for p in sorted(root.rglob("*")) if p.suffix.lower() in _VIDEO_SUFFIXES
-             and (recognition_root is None or recognition_root not in p.parents)}
-    for path in media.values():  # every long video, those without intervals are negatives
-        result.videos.setdefault(path.resolve(), [])
-    for interval in intervals:
-        path = interval.video_path or media.get(interval.clip)
-        if path is None:
-            raise DatasetError(f"no video for clip {interval.clip!r} of the sheet", path=str(sheet))
-        path = Path(path).resolve()
-        result.videos.setdefault(path, []).append(replace(interval, video_path=path))
-        result.fps = interval.fps
-    if recognition_root is not None:
-        result.recognition = [i for i in load_dataset("casme2", recognition_root) if i.kind == "ME"]
-    if not result.videos and not result.recognition:
-        raise DatasetError("no videos or intervals found in the benchmark split", path=str(root))
+    bench_split = read_bench_split(root)
+    result = Split(split, recognition=list(bench_split.recognition))
+    for video in bench_split.videos:
+        path = video.path.resolve()
+        result.videos[path] = []
+        result.fps[path] = video.fps
+    for interval in bench_split.spotting:
+        path = Path(interval.video_path).resolve()  # type: ignore[arg-type]
+        result.videos.setdefault(path, []).append(interval)
+        result.fps.setdefault(path, interval.fps)
+    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    for entry in manifest.get("videos", []):
+        for event in entry.get("events", []):
+            if event.get("face_box_apex") is not None:
+                result.boxes[event["name"]] = event["face_box_apex"]
     return result
 
 
@@ -111,15 +100,17 @@ def load_dataset_split(dataset: str, root: Path, split: str, *, val_fraction: fl
     train, val = split_train_val(subjects, val_fraction, seed)
     chosen = {"train": set(train), "val": set(val), "test": set(test_subjects)}[split]
     result = Split(split)
+    long_videos = dataset in ("casme_sq", "samm_lv", "casme3")
     for interval in intervals:
         if interval.subject not in chosen:
             continue
-        result.fps = interval.fps
-        if interval.kind == "ME":
-            result.recognition.append(interval)
         media = interval.video_path or interval.frames_dir
-        if media is not None and dataset in ("casme_sq", "samm_lv", "casme3"):
-            result.videos.setdefault(Path(media).resolve(), []).append(interval)
+        if long_videos and media is not None:
+            path = Path(media).resolve()
+            result.videos.setdefault(path, []).append(interval)
+            result.fps[path] = interval.fps
+        elif interval.kind == "ME":
+            result.recognition.append(interval)
     return result
 
 
@@ -133,7 +124,7 @@ def flip_clip(clip: np.ndarray, channels: Sequence[str]) -> np.ndarray:
 
 def _features_cached(video: AlignedVideo, spec: InputSpec, k_ms: float, cache_dir: Path
                      ) -> np.ndarray:
-    key = json.dumps([video.source, len(video), spec.channels, spec.size, spec.flow_scale,
+    key = json.dumps([video.source, video.track_id, len(video), spec.channels, spec.size, spec.flow_scale,
                       spec.gray_mean, spec.gray_std, k_ms])
     path = cache_dir / "features" / f"{hashlib.sha1(key.encode()).hexdigest()[:20]}.npy"
     if path.is_file():
@@ -154,6 +145,23 @@ class _SpotVideo:
     truth: list[Interval]
 
 
+def split_tracks(split: Split, cache_dir: Path, *, max_videos: int = 0,
+                 progress: Progress | None = None
+                 ) -> list[tuple[str, AlignedVideo, list[Interval]]]:
+    """Every face track of the split's long videos with the intervals on it."""
+    items = sorted(split.videos.items())
+    if max_videos:  # keep videos with intervals first so a capped set has positives
+        items = sorted(items, key=lambda kv: not kv[1])[:max_videos]
+    result = []
+    for path, intervals in items:
+        if progress:
+            progress(f"aligning {path.name}")
+        tracks = cached_tracks(path, cache_dir / "align", fps=split.fps.get(path))
+        for track, assigned in zip(tracks, assign_intervals(tracks, intervals, split.boxes)):
+            result.append((f"{path.stem}#{track.track_id}", track, assigned))
+    return result
+
+
 class SpottingSet:
     """Spotting windows of a split: ``(T, C, S, S)`` clips and ``(T,)`` frame labels."""
 
@@ -162,18 +170,14 @@ class SpottingSet:
         self.spec = spec
         self.k_ms = k_ms
         self.videos: list[_SpotVideo] = []
-        items = sorted(split.videos.items())
-        if max_videos:
-            # keep videos with intervals first so a capped set still has positives
-            items = sorted(items, key=lambda kv: not kv[1])[:max_videos]
-        for path, intervals in items:
-            if progress:
-                progress(f"spotting features {path.name}")
-            video = cached_alignment(path, cache_dir / "align", fps=split.fps)
+        for key, video, intervals in split_tracks(split, cache_dir, max_videos=max_videos,
+                                                  progress=progress):
+            ends = spotting_windows(video, spec.frames, k_ms)
+            if len(ends) < spec.frames:
+                continue
             features = _features_cached(video, spec, k_ms, cache_dir)
-            self.videos.append(_SpotVideo(path.stem, video, features,
-                                          spotting_labels(video, intervals, k_ms),
-                                          spotting_windows(video, spec.frames, k_ms), intervals))
+            self.videos.append(_SpotVideo(key, video, features,
+                                          spotting_labels(video, intervals, k_ms), ends, intervals))
         self._index = [(v, int(e)) for v, item in enumerate(self.videos) for e in item.ends]
         last = np.array([self.videos[v].labels[e] for v, e in self._index], np.float32)
         self.positive = np.flatnonzero(last > 0.5)
@@ -213,21 +217,22 @@ def unlabelled_windows(videos: Sequence[AlignedVideo], spec: InputSpec, k_ms: fl
 class RecognitionSet:
     """Recognition samples ``(T, C, S, S)`` with MEGC labels and AU texts."""
 
-    def __init__(self, intervals: Sequence[Interval], spec: InputSpec, cache_dir: Path, *,
-                 shifts: Sequence[int] = (0,), max_items: int = 0,
+    def __init__(self, items: Sequence[tuple[AlignedVideo | None, Interval]], spec: InputSpec,
+                 cache_dir: Path, *, shifts: Sequence[int] = (0,), max_items: int = 0,
                  progress: Progress | None = None) -> None:
         self.spec = spec
         self.class_names = MEGC_CLASSES
-        usable = [i for i in intervals if _megc(i) is not None]
+        usable = [(v, i) for v, i in items if _megc(i) is not None]
         if max_items:
             usable = usable[:max_items]
         flow = FlowEstimator("ultrafast")
         clips, labels, aus, owners = [], [], [], []
-        for number, interval in enumerate(usable):
+        for number, (video, interval) in enumerate(usable):
             if progress and number % 20 == 0:
                 progress(f"recognition samples {number}/{len(usable)}")
-            video = cached_alignment(interval.video_path or interval.frames_dir,  # type: ignore[arg-type]
-                                     cache_dir / "align", fps=interval.fps)
+            if video is None:
+                video = cached_alignment(interval.video_path or interval.frames_dir,  # type: ignore[arg-type]
+                                         cache_dir / "align", fps=interval.fps)
             for shift in shifts:
                 clips.append(recognition_sample(video, interval, spec, flow, shift=shift))
                 labels.append(MEGC_CLASSES.index(_megc(interval)))  # type: ignore[arg-type]
@@ -239,7 +244,7 @@ class RecognitionSet:
         self.labels = np.asarray(labels, np.int64)
         self.aus = aus
         self.owners = np.asarray(owners, np.int64)
-        self.intervals = usable
+        self.intervals = [interval for _, interval in usable]
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -256,6 +261,21 @@ class RecognitionSet:
         flip = rng.random(batch) < 0.5
         clips[flip] = flip_clip(clips[flip], self.spec.channels)
         return clips, self.labels[picks], picks
+
+
+def recognition_items(split: Split, cache_dir: Path, *, max_videos: int = 0,
+                      progress: Progress | None = None
+                      ) -> list[tuple[AlignedVideo | None, Interval]]:
+    """Labelled MEs of a split with the face track they are on.
+
+    The MEs of the long videos (aligned in context, as the engine sees them)
+    when there are any; else the short ME clips (CASME II-style datasets).
+    """
+    items: list[tuple[AlignedVideo | None, Interval]] = []
+    for _, video, intervals in split_tracks(split, cache_dir, max_videos=max_videos,
+                                            progress=progress):
+        items += [(video, i) for i in intervals if i.kind == "ME"]
+    return items or [(None, i) for i in split.recognition]
 
 
 def _megc(interval: Interval) -> str | None:

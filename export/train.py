@@ -34,7 +34,7 @@ from mer_edge.data.prepare import cached_alignment
 from .checkpoint import RunDir
 from .config import TrainConfig, load_config
 from .data import (RecognitionSet, Split, SpottingSet, load_bench_split, load_dataset_split,
-                   pair_pool, shared_video, unlabelled_windows)
+                   pair_pool, recognition_items, shared_video, split_tracks, unlabelled_windows)
 from .evaluate import recognition_metrics, spotting_metrics
 from .models import METHOD_NAMES, build_model, count_params
 
@@ -96,12 +96,6 @@ def _real_videos(config: TrainConfig, cache: Path) -> list:
     return videos
 
 
-def _recognition_intervals(split: Split) -> list:
-    """Labelled MEs: the recognition clips plus the MEs of the long videos."""
-    long_mes = [i for intervals in split.videos.values() for i in intervals if i.kind == "ME"]
-    return list(split.recognition) + long_mes
-
-
 class _Trainer:
     """Holds data and model for one run; the stages are its methods."""
 
@@ -122,12 +116,12 @@ class _Trainer:
                 SpottingSet(self.val_split, self.spec, self.config.k_ms, self.cache, **kw))
 
     def _recognition_sets(self) -> tuple[RecognitionSet, RecognitionSet]:
-        cap = 8 * self.config.max_videos
-        train = RecognitionSet(_recognition_intervals(self.train_split), self.spec, self.cache,
-                               shifts=(0, -1, 1) if not cap else (0,), max_items=cap,
-                               progress=self.log)
-        val = RecognitionSet(_recognition_intervals(self.val_split), self.spec, self.cache,
-                             max_items=cap, progress=self.log)
+        cap = self.config.max_videos
+        kw = {"max_videos": cap, "progress": self.log}
+        train = RecognitionSet(recognition_items(self.train_split, self.cache, **kw), self.spec,
+                               self.cache, shifts=(0, -1, 1) if not cap else (0,), max_items=8 * cap)
+        val = RecognitionSet(recognition_items(self.val_split, self.cache, **kw), self.spec,
+                             self.cache, max_items=8 * cap)
         return train, val
 
     # -- stages -----------------------------------------------------------------
@@ -135,8 +129,8 @@ class _Trainer:
         config, batch = self.config, self.config.batch_size
         if config.method == "ssl3d":
             videos = _real_videos(config, self.cache)
-            paths = sorted(self.train_split.videos)[: config.max_videos or None]
-            videos += [cached_alignment(p, self.cache / "align", fps=self.train_split.fps) for p in paths]
+            videos += [track for _, track, _ in split_tracks(self.train_split, self.cache,
+                                                              max_videos=config.max_videos)]
             pools = [f for f in unlabelled_windows(videos, self.spec, config.k_ms, self.cache)
                      if len(f) > config.frames + 1]
 
@@ -148,10 +142,9 @@ class _Trainer:
                     clips.append(features[end - config.frames:end])
                 return (torch.from_numpy(np.stack(clips)),)
             return ssl_batch
-        macro = []
-        for path, intervals in sorted(self.train_split.videos.items())[: config.max_videos or None]:
-            video = cached_alignment(path, self.cache / "align", fps=self.train_split.fps)
-            macro += [(video, i) for i in intervals if i.kind == "MaE"]
+        macro = [(track, i) for _, track, intervals in
+                 split_tracks(self.train_split, self.cache, max_videos=config.max_videos)
+                 for i in intervals if i.kind == "MaE"]
         count = min(3000, config.steps_per_epoch * batch)
         clips, targets = pair_pool(_real_videos(config, self.cache), macro, self.spec, self.rng,
                                    count=count)
@@ -272,7 +265,7 @@ def train(config: TrainConfig, source: DataSource, out: Path, *, seed: int = 0,
         "config": config.to_json(), "method": METHOD_NAMES[config.method], "seed": seed,
         "params": count_params(trainer.model), "val_metrics": run.state.best_metrics,
         "best_epoch": run.state.best_epoch, "training_data": source.describe(),
-        "fps": trainer.train_split.fps, "data": sizes,
+        "fps": float(np.median(list(trainer.train_split.fps.values()) or [30.0])), "data": sizes,
         "train_seconds": round(time.monotonic() - started, 1),
     }
     run.write_result(result)

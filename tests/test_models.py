@@ -15,7 +15,8 @@ from mer_edge._models import MODELS_DIR, Model, default_model_path
 
 def _identity_model(path, shape=("faces", 1, 1, 32, 32), metadata=None):
     graph = helper.make_graph(
-        [helper.make_node("ReduceMean", ["clip"], ["output"], axes=[1, 2, 3, 4], keepdims=0)], "g",
+        [helper.make_node("ReduceMean", ["clip"], ["output"], axes=list(range(1, len(shape))),
+                          keepdims=0)], "g",
         [helper.make_tensor_value_info("clip", TensorProto.FLOAT, list(shape))],
         [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["faces"])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])

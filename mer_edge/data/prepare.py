@@ -36,6 +36,8 @@ from .schema import Interval
 __all__ = [
     "AlignedVideo",
     "align_video",
+    "align_tracks",
+    "cached_tracks",
     "cached_alignment",
     "interval_alignment",
     "spotting_features",
@@ -43,10 +45,11 @@ __all__ = [
     "spotting_windows",
     "recognition_sample",
     "reference_indices",
+    "assign_intervals",
 ]
 
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
-_CACHE_VERSION = "1"
+_CACHE_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,9 @@ class AlignedVideo:
         found: ``(N,) bool`` whether a face was found in the frame.
         fps: frame rate, frames per second.
         source: the video file or frames folder.
+        boxes: ``(N, 4) float32`` face box ``[x0, y0, x1, y1]`` in source
+            pixels (the last known box where the face was not found).
+        track_id: the face's tracker id in the video (0 for the first).
     """
 
     crops: np.ndarray
@@ -69,6 +75,8 @@ class AlignedVideo:
     found: np.ndarray
     fps: float
     source: str
+    boxes: np.ndarray | None = None
+    track_id: int = 0
 
     def __post_init__(self) -> None:
         count = len(self.frames)
@@ -93,17 +101,36 @@ class AlignedVideo:
             return position - 1
         return position
 
-    def save(self, path: Path) -> None:
-        np.savez_compressed(path, crops=self.crops, frames=self.frames,
-                            timestamps_ms=self.timestamps_ms, found=self.found,
-                            fps=np.float64(self.fps), source=np.str_(self.source))
+    def box_iou(self, index: int, box: Sequence[float]) -> float:
+        """IoU of this face's box at position ``index`` with ``box`` (0 when not found)."""
+        if self.boxes is None or not self.found[index]:
+            return 0.0
+        a, b = self.boxes[index], np.asarray(box, np.float64)
+        inter = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+        union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+        return float(inter / union) if union > 0 else 0.0
 
-    @classmethod
-    def load(cls, path: Path) -> "AlignedVideo":
-        with np.load(path) as data:
-            return cls(data["crops"], data["frames"].astype(np.int64),
-                       data["timestamps_ms"].astype(np.float64), data["found"].astype(bool),
-                       float(data["fps"]), str(data["source"]))
+
+def _save_tracks(path: Path, tracks: Sequence[AlignedVideo]) -> None:
+    arrays: dict[str, np.ndarray] = {"count": np.int64(len(tracks))}
+    for number, track in enumerate(tracks):
+        boxes = track.boxes if track.boxes is not None else np.zeros((len(track), 4), np.float32)
+        arrays.update({f"{number}_crops": track.crops, f"{number}_frames": track.frames,
+                       f"{number}_timestamps_ms": track.timestamps_ms,
+                       f"{number}_found": track.found, f"{number}_boxes": boxes,
+                       f"{number}_meta": np.array([track.fps, track.track_id], np.float64)})
+    arrays["source"] = np.str_(tracks[0].source if tracks else "")
+    np.savez_compressed(path, **arrays)
+
+
+def _load_tracks(path: Path) -> list[AlignedVideo]:
+    with np.load(path) as data:
+        source = str(data["source"])
+        return [AlignedVideo(data[f"{n}_crops"], data[f"{n}_frames"].astype(np.int64),
+                             data[f"{n}_timestamps_ms"].astype(np.float64),
+                             data[f"{n}_found"].astype(bool), float(data[f"{n}_meta"][0]), source,
+                             data[f"{n}_boxes"].astype(np.float32), int(data[f"{n}_meta"][1]))
+                for n in range(int(data["count"]))]
 
 
 def _frame_number(path: Path) -> int | None:
@@ -151,9 +178,10 @@ def _video_fps(source: Path) -> float:
     return fps if np.isfinite(fps) and fps > 0 else 0.0
 
 
-def align_video(source: str | os.PathLike, *, fps: float | None = None, first_frame: int = 1,
-                max_frames: int | None = None, smoothing: float = 0.5) -> AlignedVideo:
-    """Find, track and align the face of every frame of ``source``.
+def align_tracks(source: str | os.PathLike, *, fps: float | None = None, first_frame: int = 1,
+                 max_frames: int | None = None, max_faces: int = 4, smoothing: float = 0.5,
+                 min_found: float = 0.2) -> list[AlignedVideo]:
+    """Find, track and align every face of ``source``, as the engine does.
 
     Args:
         source: a video file or a folder of numbered images.
@@ -161,41 +189,68 @@ def align_video(source: str | os.PathLike, *, fps: float | None = None, first_fr
         first_frame: dataset frame number of a video's first frame (the
             CAS(ME)^2-style sheets count from 1).
         max_frames: stop after this many frames.
+        max_faces: most faces tracked per frame.
         smoothing: :class:`FaceAligner` smoothing, as the engine's default.
+        min_found: drop tracks seen in fewer than this fraction of the frames.
+
+    Returns:
+        One :class:`AlignedVideo` per face track, the most often seen first.
     """
     from .._frontend import FaceLandmarker
+    from .._tracking import FaceTracker
 
     path = Path(source)
     rate = float(fps) if fps else _video_fps(path)
     if rate <= 0:
         raise DatasetError("unknown frame rate: pass fps", path=str(path))
     aligner = FaceAligner(smoothing)
-    crops, numbers, found = [], [], []
-    previous = np.zeros((CROP_SIZE, CROP_SIZE), np.uint8)
-    with FaceLandmarker(max_faces=1) as landmarker:
-        for number, image in _read_frames(path, first_frame, max_frames):
-            faces = landmarker.detect(image)
-            if faces:
-                gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-                previous = aligner.align(gray, faces[0].landmarks).crop
-            crops.append(previous)
+    tracker = FaceTracker()
+    numbers: list[int] = []
+    seen: dict[int, dict[int, tuple[np.ndarray, np.ndarray]]] = {}
+    with FaceLandmarker(max_faces=max_faces) as landmarker:
+        for position, (number, image) in enumerate(_read_frames(path, first_frame, max_frames)):
             numbers.append(number)
-            found.append(bool(faces))
-    if not crops:
+            matched = tracker.update(landmarker.detect(image), position)
+            if not matched:
+                continue
+            gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+            for track_id, face in matched:
+                crop = aligner.align(gray, face.landmarks, track_id).crop
+                seen.setdefault(track_id, {})[position] = (crop, face.box)
+    if not numbers:
         raise DatasetError("no frames could be read", path=str(path))
     frames = np.asarray(numbers, np.int64)
     stamps = (frames - frames[0]).astype(np.float64) * 1000.0 / rate
-    # Frames before the first face repeat the first aligned crop.
-    crops_array = np.stack(crops)
-    found_array = np.asarray(found)
-    if found_array.any() and not found_array[0]:
-        crops_array[: int(np.argmax(found_array))] = crops_array[int(np.argmax(found_array))]
-    return AlignedVideo(crops_array, frames, stamps, found_array, rate, str(path))
+    tracks = []
+    for track_id, items in sorted(seen.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        if len(items) < min_found * len(frames) and tracks:
+            continue
+        crops = np.zeros((len(frames), CROP_SIZE, CROP_SIZE), np.uint8)
+        boxes = np.zeros((len(frames), 4), np.float32)
+        found = np.zeros(len(frames), bool)
+        first = min(items)
+        last_crop, last_box = items[first]
+        for position in range(len(frames)):
+            if position in items:
+                last_crop, last_box = items[position]
+                found[position] = True
+            crops[position], boxes[position] = last_crop, last_box
+        tracks.append(AlignedVideo(crops, frames, stamps, found, rate, str(path), boxes, track_id))
+    if not tracks:  # no face anywhere: one all-missing track keeps the frame count
+        empty = np.zeros((len(frames), CROP_SIZE, CROP_SIZE), np.uint8)
+        tracks.append(AlignedVideo(empty, frames, stamps, np.zeros(len(frames), bool), rate,
+                                   str(path), np.zeros((len(frames), 4), np.float32)))
+    return tracks
 
 
-def cached_alignment(source: str | os.PathLike, cache_dir: str | os.PathLike, **kwargs: object
-                     ) -> AlignedVideo:
-    """:func:`align_video` with an ``.npz`` cache keyed by path, size, mtime and arguments."""
+def align_video(source: str | os.PathLike, **kwargs: object) -> AlignedVideo:
+    """The most often seen face of ``source`` (see :func:`align_tracks`)."""
+    return align_tracks(source, **kwargs)[0]  # type: ignore[arg-type]
+
+
+def cached_tracks(source: str | os.PathLike, cache_dir: str | os.PathLike, **kwargs: object
+                  ) -> list[AlignedVideo]:
+    """:func:`align_tracks` with an ``.npz`` cache keyed by path, size, mtime and arguments."""
     path = Path(source).resolve()
     stat = path.stat()
     key = "|".join([_CACHE_VERSION, str(path), str(stat.st_size), str(int(stat.st_mtime)),
@@ -203,13 +258,19 @@ def cached_alignment(source: str | os.PathLike, cache_dir: str | os.PathLike, **
     digest = hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
     cache = Path(cache_dir) / f"{path.stem}-{digest}.npz"
     if cache.is_file():
-        return AlignedVideo.load(cache)
-    video = align_video(path, **kwargs)  # type: ignore[arg-type]
+        return _load_tracks(cache)
+    tracks = align_tracks(path, **kwargs)  # type: ignore[arg-type]
     cache.parent.mkdir(parents=True, exist_ok=True)
-    partial = cache.with_suffix(".tmp.npz")
-    video.save(partial)
+    partial = cache.with_name(cache.stem + ".partial.npz")
+    _save_tracks(partial, tracks)
     partial.replace(cache)
-    return video
+    return tracks
+
+
+def cached_alignment(source: str | os.PathLike, cache_dir: str | os.PathLike, **kwargs: object
+                     ) -> AlignedVideo:
+    """The most often seen face of :func:`cached_tracks`."""
+    return cached_tracks(source, cache_dir, **kwargs)[0]
 
 
 def interval_alignment(interval: Interval, cache_dir: str | os.PathLike) -> AlignedVideo:
@@ -219,6 +280,30 @@ def interval_alignment(interval: Interval, cache_dir: str | os.PathLike) -> Alig
         raise DatasetError(f"interval {interval.name or interval.clip!r} has no video_path or "
                            "frames_dir: attach the media with the loader first")
     return cached_alignment(source, cache_dir, fps=interval.fps)
+
+
+def assign_intervals(tracks: Sequence[AlignedVideo], intervals: Sequence[Interval],
+                     boxes: dict[str, Sequence[float]] | None = None, *, min_iou: float = 0.3
+                     ) -> list[list[Interval]]:
+    """Which face track each interval happened on.
+
+    ``boxes`` maps an interval's ``name`` to the face box at its apex (the
+    benchmark manifests give it); the track whose box overlaps most wins,
+    and an interval no track overlaps by ``min_iou`` is dropped.  Intervals
+    without a box go to the most often seen track (single-face datasets).
+    """
+    result: list[list[Interval]] = [[] for _ in tracks]
+    for interval in intervals:
+        box = (boxes or {}).get(interval.name)
+        if box is None or len(tracks) == 1 and tracks[0].boxes is None:
+            result[0].append(interval)
+            continue
+        apex = interval.apex if interval.apex is not None else interval.onset
+        overlaps = [track.box_iou(track.index_of(apex), box) for track in tracks]
+        best = int(np.argmax(overlaps))
+        if overlaps[best] >= min_iou:
+            result[best].append(interval)
+    return result
 
 
 def reference_indices(video: AlignedVideo, k_ms: float) -> np.ndarray:
