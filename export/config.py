@@ -38,6 +38,8 @@ class TrainConfig:
         frames, channels, size: the model input (see :class:`InputSpec`).
         flow_scale: multiplier of flow channels (crop pixels -> model units).
         k_ms: spotting motion lag (spotting only).
+        flow_preset: DIS preset of the flow channels; must be the engine's
+            ``EngineOptions.flow_preset`` (default ``ultrafast``) at run time.
         width: base channel width of the networks.
         embed_dim: width of the feature embeddings.
         pretrain_epochs, epochs: epochs of the self-supervised and the
@@ -61,6 +63,7 @@ class TrainConfig:
     size: int
     flow_scale: float = 1.0
     k_ms: float = 200.0
+    flow_preset: str = "ultrafast"
     width: int = 8
     embed_dim: int = 32
     pretrain_epochs: int = 2

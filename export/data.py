@@ -43,14 +43,19 @@ class Split:
         name: ``train``, ``val`` or ``test``.
         videos: long videos (path -> intervals in it, possibly none).
         recognition: ME clips with media (CASME II-style), for recognition.
-        boxes: interval name -> face box at the apex (multi-face videos).
+        boxes: (video path, interval name) -> face box at the apex (multi-face videos).
         fps: frame rate per long video.
     """
 
     name: str
     videos: dict[Path, list[Interval]] = field(default_factory=dict)
     recognition: list[Interval] = field(default_factory=list)
-    boxes: dict[str, list[float]] = field(default_factory=dict)
+    boxes: dict[tuple[Path, str], list[float]] = field(default_factory=dict)
+
+    def merge(self, other: "Split") -> "Split":
+        """This split plus another (e.g. the train split of a second benchmark seed)."""
+        return Split(self.name, {**self.videos, **other.videos}, self.recognition + other.recognition,
+                     {**self.boxes, **other.boxes}, {**self.fps, **other.fps})
     fps: dict[Path, float] = field(default_factory=dict)
 
 
@@ -83,9 +88,10 @@ def load_bench_split(bench: Path, split: str) -> Split:
         result.fps.setdefault(path, interval.fps)
     manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
     for entry in manifest.get("videos", []):
+        path = (root / entry["video"]).resolve()
         for event in entry.get("events", []):
             if event.get("face_box_apex") is not None:
-                result.boxes[event["name"]] = event["face_box_apex"]
+                result.boxes[(path, event["name"])] = event["face_box_apex"]
     return result
 
 
@@ -122,14 +128,14 @@ def flip_clip(clip: np.ndarray, channels: Sequence[str]) -> np.ndarray:
     return out
 
 
-def _features_cached(video: AlignedVideo, spec: InputSpec, k_ms: float, cache_dir: Path
-                     ) -> np.ndarray:
-    key = json.dumps([video.source, video.track_id, len(video), spec.channels, spec.size, spec.flow_scale,
-                      spec.gray_mean, spec.gray_std, k_ms])
+def _features_cached(video: AlignedVideo, spec: InputSpec, k_ms: float, cache_dir: Path,
+                     flow_preset: str = "ultrafast") -> np.ndarray:
+    key = json.dumps([video.source, video.track_id, len(video), spec.channels, spec.size,
+                      spec.flow_scale, spec.gray_mean, spec.gray_std, k_ms, flow_preset])
     path = cache_dir / "features" / f"{hashlib.sha1(key.encode()).hexdigest()[:20]}.npy"
     if path.is_file():
         return np.load(path)
-    features = spotting_features(video, spec, k_ms)
+    features = spotting_features(video, spec, k_ms, FlowEstimator(flow_preset))
     path.parent.mkdir(parents=True, exist_ok=True)
     np.save(path, features)
     return features
@@ -157,7 +163,8 @@ def split_tracks(split: Split, cache_dir: Path, *, max_videos: int = 0,
         if progress:
             progress(f"aligning {path.name}")
         tracks = cached_tracks(path, cache_dir / "align", fps=split.fps.get(path))
-        for track, assigned in zip(tracks, assign_intervals(tracks, intervals, split.boxes)):
+        boxes = {name: box for (video, name), box in split.boxes.items() if video == path}
+        for track, assigned in zip(tracks, assign_intervals(tracks, intervals, boxes)):
             result.append((f"{path.stem}#{track.track_id}", track, assigned))
     return result
 
@@ -166,7 +173,8 @@ class SpottingSet:
     """Spotting windows of a split: ``(T, C, S, S)`` clips and ``(T,)`` frame labels."""
 
     def __init__(self, split: Split, spec: InputSpec, k_ms: float, cache_dir: Path, *,
-                 max_videos: int = 0, progress: Progress | None = None) -> None:
+                 max_videos: int = 0, flow_preset: str = "ultrafast",
+                 progress: Progress | None = None) -> None:
         self.spec = spec
         self.k_ms = k_ms
         self.videos: list[_SpotVideo] = []
@@ -175,7 +183,7 @@ class SpottingSet:
             ends = spotting_windows(video, spec.frames, k_ms)
             if len(ends) < spec.frames:
                 continue
-            features = _features_cached(video, spec, k_ms, cache_dir)
+            features = _features_cached(video, spec, k_ms, cache_dir, flow_preset)
             self.videos.append(_SpotVideo(key, video, features,
                                           spotting_labels(video, intervals, k_ms), ends, intervals))
         self._index = [(v, int(e)) for v, item in enumerate(self.videos) for e in item.ends]
@@ -209,9 +217,9 @@ class SpottingSet:
 
 
 def unlabelled_windows(videos: Sequence[AlignedVideo], spec: InputSpec, k_ms: float,
-                       cache_dir: Path) -> list[np.ndarray]:
+                       cache_dir: Path, flow_preset: str = "ultrafast") -> list[np.ndarray]:
     """Per-video frame features for self-supervised pre-training."""
-    return [_features_cached(video, spec, k_ms, cache_dir) for video in videos]
+    return [_features_cached(video, spec, k_ms, cache_dir, flow_preset) for video in videos]
 
 
 class RecognitionSet:
@@ -219,13 +227,13 @@ class RecognitionSet:
 
     def __init__(self, items: Sequence[tuple[AlignedVideo | None, Interval]], spec: InputSpec,
                  cache_dir: Path, *, shifts: Sequence[int] = (0,), max_items: int = 0,
-                 progress: Progress | None = None) -> None:
+                 flow_preset: str = "ultrafast", progress: Progress | None = None) -> None:
         self.spec = spec
         self.class_names = MEGC_CLASSES
         usable = [(v, i) for v, i in items if _megc(i) is not None]
         if max_items:
             usable = usable[:max_items]
-        flow = FlowEstimator("ultrafast")
+        flow = FlowEstimator(flow_preset)
         clips, labels, aus, owners = [], [], [], []
         for number, (video, interval) in enumerate(usable):
             if progress and number % 20 == 0:
@@ -287,7 +295,8 @@ def _megc(interval: Interval) -> str | None:
 
 def pair_pool(videos: Sequence[AlignedVideo], intervals: Sequence[tuple[AlignedVideo, Interval]],
               spec: InputSpec, rng: np.random.Generator, *, count: int,
-              gaps: tuple[int, int] = (3, 12)) -> tuple[np.ndarray, np.ndarray]:
+              gaps: tuple[int, int] = (3, 12), flow_preset: str = "ultrafast"
+              ) -> tuple[np.ndarray, np.ndarray]:
     """Onset/apex-like pairs from macro-expression video for self-supervised pre-training.
 
     Returns clips ``(N, 2, C, S, S)`` built like recognition inputs (frames
@@ -299,7 +308,7 @@ def pair_pool(videos: Sequence[AlignedVideo], intervals: Sequence[tuple[AlignedV
     two = InputSpec(spec.name, 2, spec.channels, spec.size, spec.flow_scale, spec.gray_mean,
                     spec.gray_std)
     gray_only = InputSpec(spec.name, 1, ("gray",), spec.size, 1.0, spec.gray_mean, spec.gray_std)
-    flow = FlowEstimator("ultrafast")
+    flow = FlowEstimator(flow_preset)
     clips, targets = [], []
     sources = [v for v in videos if len(v) > 2 * gaps[1] + 1]
     for number in range(count):

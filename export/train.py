@@ -21,6 +21,7 @@ import json
 import random
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -46,17 +47,22 @@ class DataSource:
 
     def __init__(self, bench: Path | None = None, dataset: str | None = None,
                  root: Path | None = None, val_fraction: float = 0.2, seed: int = 0,
-                 test_subjects: tuple[str, ...] = ()) -> None:
+                 test_subjects: tuple[str, ...] = (), extra_train: tuple[Path, ...] = (),
+                 extra_val: tuple[Path, ...] = ()) -> None:
         if (bench is None) == (dataset is None):
             raise MerEdgeError("give either --bench DIR or --dataset NAME --root DIR")
         self.bench, self.dataset, self.root = bench, dataset, root
+        self.extra_train, self.extra_val = extra_train, extra_val
         self.val_fraction, self.seed, self.test_subjects = val_fraction, seed, test_subjects
 
     def split(self, name: str) -> Split:
         if name == "test":
             raise MerEdgeError("training never reads the test split")
         if self.bench is not None:
-            return load_bench_split(self.bench, name)
+            split = load_bench_split(self.bench, name)
+            for extra in self.extra_train if name == "train" else self.extra_val:
+                split = split.merge(load_bench_split(extra, name))
+            return split
         return load_dataset_split(self.dataset, self.root, name,  # type: ignore[arg-type]
                                   val_fraction=self.val_fraction, seed=self.seed,
                                   test_subjects=self.test_subjects)
@@ -67,10 +73,15 @@ class DataSource:
             note = ""
             if manifest.is_file():
                 data = json.loads(manifest.read_text(encoding="utf-8"))
-                note = f" ({data.get('description', data.get('kind', 'synthetic benchmark'))})"
+                note = f" (seed {data.get('seed')}, generator v{data.get('generator_version')})"
+            extra = (f" plus the train splits of {len(self.extra_train)} more benchmark seeds "
+                     "(same training identities, other injected movements)") if self.extra_train else ""
+            extra_val = (f" plus the val splits of {len(self.extra_val)} more seeds (same val "
+                         "identities)") if self.extra_val else ""
             return (f"mer_edge semi-synthetic benchmark {self.bench.name}{note}: synthetic "
                     "micro-/macro-expressions injected into a handful of real identities; train "
-                    "split for training, val split for model selection")
+                    f"split for training{extra}; val split (other identities){extra_val} for "
+                    "model selection; test identities never used")
         return f"{self.dataset} at {self.root}, subject-disjoint train/val split"
 
 
@@ -111,17 +122,20 @@ class _Trainer:
 
     # -- data -------------------------------------------------------------------
     def _spotting_sets(self) -> tuple[SpottingSet, SpottingSet]:
-        kw = {"max_videos": self.config.max_videos, "progress": self.log}
+        kw = {"max_videos": self.config.max_videos, "progress": self.log,
+              "flow_preset": self.config.flow_preset}
         return (SpottingSet(self.train_split, self.spec, self.config.k_ms, self.cache, **kw),
                 SpottingSet(self.val_split, self.spec, self.config.k_ms, self.cache, **kw))
 
     def _recognition_sets(self) -> tuple[RecognitionSet, RecognitionSet]:
         cap = self.config.max_videos
         kw = {"max_videos": cap, "progress": self.log}
+        preset = self.config.flow_preset
         train = RecognitionSet(recognition_items(self.train_split, self.cache, **kw), self.spec,
-                               self.cache, shifts=(0, -1, 1) if not cap else (0,), max_items=8 * cap)
+                               self.cache, shifts=(0, -1, 1) if not cap else (0,), max_items=8 * cap,
+                               flow_preset=preset)
         val = RecognitionSet(recognition_items(self.val_split, self.cache, **kw), self.spec,
-                             self.cache, max_items=8 * cap)
+                             self.cache, max_items=8 * cap, flow_preset=preset)
         return train, val
 
     # -- stages -----------------------------------------------------------------
@@ -131,7 +145,8 @@ class _Trainer:
             videos = _real_videos(config, self.cache)
             videos += [track for _, track, _ in split_tracks(self.train_split, self.cache,
                                                               max_videos=config.max_videos)]
-            pools = [f for f in unlabelled_windows(videos, self.spec, config.k_ms, self.cache)
+            pools = [f for f in unlabelled_windows(videos, self.spec, config.k_ms, self.cache,
+                                                   config.flow_preset)
                      if len(f) > config.frames + 1]
 
             def ssl_batch() -> tuple[torch.Tensor, ...]:
@@ -142,12 +157,13 @@ class _Trainer:
                     clips.append(features[end - config.frames:end])
                 return (torch.from_numpy(np.stack(clips)),)
             return ssl_batch
-        macro = [(track, i) for _, track, intervals in
-                 split_tracks(self.train_split, self.cache, max_videos=config.max_videos)
-                 for i in intervals if i.kind == "MaE"]
+        tracks = split_tracks(self.train_split, self.cache, max_videos=config.max_videos)
+        macro = [(track, i) for _, track, intervals in tracks for i in intervals if i.kind == "MaE"]
+        # real expressive video, else the training identities' own video (unlabelled)
+        videos = _real_videos(config, self.cache) or [track for _, track, _ in tracks]
         count = min(3000, config.steps_per_epoch * batch)
-        clips, targets = pair_pool(_real_videos(config, self.cache), macro, self.spec, self.rng,
-                                   count=count)
+        clips, targets = pair_pool(videos, macro, self.spec, self.rng, count=count,
+                                   flow_preset=config.flow_preset)
         self.log(f"pre-training pool: {len(clips)} pairs ({len(macro)} synthetic macro-expressions)")
 
         def pair_batch() -> tuple[torch.Tensor, ...]:
@@ -169,8 +185,10 @@ class _Trainer:
               evaluate: Callable[[], tuple[float, dict]] | None) -> None:
         optimizer, scheduler = self._optimizer(epochs)
         start = self.run.restore(self.model, optimizer, stage)
-        for _ in range(start * self.config.steps_per_epoch):
-            scheduler.step()
+        with warnings.catch_warnings():  # fast-forward the schedule of a resumed stage
+            warnings.simplefilter("ignore", UserWarning)
+            for _ in range(start * self.config.steps_per_epoch):
+                scheduler.step()
         for epoch in range(start, epochs):
             self.model.train()
             totals: dict[str, float] = {}
@@ -185,7 +203,7 @@ class _Trainer:
                 scheduler.step()
                 for key, value in logs.items():
                     totals[key] = totals.get(key, 0.0) + value / self.config.steps_per_epoch
-                bar.set_postfix(loss=f"{float(loss):.4f}")
+                bar.set_postfix(loss=f"{loss.item():.4f}")
             record: dict[str, Any] = {"train": totals}
             if evaluate is not None:
                 score, metrics = evaluate()
@@ -249,8 +267,9 @@ class _Trainer:
 
 def train(config: TrainConfig, source: DataSource, out: Path, *, seed: int = 0,
           resume: bool = False, cache: Path | None = None,
-          log: Callable[[str], None] = print) -> dict[str, Any]:
+          log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run both stages and write ``result.json``; returns it."""
+    log = log or (lambda line: print(line, flush=True))
     rng = _seed_everything(seed)
     run = RunDir(out, config, resume=resume)
     cache = cache or out.parent / "_cache"
@@ -276,6 +295,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m export.train", description=__doc__.splitlines()[0])
     parser.add_argument("config", help="method name (ssl3d, moext, miacnet, attrclip) or a JSON config")
     parser.add_argument("--bench", type=Path, help="make_bench folder with train/ val/ test/")
+    parser.add_argument("--extra-train", type=Path, action="append", default=[],
+                        help="another make_bench folder whose train split is added (repeatable)")
+    parser.add_argument("--extra-val", type=Path, action="append", default=[],
+                        help="another make_bench folder whose val split is added (repeatable)")
     parser.add_argument("--dataset", help="real dataset name (casme2, samm, casme_sq, ...)")
     parser.add_argument("--root", type=Path, help="the real dataset's folder")
     parser.add_argument("--val-fraction", type=float, default=0.2)
@@ -292,7 +315,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         config = load_config(args.config, tiny=args.tiny)
         source = DataSource(args.bench, args.dataset, args.root, args.val_fraction, args.seed,
-                            tuple(s for s in args.test_subjects.split(",") if s))
+                            tuple(s for s in args.test_subjects.split(",") if s),
+                            tuple(args.extra_train), tuple(args.extra_val))
         out = args.out or Path("runs") / config.name
         result = train(config, source, out, seed=args.seed, resume=args.resume, cache=args.cache)
     except MerEdgeError as exc:

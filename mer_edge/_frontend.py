@@ -285,6 +285,9 @@ class FaceLandmarker:
         refine_landmarks: use the attention model, 478 points with irises
             (slower).
 
+    Attributes:
+        detector_runs: frames the face detector ran on since the last reset.
+
     Raises:
         InputError: an argument is out of range.
         BackendError: MediaPipe is missing or its graph cannot be built.
@@ -331,13 +334,12 @@ class FaceLandmarker:
         self._expected = 0         # faces tracked after the last detector run
         self._since_detection = 0  # frames since the last detector run
         self.detector_runs = 0
-        """How many frames the face detector ran on since the last reset."""
 
     def _should_detect(self) -> bool:
         if self._tracked >= self.max_faces:
             return False
         return (self._tracked == 0 or self._tracked < self._expected
-                or self._since_detection >= self.redetect_every)
+                or self._since_detection + 1 >= self.redetect_every)
 
     def detect(self, frame_bgr: np.ndarray) -> list[FaceObservation]:
         """Landmarks of the faces in ``frame_bgr``, an ``(H, W, 3) uint8`` BGR image.

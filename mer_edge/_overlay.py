@@ -22,7 +22,7 @@ import numpy as np
 from ._errors import BackendError
 from ._results import FaceTrack, MicroExpression
 
-__all__ = ["OverlayRenderer", "track_color", "gui_available", "require_gui"]
+__all__ = ["OverlayRenderer", "track_color", "draw_label", "gui_available", "require_gui"]
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 # Colours (BGR) chosen to stay readable on skin and dark backgrounds.
@@ -125,7 +125,7 @@ class OverlayRenderer:
         if self.landmarks:
             _dots(canvas, face.landmarks, color)
         score = "--" if math.isnan(face.score) else f"{face.score:.2f}"
-        _label(canvas, f"id {face.track_id}  score {score}", (x0, y0 - 6), color)
+        draw_label(canvas, f"id {face.track_id}  score {score}", (x0, y0 - 6), color)
         # Vertical score bar on the right of the box.
         height = max(y1 - y0, 1)
         level = 0.0 if math.isnan(face.score) else min(max(face.score, 0.0), 1.0)
@@ -151,7 +151,7 @@ class OverlayRenderer:
             if len(points) >= 2:
                 cv2.polylines(canvas, [np.array(points, np.int32)], False,
                               track_color(track_id), 1, cv2.LINE_AA)
-            _label(canvas, f"id {track_id}", (left + 3, top + 12), track_color(track_id), 0.4)
+            draw_label(canvas, f"id {track_id}", (left + 3, top + 12), track_color(track_id), 0.4)
 
     def _draw_events(self, canvas: np.ndarray, faces: Sequence[FaceTrack]) -> None:
         boxes = {face.track_id: face.box for face in faces}
@@ -165,10 +165,10 @@ class OverlayRenderer:
             box = boxes.get(event.track_id)
             if box is not None:
                 x0, y1 = int(box[0]), int(box[3])
-                _label(canvas, text, (x0, min(y1 + 20, canvas.shape[0] - 4)), color, 0.55)
+                draw_label(canvas, text, (x0, min(y1 + 20, canvas.shape[0] - 4)), color, 0.55)
             else:
                 banner_row += 1
-                _label(canvas, f"id {event.track_id}: {text}", (8, 20 * banner_row), color, 0.5)
+                draw_label(canvas, f"id {event.track_id}: {text}", (8, 20 * banner_row), color, 0.5)
 
 
 def _dots(canvas: np.ndarray, landmarks: np.ndarray, color: tuple[int, int, int]) -> None:
@@ -180,10 +180,17 @@ def _dots(canvas: np.ndarray, landmarks: np.ndarray, color: tuple[int, int, int]
     canvas[points[:, 1], points[:, 0]] = color
 
 
-def _label(canvas: np.ndarray, text: str, origin: tuple[int, int],
+def draw_label(canvas: np.ndarray, text: str, origin: tuple[int, int],
            color: tuple[int, int, int], scale: float = 0.5) -> None:
-    """Text with a dark outline so it reads on any background."""
-    x, y = origin
-    y = max(y, 12)
-    cv2.putText(canvas, text, (x, y), _FONT, scale, (0, 0, 0), 3, cv2.LINE_AA)
+    """Text on a dark box so it reads on any background.
+
+    ``origin`` is the left end of the baseline, moved inside the frame when
+    the text would not fit.
+    """
+    (width, height), baseline = cv2.getTextSize(text, _FONT, scale, 1)
+    x = min(max(origin[0], 0), max(canvas.shape[1] - width - 2, 0))
+    y = min(max(origin[1], height + 2), canvas.shape[0] - baseline - 1)
+    top, bottom = y - height - 2, y + baseline
+    region = canvas[max(top, 0):bottom, max(x - 2, 0):x + width + 2]
+    region[:] = (region * 0.3).astype(np.uint8)
     cv2.putText(canvas, text, (x, y), _FONT, scale, color, 1, cv2.LINE_AA)

@@ -192,6 +192,7 @@ class FrameSource:
         self._error: str | None = None
         self._ended = False
         self._closed = False
+        self._stop = threading.Event()  # wakes the reader thread out of its pacing sleep
         self._last_ms: float | None = None
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -268,8 +269,8 @@ class FrameSource:
             while not self._closed:
                 if period is not None:  # a file played as if it were a camera
                     delay = started + self._read * period - time.monotonic()
-                    if delay > 0:
-                        time.sleep(delay)
+                    if delay > 0 and self._stop.wait(delay):
+                        break
                 image = self._next_image()
                 if image is None:
                     break
@@ -305,6 +306,7 @@ class FrameSource:
             self._closed = True
             self._queue.clear()
             self._wake.notify_all()
+        self._stop.set()
         if self._thread is not None:
             # The reader thread releases the decoder itself when it stops.
             self._thread.join(_CLOSE_TIMEOUT_S)

@@ -156,16 +156,40 @@ def test_matches_mediapipe_face_mesh(default_frames):
     mesh.close()
 
 
-def test_detector_runs_only_every_redetect_every_frames(default_frames):
-    with FaceLandmarker(max_faces=4, redetect_every=10) as marker:
-        for frame in default_frames[:40]:
-            assert len(marker.detect(frame)) == 1
-        # Frame 0 finds the face; then every 10th frame looks for new ones.
-        assert marker.detector_runs == 4
-    with FaceLandmarker(max_faces=1, redetect_every=1) as marker:
-        for frame in default_frames[:10]:
-            marker.detect(frame)
-        assert marker.detector_runs == 1  # max_faces tracked: never look again
+def detector_frames(marker, frames):
+    """Indices of the frames on which the face detector ran."""
+    ran = []
+    for index, frame in enumerate(frames):
+        before = marker.detector_runs
+        assert len(marker.detect(frame)) == 1
+        if marker.detector_runs > before:
+            ran.append(index)
+    return ran
+
+
+@pytest.mark.parametrize("max_faces, redetect_every, expected", [
+    (4, 10, [0, 10, 20, 30]),   # one face of four possible: look for more every 10 frames
+    (4, 1, list(range(40))),    # every frame, as MediaPipe's FaceMesh does
+    (2, 15, [0, 15, 30]),
+    (1, 1, [0]),                # max_faces tracked: never look again
+])
+def test_detector_schedule(default_frames, max_faces, redetect_every, expected):
+    with FaceLandmarker(max_faces=max_faces, redetect_every=redetect_every) as marker:
+        assert detector_frames(marker, default_frames[:40]) == expected
+
+
+def test_a_lost_face_is_looked_for_on_the_next_frame(default_frames):
+    blank = np.zeros_like(default_frames[0])
+    frames = default_frames[:5] + [blank] + default_frames[5:10]
+    with FaceLandmarker(max_faces=4, redetect_every=15) as marker:
+        counts, ran = [], []
+        for index, frame in enumerate(frames):
+            before = marker.detector_runs
+            counts.append(len(marker.detect(frame)))
+            if marker.detector_runs > before:
+                ran.append(index)
+    assert counts == [1] * 5 + [0] + [1] * 5
+    assert ran == [0, 6]
 
 
 def test_non_contiguous_and_strided_frames(landmarker, default_frames):

@@ -22,7 +22,8 @@ Pieces, usable on their own:
 from __future__ import annotations
 
 from ._facs import AU_NUMBERS, Control, controls_for, parse_recipe, recipe_text
-from ._field import FaceFrame, SharpnessCompensator, WarpField, apply_field, build_field
+from ._field import (FaceFrame, SharpnessCompensator, WarpField, apply_field, build_field,
+                     skin_mask)
 from ._inject import Injector, SynthEvent, plan_events
 from ._landmarks import (LandmarkTrack, VideoInfo, VideoLandmarks, clear_landmark_cache,
                          iter_frames, smooth_landmarks, video_info, video_landmarks)
@@ -56,6 +57,7 @@ __all__ = [
     "SharpnessCompensator",
     "build_field",
     "apply_field",
+    "skin_mask",
     "EventStats",
     "EventTiming",
     "temporal_profile",

@@ -15,8 +15,9 @@ Conventions:
   of a non-mirrored video (landmarks 33, 61, 107...); ``L`` the subject's left
   (263, 291, 336...).  ``L12`` moves only the subject's left lip corner.
 * Radii (``sigma``) are in IOD units.
-* A bilateral AU (``12``) uses both sides; a one-sided AU (``L12``) only the
-  controls of that side plus the midline controls at half weight.
+* A bilateral AU (``12``) uses both sides and the midline; a one-sided AU
+  (``L12``) only the controls of its side (the Gaussian tails of controls
+  near the midline still reach it a little).
 
 The table covers the AUs most frequent in CASME II and CAS(ME)^2 micro-
 expressions: 1, 2, 4, 6, 7, 9, 10, 12, 14, 15, 17 and 24.
@@ -101,24 +102,22 @@ _PAIRED: dict[int, tuple[_Pair, ...]] = {
          ((91, 181), (321, 405), 0.0, 1.0, 0.4, 0.10)),
     17: (((208, 32), (428, 262), 0.0, -1.0, 0.6, 0.12),        # chin boss up
          ),
-    24: (((39,), (269,), 0.0, 1.0, 0.6, 0.07),                 # lips pressed together
-         ((181,), (405,), 0.0, -1.0, 0.6, 0.07),
-         ((61,), (291,), -0.5, 0.0, 0.3, 0.07)),
+    24: (((61,), (291,), -1.0, 0.0, 1.0, 0.09),                # lips pressed: corners in,
+         ((39,), (269,), 0.0, 1.0, 0.45, 0.08),                 # red of the lips thinner
+         ((181,), (405,), 0.0, -1.0, 0.45, 0.08)),
 }
 _MIDLINE: dict[int, tuple[_Mid, ...]] = {
     10: (((0,), -1.0, 0.7, 0.08),),
     17: (((199, 200), -1.0, 1.0, 0.15),
          ((17,), -1.0, 0.6, 0.10)),
-    24: (((0, 13), 1.0, 0.8, 0.08),
-         ((17, 14), -1.0, 0.8, 0.08)),
+    24: (((0, 13), 1.0, 0.5, 0.08),
+         ((17, 14), -1.0, 0.5, 0.08)),
 }
 
 #: The action units this module can synthesise, ascending.
 AU_NUMBERS: tuple[int, ...] = tuple(sorted(_PAIRED))
 
 _TOKEN = re.compile(r"^(?P<side>[LR]?)(?P<number>\d{1,2})$")
-#: Weight factor of midline controls in a one-sided AU.
-_MIDLINE_ONE_SIDED = 0.5
 
 
 def parse_au_token(token: str) -> tuple[int, Side | None]:
@@ -173,7 +172,7 @@ def controls_for(recipe: str | tuple[str, ...]) -> tuple[Control, ...]:
                 controls.append(Control(number, "R", right, lateral, down, weight, sigma))
             if side in (None, "L"):
                 controls.append(Control(number, "L", left, lateral, down, weight, sigma))
-        scale = 1.0 if side is None else _MIDLINE_ONE_SIDED
-        for anchor, down, weight, sigma in _MIDLINE.get(number, ()):
-            controls.append(Control(number, "C", anchor, 0.0, down, weight * scale, sigma))
+        if side is None:
+            for anchor, down, weight, sigma in _MIDLINE.get(number, ()):
+                controls.append(Control(number, "C", anchor, 0.0, down, weight, sigma))
     return tuple(controls)

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..._errors import InputError
 from ._facs import controls_for, recipe_text
-from ._field import SharpnessCompensator, WarpField, apply_field, build_field
+from ._field import SharpnessCompensator, WarpField, apply_field, build_field, skin_mask
 from ._landmarks import LandmarkTrack, VideoLandmarks
 from ._recipes import Recipe, sample_recipe
 from ._timing import EventStats, EventTiming, sample_amplitude, sample_timing, temporal_profile
@@ -71,9 +71,12 @@ class SynthEvent:
                 "amplitude_iod": round(self.amplitude, 5), "track_id": self.track_id}
 
 
-def _usable(track: LandmarkTrack, min_iod: float) -> np.ndarray:
-    with np.errstate(invalid="ignore"):
-        return track.frontal() & (np.nan_to_num(track.iod(), nan=0.0) >= min_iod)
+def _usable(track: LandmarkTrack, min_iod: float, size: tuple[int, int]) -> np.ndarray:
+    """Frames where the face is seen, roughly frontal, large enough and inside the frame."""
+    marks = np.nan_to_num(track.landmarks, nan=-1.0)
+    inside = ((marks >= 0).all(axis=(1, 2)) & (marks[..., 0] < size[0]).all(axis=1)
+              & (marks[..., 1] < size[1]).all(axis=1))
+    return track.frontal() & inside & (np.nan_to_num(track.iod(), nan=0.0) >= min_iod)
 
 
 def _window_ok(mask: np.ndarray, length: int) -> np.ndarray:
@@ -100,9 +103,12 @@ def plan_events(video: VideoLandmarks, rng: np.random.Generator,
                 min_iod: float = MIN_IOD_PX, min_micro: int = 1) -> list[SynthEvent]:
     """Place movements on the faces of *video* (see the module docstring).
 
-    The number of micro- (macro-) expressions is ``me_per_20s`` (``mae_per_20s``)
-    per 20 s of frames where some face is usable, at least *min_micro* when
-    any fits.  Returns the events sorted by onset (possibly empty: no usable face).
+    A face is usable where it is seen, roughly frontal
+    (:meth:`~._landmarks.LandmarkTrack.frontal`), inside the frame and has an
+    IOD of at least *min_iod* pixels.  The number of micro- (macro-)
+    expressions is ``me_per_20s`` (``mae_per_20s``) per 20 s of frames where
+    some face is usable, at least *min_micro* when any fits.  Returns the
+    events sorted by onset (possibly empty: no usable face).
     """
     stats = EventStats() if stats is None else stats
     fps = video.info.fps
@@ -110,7 +116,7 @@ def plan_events(video: VideoLandmarks, rng: np.random.Generator,
     size = (video.info.width, video.info.height)
     edge = int(np.ceil(stats.edge_s * fps))
     gap = int(np.ceil(stats.gap_s * fps))
-    usable = {track.track_id: _usable(track, min_iod) for track in video.tracks}
+    usable = {track.track_id: _usable(track, min_iod, size) for track in video.tracks}
     for mask in usable.values():
         mask[:edge] = False
         mask[max(total - edge, 0):] = False
@@ -130,8 +136,9 @@ def plan_events(video: VideoLandmarks, rng: np.random.Generator,
             padded = np.ones(total + 2 * gap, dtype=bool)
             padded[gap:gap + total] = free
             clear = _window_ok(padded, length + 2 * gap)[:total]
+            starts = clear[:total - length + 1]
             candidates = [(track_id, int(onset)) for track_id, mask in sorted(usable.items())
-                          for onset in np.flatnonzero(_window_ok(mask, length) & clear[:total - length + 1])]
+                          for onset in np.flatnonzero(_window_ok(mask, length) & starts)]
             if candidates:
                 break
         else:
@@ -168,7 +175,8 @@ class Injector:
         tracks = {track.track_id: track for track in video.tracks}
         for event in self.events:
             if event.track_id not in tracks:
-                raise InputError(f"event on unknown track {event.track_id}; tracks: {sorted(tracks)}")
+                raise InputError(f"event on unknown track {event.track_id}; "
+                                 f"tracks: {sorted(tracks)}")
             if event.timing.offset >= video.frames:
                 raise InputError(f"event offset {event.timing.offset} is past the segment's "
                                  f"{video.frames} frames")
@@ -190,8 +198,9 @@ class Injector:
     def field(self, index: int) -> WarpField | None:
         """The displacement field at frame *index* (``None`` when nothing moves)."""
         event = self.active(index)
-        if event is None:
-            return None
+        return None if event is None else self._field(event, index)
+
+    def _field(self, event: SynthEvent, index: int) -> WarpField:
         intensity = float(temporal_profile(index, event.timing))
         landmarks = self._tracks[event.track_id].landmarks[index]
         size = (self.video.info.width, self.video.info.height)
@@ -200,11 +209,13 @@ class Injector:
 
     def render(self, index: int, frame: np.ndarray) -> np.ndarray:
         """Frame *index* of the segment with the active movement applied (or *frame* itself)."""
-        field = self.field(index)
-        if field is None:
+        event = self.active(index)
+        if event is None:
             return frame
+        field = self._field(event, index)
         if self._compensate and self._compensator is None:
             x0, y0, x1, y1 = field.box
+            landmarks = self._tracks[event.track_id].landmarks[index]
             self._compensator = SharpnessCompensator()
-            self._compensator.calibrate(frame[y0:y1, x0:x1])
+            self._compensator.calibrate(frame[y0:y1, x0:x1], skin_mask(landmarks, field.box))
         return apply_field(frame, field, self._compensator)

@@ -63,7 +63,9 @@ def category_of(emotion: str) -> str:
 
 def sample_recipe(rng: np.random.Generator,
                   weights: Mapping[str, float] | None = None) -> Recipe:
-    """Draw an emotion by *weights* (default :data:`DEFAULT_EMOTION_WEIGHTS`), then one of its recipes.
+    """Draw an emotion by *weights*, then one of its recipes (uniformly).
+
+    *weights* default to :data:`DEFAULT_EMOTION_WEIGHTS`.
 
     Raises:
         InputError: unknown emotion names or weights that are negative or all zero.

@@ -42,7 +42,7 @@ import numpy as np
 from ..._errors import DatasetError, InputError
 from ..._version import __version__
 from ._inject import Injector, SynthEvent, plan_events
-from ._landmarks import iter_frames, video_info, video_landmarks
+from ._landmarks import VideoInfo, VideoLandmarks, iter_frames, video_info, video_landmarks
 from ._timing import EventStats
 from ._writers import (JPEG_QUALITY, VIDEO_FOURCC, Casme2Row, CasmeSqRow, VideoSink,
                        write_casme2_sheet, write_casme_sq_sheet, write_jpeg)
@@ -76,10 +76,13 @@ class BenchSource:
         identity: the person (or group of people) it shows; splits never share one.
         title: letters/digits used in file and interval names.
         start: first source frame (0-based).
-        stop: end frame (exclusive), ``None`` for the end of the file.
+        stop: end frame (exclusive), at most ``start + MAX_FRAMES``; ``None``
+            for the end of the file, or ``MAX_FRAMES`` frames if it is longer.
         clean: write the frames without any injected movement (for false
             positives per minute); a clean copy of an injected segment shares
             its landmark pass.
+        variant: tells apart two injected versions of one segment (each
+            draws its own movements).
     """
 
     file: str
@@ -88,16 +91,20 @@ class BenchSource:
     start: int = 0
     stop: int | None = None
     clean: bool = False
+    variant: int = 1
 
     def __post_init__(self) -> None:
         if not self.title.isalnum():
             raise InputError(f"title: expected letters and digits only, got {self.title!r}")
         if self.start < 0 or (self.stop is not None and self.stop <= self.start):
             raise InputError(f"segment [{self.start}, {self.stop}) of {self.file} is empty")
+        if self.stop is not None and self.stop - self.start > MAX_FRAMES:
+            raise InputError(f"segment [{self.start}, {self.stop}) of {self.file} is longer "
+                             f"than {MAX_FRAMES} frames; cut it into several sources")
 
 
 _S = BenchSource
-#: The default bench: ~5200 frames, 8 identities (identities checked by eye:
+#: The default bench: ~5800 frames, 8 identities (identities checked by eye:
 #: lp_d9 and lp_d19 are different men; the office man of 2015-10-15 may be the
 #: near man of multi_face, so both are one group; default/changeLighting are
 #: one man).
@@ -118,13 +125,15 @@ DEFAULT_LAYOUT: dict[str, tuple[BenchSource, ...]] = {
     ),
     "test": (
         _S("default.wmv", "openface_man", "default"),
+        _S("default.wmv", "openface_man", "default", variant=2),
         _S("default.wmv", "openface_man", "default", clean=True),
         _S("changeLighting.wmv", "openface_man", "lighting", clean=True),
         _S("lp_d19.mp4", "lp_d19_man", "subtle"),
+        _S("lp_d19.mp4", "lp_d19_man", "subtle", variant=2),
         _S("lp_d19.mp4", "lp_d19_man", "subtle", clean=True),
     ),
 }
-#: A small bench for tests: 75 frames per split, one clean copy in test.
+#: A small bench for tests: 75-frame segments, one clean copy in test.
 TINY_LAYOUT: dict[str, tuple[BenchSource, ...]] = {
     "train": (_S("lp_d6.mp4", "lp_d6_woman", "expressive", 0, 75),),
     "val": (_S("lp_d3.mp4", "lp_d3_woman", "frown", 0, 75),),
@@ -206,9 +215,29 @@ def _prepare_root(out_dir: Path, overwrite: bool) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
 
 
-def _segment_rng(seed: int, source: BenchSource, stop: int) -> np.random.Generator:
-    key = f"{source.file}:{source.start}:{stop}".encode()
-    return np.random.default_rng([int(seed), zlib.crc32(key)])
+@dataclass
+class _Plan:
+    """The movements of one injected version and its recognition clips."""
+
+    version: _Version
+    events: list[SynthEvent]
+    injector: Injector
+    clips: list[tuple[int, int, int, str]]  # event index, first frame, end frame, name
+
+
+def _plan(version: _Version, landmarks: VideoLandmarks, seed: int, stats: EventStats,
+          emotion_weights: Mapping[str, float] | None, episode: int, pad: int) -> _Plan:
+    source = version.source
+    key = f"{source.file}:{source.start}:{landmarks.stop}:{source.variant}".encode()
+    rng = np.random.default_rng([int(seed), zlib.crc32(key)])
+    events = plan_events(landmarks, rng, stats, emotion_weights=emotion_weights)
+    clips = []
+    for index, event in enumerate(events):
+        if event.kind == "ME":
+            name = f"EP{episode:02d}_{len(clips) + 1:02d}"
+            clips.append((index, max(0, event.timing.onset - pad),
+                          min(landmarks.frames, event.timing.offset + pad + 1), name))
+    return _Plan(version, events, Injector(landmarks, events), clips)
 
 
 def _write_segment(out: _SplitOutput, folder: Path, versions: Sequence[_Version],
@@ -221,81 +250,73 @@ def _write_segment(out: _SplitOutput, folder: Path, versions: Sequence[_Version]
     if stop > info.frames:
         raise DatasetError(f"segment [{first.start}, {stop}) is past the end "
                            f"({info.frames} frames)", path=str(info.path))
-    total = stop - first.start
-    injected = [v for v in versions if not v.source.clean]
-    events: list[SynthEvent] = []
-    injector = None
-    if injected:
-        landmarks = video_landmarks(info.path, first.start, stop)
-        events = plan_events(landmarks, _segment_rng(seed, first, stop), stats,
-                             emotion_weights=emotion_weights)
-        injector = Injector(landmarks, events)
     pad = max(1, int(round(CLIP_PAD_S * info.fps)))
-    clips = []  # (event index, first frame, end frame, folder)
-    for version in injected[:1]:
-        for number, event in enumerate(events, start=1):
-            if event.kind != "ME":
-                continue
-            name = f"EP{episode:02d}_{len(clips) + 1:02d}"
-            begin = max(0, event.timing.onset - pad)
-            end = min(total, event.timing.offset + pad + 1)
-            clips.append((number - 1, begin, end, name))
-    size = (info.width, info.height)
+    plans: dict[str, _Plan] = {}
+    if any(not v.source.clean for v in versions):
+        landmarks = video_landmarks(info.path, first.start, stop)
+        for version in versions:
+            if not version.source.clean:
+                plans[version.clip] = _plan(version, landmarks, seed, stats, emotion_weights,
+                                            episode, pad)
+                episode += 1 if plans[version.clip].clips else 0
     sinks = [VideoSink(out.root / "rawvideo" / f"s{v.subject:02d}" / f"{v.clip}.avi",
-                       info.fps, size) for v in versions]
-    subject = versions[0].subject
-    clip_root = out.root / "recognition" / _RECOGNITION_FRAMES / f"sub{subject:02d}"
+                       info.fps, (info.width, info.height)) for v in versions]
+    clip_root = out.root / "recognition" / _RECOGNITION_FRAMES / f"sub{versions[0].subject:02d}"
     try:
         for index, frame in enumerate(iter_frames(info.path, first.start, stop)):
-            moved = injector.render(index, frame) if injector is not None else frame
             for version, sink in zip(versions, sinks):
-                sink.write(frame if version.source.clean else moved)
-            for _, begin, end, name in clips:
-                if begin <= index < end:
-                    write_jpeg(clip_root / name / f"img{index - begin + 1}.jpg", moved)
+                plan = plans.get(version.clip)
+                moved = frame if plan is None else plan.injector.render(index, frame)
+                sink.write(moved)
+                for _, begin, end, name in plan.clips if plan is not None else ():
+                    if begin <= index < end:
+                        write_jpeg(clip_root / name / f"img{index - begin + 1}.jpg", moved)
     finally:
         for sink in sinks:
             sink.close()
     for version, sink in zip(versions, sinks):
-        video_events = [] if version.source.clean else events
-        entry = {
-            "video": f"rawvideo/s{version.subject:02d}/{version.clip}.avi",
-            "subject": f"s{version.subject:02d}", "clip": version.clip,
-            "identity": version.source.identity, "source": version.source.file,
-            "source_frames": [first.start, stop], "fps": info.fps, "frames": sink.frames,
-            "width": info.width, "height": info.height, "clean": version.source.clean,
-            "events": [],
-        }
-        for number, event in enumerate(video_events, start=1):
-            timing = event.timing
-            row = CasmeSqRow(version.subject, f"{version.name_prefix}_{number}",
-                             timing.onset + 1, timing.apex + 1, timing.offset + 1,
-                             event.aus_text, event.recipe.category, event.kind,
-                             event.recipe.emotion, f"s{version.subject:02d}/{version.clip}")
-            out.spotting.append(row)
-            description = event.to_dict()
-            description.update(name=row.name, onset=row.onset, apex=row.apex, offset=row.offset,
-                               face_box_apex=_box_at(injector, timing.apex))
-            entry["events"].append(description)
-        out.videos.append(entry)
-    for event_index, begin, end, name in clips:
-        event = events[event_index]
+        _record(out, version, plans.get(version.clip), info, (first.start, stop), sink.frames)
+    return episode
+
+
+def _record(out: _SplitOutput, version: _Version, plan: _Plan | None, info: VideoInfo,
+            segment: tuple[int, int], frames: int) -> None:
+    """Add one written video's rows and manifest entries to *out*."""
+    subject = f"s{version.subject:02d}"
+    video = f"rawvideo/{subject}/{version.clip}.avi"
+    entry: dict[str, Any] = {
+        "video": video, "subject": subject, "clip": version.clip,
+        "identity": version.source.identity, "source": version.source.file,
+        "source_frames": list(segment), "fps": info.fps, "frames": frames,
+        "width": info.width, "height": info.height, "clean": plan is None, "events": []}
+    out.videos.append(entry)
+    if plan is None:
+        return
+    names = []
+    for number, event in enumerate(plan.events, start=1):
         timing = event.timing
-        out.coding.append(Casme2Row(f"{subject:02d}", name, timing.onset - begin + 1,
+        row = CasmeSqRow(version.subject, f"{version.name_prefix}_{number}",
+                         timing.onset + 1, timing.apex + 1, timing.offset + 1,
+                         event.aus_text, event.recipe.category, event.kind,
+                         event.recipe.emotion, f"{subject}/{version.clip}")
+        out.spotting.append(row)
+        names.append(row.name)
+        warp = plan.injector.field(timing.apex)
+        description = event.to_dict()
+        description.update(name=row.name, onset=row.onset, apex=row.apex, offset=row.offset,
+                           face_box_apex=None if warp is None else [int(v) for v in warp.box])
+        entry["events"].append(description)
+    for index, begin, end, name in plan.clips:
+        event, timing = plan.events[index], plan.events[index].timing
+        out.coding.append(Casme2Row(f"{version.subject:02d}", name, timing.onset - begin + 1,
                                     timing.apex - begin + 1, timing.offset - begin + 1,
                                     event.aus_text, event.recipe.emotion))
         out.clips.append({
-            "folder": f"recognition/{_RECOGNITION_FRAMES}/sub{subject:02d}/{name}",
-            "subject": f"{subject:02d}", "filename": name, "fps": info.fps,
-            "frames": end - begin, "video": f"rawvideo/s{subject:02d}/{injected[0].clip}.avi",
-            "video_first_frame": begin + 1, "event": f"{injected[0].name_prefix}_{event_index + 1}",
-            "category": event.recipe.category, "amplitude_iod": round(event.amplitude, 5)})
-    return episode + (1 if clips else 0)
-
-
-def _box_at(injector: Injector | None, index: int) -> list[int] | None:
-    field = injector.field(index) if injector is not None else None
-    return None if field is None else [int(v) for v in field.box]
+            "folder": f"recognition/{_RECOGNITION_FRAMES}/sub{version.subject:02d}/{name}",
+            "subject": f"{version.subject:02d}", "filename": name, "fps": info.fps,
+            "frames": end - begin, "video": video, "video_first_frame": begin + 1,
+            "event": names[index], "category": event.recipe.category,
+            "amplitude_iod": round(event.amplitude, 5)})
 
 
 def _name_versions(layout: Mapping[str, Sequence[BenchSource]]) -> dict[str, list[list[_Version]]]:

@@ -1,0 +1,94 @@
+"""Reproduce the shipped default models in one command.
+
+``python -m export.recipe --bench DIR [--extra-seeds 6] [--out runs] [--models mer_edge/models]``
+
+1. builds ``--extra-seeds`` more *training-only* benchmarks (the default
+   layout's training identities with other injected movements, seeds
+   1..N; the validation and test identities are never touched);
+2. trains the default spotter and the default recognizer on the bench's
+   train split plus those extra train splits, selecting epochs on the
+   bench's val split;
+3. exports both to ONNX with their metadata and checks PyTorch/ONNX Runtime
+   parity.
+
+Each run resumes if its folder already holds a checkpoint, so the recipe
+can be re-run after an interruption.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from .config import load_config
+from .onnx_export import export_run
+from .train import DataSource, train
+
+__all__ = ["DEFAULT_SPOTTER", "DEFAULT_RECOGNIZER", "SHIPPED_FILES", "build_extra_benches",
+           "run_recipe", "main"]
+
+#: Methods of the shipped defaults.
+DEFAULT_SPOTTER = "ssl3d"
+DEFAULT_RECOGNIZER = "moext"
+#: Method -> file name under ``mer_edge/models``.
+SHIPPED_FILES = {"ssl3d": "ssl3d_spotter.onnx", "moext": "moext_recognizer.onnx",
+                 "miacnet": "miacnet_recognizer.onnx", "attrclip": "attrclip_recognizer.onnx"}
+
+
+def build_extra_benches(out: Path, seeds: int, videos_dir: Path | None = None) -> list[Path]:
+    """Training-only benchmarks with seeds ``1..seeds`` under ``out`` (existing ones reused)."""
+    from mer_edge.data.synth import DEFAULT_LAYOUT, make_bench
+
+    folders = []
+    for seed in range(1, seeds + 1):
+        folder = out / f"seed{seed}"
+        if not (folder / "train" / "manifest.json").is_file():
+            make_bench(folder, seed, videos_dir=videos_dir, layout={"train": DEFAULT_LAYOUT["train"]},
+                       overwrite=True)
+        folders.append(folder)
+    return folders
+
+
+def run_recipe(bench: Path, *, out: Path, models: Path, methods: tuple[str, ...],
+               extra_seeds: int = 0, videos_dir: Path | None = None, tiny: bool = False,
+               seed: int = 0) -> dict[str, Any]:
+    """Train and export ``methods``; returns the export summaries by method."""
+    extra = tuple(build_extra_benches(out / "bench_extra", extra_seeds, videos_dir)) if extra_seeds else ()
+    source = DataSource(bench, extra_train=extra)
+    summaries = {}
+    for method in methods:
+        config = load_config(method, tiny=tiny)
+        run_dir = out / config.name
+        if not (run_dir / "result.json").is_file():  # finished runs are only re-exported
+            train(config, source, run_dir, seed=seed, resume=(run_dir / "state.json").is_file(),
+                  cache=out / "_cache")
+        summaries[method] = export_run(run_dir, models / SHIPPED_FILES[method])
+    return summaries
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m export.recipe", description=__doc__.splitlines()[0])
+    parser.add_argument("--bench", type=Path, required=True, help="make_bench folder")
+    parser.add_argument("--out", type=Path, default=Path("runs"))
+    parser.add_argument("--models", type=Path, default=Path("mer_edge/models"))
+    parser.add_argument("--methods", default=f"{DEFAULT_SPOTTER},{DEFAULT_RECOGNIZER}",
+                        help=f"comma-separated, from {sorted(SHIPPED_FILES)}")
+    parser.add_argument("--extra-seeds", type=int, default=6,
+                        help="extra training-only benchmark seeds (0: none)")
+    parser.add_argument("--videos", type=Path, help="source videos of make_bench (MER_EDGE_VIDEOS)")
+    parser.add_argument("--tiny", action="store_true")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    methods = tuple(m for m in args.methods.split(",") if m)
+    unknown = sorted(set(methods) - set(SHIPPED_FILES))
+    if unknown:
+        parser.error(f"unknown methods {unknown}; valid: {sorted(SHIPPED_FILES)}")
+    summaries = run_recipe(args.bench, out=args.out, models=args.models, methods=methods,
+                           extra_seeds=args.extra_seeds, videos_dir=args.videos, tiny=args.tiny,
+                           seed=args.seed)
+    print(json.dumps(summaries, indent=2, default=float))
+
+
+if __name__ == "__main__":
+    main()
