@@ -75,7 +75,7 @@ class DemoConfig:
     slot_s: float = 2.8
     gap_s: float = 2.0
     duration_s: tuple[float, float] = (0.30, 0.50)
-    amplitude: tuple[float, float] = (0.03, 0.05)
+    amplitude: tuple[float, float] = (0.045, 0.05)
     face_iod_px: float = 95.0
     translation_px: float = 7.0
     rotation_deg: float = 1.5

@@ -93,7 +93,10 @@ class Engine:
                                           redetect_every=options.redetect_every)
         self._tracker = FaceTracker(max_missed=options.max_missed_frames)
         self._aligner = FaceAligner(options.alignment_smoothing)
-        self._flow = FlowEstimator(options.flow_preset)
+        # Each model gets flow computed the way it was trained (its metadata says how).
+        self._spot_flow = FlowEstimator(self._spotter.info.input.flow_preset)
+        self._recognition_flow = (FlowEstimator(self._recognizer.info.input.flow_preset)
+                                  if self._recognizer is not None else None)
         self._tracks: dict[int, _Track] = {}
         self._frame_shape: tuple[int, ...] | None = None
         self._last_timestamp: float | None = None
@@ -245,7 +248,7 @@ class Engine:
             for observer in self._crop_observers:
                 observer(track_id, index, stamp, aligned.crop)
             with self.timer.stage("flow"):
-                flow = None if reference is None else self._flow(track.ring.crops[reference], aligned.crop)
+                flow = None if reference is None else self._spot_flow(track.ring.crops[reference], aligned.crop)
                 track.ring.features[slot] = frame_channels(spec, aligned.crop, flow)
             pending.append((track, observation, reference is not None))
             if reference is not None:
@@ -292,7 +295,7 @@ class Engine:
                 positions = sample_positions(interval.onset_frame, interval.apex_frame, max(spec.frames, 2))
                 slots = [track.ring.nearest_slot_of_frame(int(p)) for p in positions]
                 crops = [track.ring.crops[s] for s in slots]
-                clips.append(recognition_clip(spec, crops, self._flow))
+                clips.append(recognition_clip(spec, crops, self._recognition_flow))
             probabilities = np.asarray(self._recognizer(np.stack(clips)), dtype=np.float64)
         names = self._recognizer.info.class_names
         if probabilities.shape != (len(intervals), len(names)):

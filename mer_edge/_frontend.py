@@ -4,9 +4,10 @@ MediaPipe's legacy face mesh graph (``FaceLandmarkFrontCpu``) runs the face
 *detector* on every frame in which it tracks fewer faces than ``num_faces``.
 With ``max_faces=4`` and one person in view that is every frame, which costs
 about 1.5 ms on top of the ~2 ms landmark model.  :class:`FaceLandmarker` runs
-the same bundled graph with one change: the gate in front of the detector is
-driven from Python.  Faces are tracked from their previous landmarks on every
-frame, and the detector runs only
+the same bundled graph, but the gate in front of the detector is driven from
+Python (see :func:`_build_graph_config` for the other small changes).  Faces
+are tracked from their previous landmarks on every frame, and the detector
+runs only
 
 * while no face is tracked,
 * every ``redetect_every`` frames, to pick up people who came into view,
@@ -430,7 +431,7 @@ class FaceLandmarker:
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two ``[x0, y0, x1, y1]`` boxes (0 when both are empty)."""
+    """Intersection over union of two ``[x0, y0, x1, y1]`` boxes (0 when they do not overlap)."""
     w = min(a[2], b[2]) - max(a[0], b[0])
     h = min(a[3], b[3]) - max(a[1], b[1])
     if w <= 0 or h <= 0:

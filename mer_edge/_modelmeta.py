@@ -15,6 +15,8 @@ contract between the engine (which builds them) and the model:
   (of a ``CROP_SIZE`` crop), multiplied by ``flow_scale``.
 * ``flow_mag``: the flow magnitude, same scale.
 
+Flow is computed with the DIS preset ``flow_preset`` the model was trained with.
+
 For *spotting*, time step ``t`` holds the flow from frame ``t - k`` to ``t``
 (``k`` from ``window.k_ms``) and the grey crop of frame ``t``; the last step is
 the frame being scored.  For *recognition*, ``T`` frames are sampled evenly
@@ -29,11 +31,13 @@ from typing import Any, Literal, Mapping
 from ._alignment import CROP_SIZE, TEMPLATE_NAME
 from ._errors import ModelError
 
-__all__ = ["InputSpec", "ModelInfo", "CHANNELS", "TASKS", "METADATA_PREFIX"]
+__all__ = ["InputSpec", "ModelInfo", "CHANNELS", "FLOW_PRESETS", "TASKS", "METADATA_PREFIX"]
 
 METADATA_PREFIX = "mer_edge."
 TASKS = ("spotting", "recognition")
 CHANNELS = ("gray", "flow_x", "flow_y", "flow_mag")
+#: DIS optical-flow presets a model may have been trained with.
+FLOW_PRESETS = ("ultrafast", "fast", "medium")
 _SCHEMA_VERSION = 1
 
 
@@ -48,8 +52,12 @@ class InputSpec:
     flow_scale: float = 1.0
     gray_mean: float = 0.5
     gray_std: float = 0.25
+    flow_preset: str = "ultrafast"
 
     def __post_init__(self) -> None:
+        if self.flow_preset not in FLOW_PRESETS:
+            raise ModelError(f"input flow_preset {self.flow_preset!r}: valid presets are "
+                             f"{list(FLOW_PRESETS)}")
         unknown = [c for c in self.channels if c not in CHANNELS]
         if unknown or not self.channels:
             raise ModelError(f"input channels {list(self.channels)}: unknown {unknown}; "

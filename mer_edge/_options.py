@@ -34,7 +34,6 @@ class EngineOptions:
         redetect_every: frames between full face detections (tracking in between).
         max_missed_frames: a track survives this many frames without its face.
         alignment_smoothing: landmark jitter damping in ``[0, 1)``.
-        flow_preset: DIS preset (``ultrafast``, ``fast``, ``medium``).
         spotting: interval detection parameters; ``k_ms`` None takes the
             spotting model's own ``window.k_ms``.
         fps_hint: frame rate assumed before timestamps reveal it (None: 30).
@@ -51,7 +50,6 @@ class EngineOptions:
     redetect_every: int = 15
     max_missed_frames: int = 10
     alignment_smoothing: float = 0.5
-    flow_preset: str = "ultrafast"
     spotting: SpottingParams = field(default_factory=SpottingParams)
     k_ms: Optional[float] = None
     fps_hint: Optional[float] = None

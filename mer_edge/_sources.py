@@ -376,7 +376,7 @@ def open_source(source: str | int | os.PathLike[str], *, fps: float | None = Non
         source: a webcam index (``0`` or ``"0"``); a video file; a folder of
             images (read in natural order: ``2.jpg`` before ``10.jpg``); an
             image file; an ``rtsp://``, ``http://``... URL; or a GStreamer
-            pipeline (any string containing ``!``).
+            pipeline (a string containing ``!`` that is not an existing path).
         fps: the frame rate.  Overrides the container's for files (timestamps
             become ``index * 1000 / fps``), sets it for image folders (default
             30), paces a file opened with ``live=True``.
@@ -405,7 +405,7 @@ def open_source(source: str | int | os.PathLike[str], *, fps: float | None = Non
             raise SourceError(f"cannot open {name}: camera indices start at 0")
         reader: _Reader = _CaptureReader(_open_capture(index, name, cv2.CAP_ANY), fps=fps)
         device, default_live = True, True
-    elif isinstance(source, str) and "!" in source:
+    elif isinstance(source, str) and "!" in source and not os.path.exists(source):
         name = source
         reader = _CaptureReader(_open_capture(source, f"GStreamer pipeline {name!r}",
                                               cv2.CAP_GSTREAMER), fps=fps)

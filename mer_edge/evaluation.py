@@ -33,10 +33,11 @@ from ._flow import FlowEstimator
 from ._models import Model, default_model_path
 from ._options import EngineOptions
 from ._results import MicroExpression
-from .data.schema import MEGC_CLASSES, megc_class
+from .data.schema import MEGC_CLASSES, Interval
 from .metrics import recognition_scores, spotting_scores
 
-__all__ = ["BenchVideo", "TruthInterval", "VideoRun", "run_video", "evaluate", "evaluate_bench"]
+__all__ = ["BenchVideo", "TruthInterval", "VideoRun", "run_video", "evaluate", "evaluate_bench",
+           "truth_from_interval"]
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class TruthInterval:
     apex: int
     offset: int
     kind: str
-    emotion: str = ""
+    label: str | None = None  # MEGC class, None when outside the protocol
 
 
 @dataclass
@@ -107,13 +108,13 @@ def run_video(video: BenchVideo, options: EngineOptions, *, keep_crops: bool = T
 
 def _recognise_truth(runs: dict[str, VideoRun], truth: Sequence[TruthInterval],
                      recognizer: Model) -> tuple[list[str], list[str]]:
-    flow = FlowEstimator()
     spec = recognizer.info.input
+    flow = FlowEstimator(spec.flow_preset)
     names = recognizer.info.class_names
     y_true: list[str] = []
     y_pred: list[str] = []
     for item in truth:
-        label = megc_class(item.emotion) if item.emotion else None
+        label = item.label
         run = runs.get(item.video_id)
         if item.kind != "ME" or label is None or run is None or run.main_track is None:
             continue
@@ -179,10 +180,25 @@ def evaluate(videos: Sequence[BenchVideo], truth: Sequence[TruthInterval], *,
 def evaluate_bench(split_dir: str | os.PathLike, *, options: EngineOptions | None = None,
                    out_dir: str | os.PathLike | None = None,
                    progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Evaluate on a ``make-bench`` split folder (see :func:`read_bench_split`)."""
-    from ._bench_split import read_bench_split
+    """Evaluate on a ``make-bench`` split folder (:func:`~mer_edge.data.synth.read_bench_split`)."""
+    from .data.synth import read_bench_split
 
-    videos, truth = read_bench_split(Path(split_dir))
-    if not videos:
+    split = read_bench_split(Path(split_dir))
+    if not split.videos:
         raise DatasetError("the benchmark split has no videos", path=str(split_dir))
+    videos = [BenchVideo(v.clip, v.path, v.subject, v.clean) for v in split.videos]
+    truth = [truth_from_interval(item) for item in split.spotting]
     return evaluate(videos, truth, options=options, out_dir=out_dir, progress=progress)
+
+
+def truth_from_interval(item: Interval) -> TruthInterval:
+    """A sheet interval (1-based frames, CAS(ME)^2 style) in the engine's 0-based frames."""
+    onset = item.onset - 1
+    offset = (item.offset if item.offset is not None else item.onset) - 1
+    apex = (item.apex - 1) if item.apex is not None else (onset + offset) // 2
+    apex = min(max(apex, onset), offset)
+    try:
+        label = item.megc_class
+    except ValueError:
+        label = None
+    return TruthInterval(item.clip, onset, apex, offset, item.kind, label)

@@ -83,6 +83,21 @@ def test_box_helpers():
     assert box_iou(a, np.array([20, 20, 30, 30], np.float32)) == 0.0
 
 
+@pytest.mark.parametrize("extra", [{}, {"visibility": 0.5}, {"presence": 0.25}])
+def test_serialised_landmarks_are_parsed_with_or_without_extra_fields(extra):
+    from mediapipe.framework.formats import landmark_pb2
+
+    from mer_edge._frontend import _parse_landmarks
+
+    points = np.random.default_rng(0).uniform(-0.2, 1.2, (468, 3)).astype(np.float32)
+    message = landmark_pb2.NormalizedLandmarkList()
+    for x, y, z in points:
+        message.landmark.add(x=x, y=y, z=z, **extra)
+    parsed = _parse_landmarks(message.SerializeToString())
+    assert parsed.dtype == np.float32
+    np.testing.assert_array_equal(parsed, points[:, :2])
+
+
 # -- constructor and input checks --------------------------------------------------
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -17,7 +17,8 @@ folder given by the caller; the first existing candidate wins):
     ``NIR``); the class comes from the folder name, onset and offset from the
     first and last image number; no apex.
 ``casme_sq``
-    sheet ``*code_final*.csv`` (the updated CSV) before ``*code_final*.xlsx``;
+    sheet ``*code_final*.csv`` (the updated CSV) before ``*code_final*.xlsx``, then
+    ``spotting.csv`` (the name ``mer-edge data make-bench`` writes);
     frames ``<root>/rawpic/s15/15_0101disgustingteeth/img1.jpg`` and video
     ``<root>/rawvideo/s15/15_0101disgustingteeth.avi`` (either is enough).
 ``casme3``
@@ -97,7 +98,7 @@ _LAYOUTS: dict[str, _Layout] = {
     "casme2": _Layout(("CASME2-coding*.xlsx", "CASME2-coding*.csv"), _casme2,
                       variants=("raw", "cropped")),
     "samm": _Layout(("SAMM_Micro_FACS_Codes*.xlsx", "SAMM*FACS*.xlsx"), _samm),
-    "casme_sq": _Layout(("*code_final*.csv", "*code_final*.xlsx"), _casme_sq),
+    "casme_sq": _Layout(("*code_final*.csv", "*code_final*.xlsx", "spotting.csv"), _casme_sq),
     "casme3": _Layout(("*part_A*label*.xlsx", "*part_A*label*.csv"), _casme3,
                       all_sheets=True),
     "samm_lv": _Layout(("SAMM_LongVideos*.xlsx",), _samm_lv),

@@ -46,9 +46,11 @@ __all__ = [
     "recognition_sample",
     "reference_indices",
     "assign_intervals",
+    "main",
 ]
 
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+_VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".wmv")
 _CACHE_VERSION = "2"
 
 
@@ -261,7 +263,7 @@ def cached_tracks(source: str | os.PathLike, cache_dir: str | os.PathLike, **kwa
         return _load_tracks(cache)
     tracks = align_tracks(path, **kwargs)  # type: ignore[arg-type]
     cache.parent.mkdir(parents=True, exist_ok=True)
-    partial = cache.with_name(cache.stem + ".partial.npz")
+    partial = cache.with_name(f"{cache.stem}.{os.getpid()}.partial.npz")
     _save_tracks(partial, tracks)
     partial.replace(cache)
     return tracks
@@ -380,3 +382,32 @@ def recognition_sample(video: AlignedVideo, interval: Interval, spec: InputSpec,
     positions = sample_positions(interval.onset, apex, max(spec.frames, 2))
     crops = [video.crops[video.index_of(int(p))] for p in positions]
     return recognition_clip(spec, crops, estimator)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m mer_edge.data.prepare PATH... --cache DIR``: align videos ahead of training.
+
+    A path may be a video, a frames folder, or a folder searched for videos.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m mer_edge.data.prepare",
+                                     description="Cache aligned face crops of videos.")
+    parser.add_argument("paths", nargs="+", type=Path)
+    parser.add_argument("--cache", type=Path, required=True)
+    parser.add_argument("--fps", type=float, default=None, help="frame rate of frames folders")
+    args = parser.parse_args(argv)
+    videos: list[Path] = []
+    for path in args.paths:
+        if path.is_dir() and not any(p.suffix.lower() in _IMAGE_SUFFIXES for p in path.iterdir()):
+            videos += sorted(p for p in path.rglob("*") if p.suffix.lower() in _VIDEO_SUFFIXES)
+        else:
+            videos.append(path)
+    for path in videos:
+        tracks = cached_tracks(path, args.cache, fps=args.fps)
+        print(f"{path}: {len(tracks)} face track(s), {len(tracks[0])} frames, "
+              f"face found in {tracks[0].found.mean():.0%}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

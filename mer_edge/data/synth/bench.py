@@ -7,7 +7,7 @@ two splits)::
 
     DIR/manifest.json                  seed, sources + sha256, splits, counts
     DIR/<split>/manifest.json          per video: fps, frames, clean, events
-    DIR/<split>/spotting_code_final.csv
+    DIR/<split>/spotting.csv
         CAS(ME)^2 updated-CSV layout, no header, 1-based frames
         (load_sheet("casme_sq", ...) / load_dataset("casme_sq", DIR/<split>))
     DIR/<split>/rawvideo/sNN/NN_0101title.avi
@@ -56,8 +56,8 @@ GENERATOR_VERSION = "1"
 VIDEOS_ENV = "MER_EDGE_VIDEOS"
 #: Split names, in build order.
 SPLITS: tuple[str, ...] = ("train", "val", "test")
-#: File name of each split's CAS(ME)^2-style sheet (matches ``*code_final*.csv``).
-SPOTTING_SHEET = "spotting_code_final.csv"
+#: File name of each split's CAS(ME)^2-style sheet (the interface name of make-bench).
+SPOTTING_SHEET = "spotting.csv"
 #: File name of each split's CASME II-style sheet (matches ``CASME2-coding*.csv``).
 RECOGNITION_SHEET = "CASME2-coding-synth.csv"
 _RECOGNITION_FRAMES = "CASME2_RAW_selected"

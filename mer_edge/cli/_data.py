@@ -1,0 +1,73 @@
+"""``mer-edge data``: build the semi-synthetic benchmark, inspect annotation sheets.
+
+* ``mer-edge data make-bench --out DIR --seed N [--videos FOLDER] [--tiny]``
+  injects micro-expressions with known ground truth into real face videos and
+  writes ``DIR/{train,val,test}/`` split by identity, plus ``DIR/manifest.json``.
+* ``mer-edge data inspect DATASET SHEET`` reads a real annotation sheet
+  (``casme2 samm smic casme_sq casme3 samm_lv mmew``) and prints, as its last
+  line, a JSON object with ``rows``, ``micro``, ``macro``, ``subjects`` and
+  ``emotions``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+#: Where a developer checkout keeps the team's face videos (beside the repo).
+_CHECKOUT_VIDEOS = Path("..") / "shared" / "data" / "videos"
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``data`` subcommand and its actions."""
+    parser = subparsers.add_parser("data", help="benchmarks and dataset annotation sheets")
+    actions = parser.add_subparsers(title="actions", dest="action", metavar="ACTION")
+    actions.required = True
+
+    bench = actions.add_parser("make-bench", help="semi-synthetic benchmark from real face videos")
+    bench.add_argument("--out", required=True, type=Path, help="output folder")
+    bench.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    bench.add_argument("--videos", type=Path, default=None,
+                       help="folder of source face videos (default: $MER_EDGE_VIDEOS, else "
+                            "../shared/data/videos of a developer checkout)")
+    bench.add_argument("--tiny", action="store_true", help="a seconds-long bench (tests)")
+    bench.add_argument("--overwrite", action="store_true", help="replace a previous bench in --out")
+    bench.set_defaults(handler=run_make_bench)
+
+    inspect = actions.add_parser("inspect", help="summarise a dataset annotation sheet")
+    inspect.add_argument("dataset", help="casme2 samm smic casme_sq casme3 samm_lv mmew")
+    inspect.add_argument("sheet", type=Path, help="the sheet (.xlsx or .csv)")
+    inspect.set_defaults(handler=run_inspect)
+
+
+def _videos_folder(explicit: Path | None) -> Path | None:
+    if explicit is not None:
+        return explicit
+    if os.environ.get("MER_EDGE_VIDEOS"):
+        return Path(os.environ["MER_EDGE_VIDEOS"])
+    if _CHECKOUT_VIDEOS.is_dir():
+        print(f"make-bench: using the videos in {_CHECKOUT_VIDEOS} (pass --videos to choose)",
+              file=sys.stderr)
+        return _CHECKOUT_VIDEOS
+    return None  # make_bench explains what to pass
+
+
+def run_make_bench(args: argparse.Namespace) -> int:
+    from ..data.synth import make_bench
+
+    out = make_bench(args.out, args.seed, videos_dir=_videos_folder(args.videos), tiny=args.tiny,
+                     overwrite=args.overwrite, progress=lambda line: print(line, flush=True))
+    manifest = json.loads((Path(out) / "manifest.json").read_text())
+    print(f"make-bench: wrote {out}")
+    print(json.dumps({k: manifest[k] for k in ("seed", "splits") if k in manifest}, sort_keys=True))
+    return 0
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    from ..data.loaders import inspect_main
+
+    print(json.dumps(inspect_main(args.dataset, str(args.sheet)), sort_keys=True), flush=True)
+    return 0

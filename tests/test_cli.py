@@ -1,0 +1,185 @@
+"""The ``mer-edge`` command line: run, models, errors (demo: see test_demo.py)."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from mer_edge.cli import main
+from mer_edge._overlay import gui_available
+from mer_edge._sinks import EVENT_COLUMNS
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+VIDEO = SHARED / "videos" / "default.wmv"
+EVENT_KEYS = set(EVENT_COLUMNS) | {"probs"}
+TRACK_KEYS = {"frame", "timestamp_ms", "track_id", "box"}
+
+needs_video = pytest.mark.skipif(not VIDEO.is_file(), reason="../shared/data is absent")
+
+
+def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``python -m mer_edge.cli ARGS`` in a subprocess (what the console script runs)."""
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-m", "mer_edge.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    """One full run over default.wmv writing events and tracks (shared by several tests)."""
+    if not VIDEO.is_file():
+        pytest.skip("../shared/data is absent")
+    folder = tmp_path_factory.mktemp("run")
+    result = _cli("run", str(VIDEO), "--out", str(folder / "E.jsonl"),
+                  "--tracks", str(folder / "T.jsonl"), "--save-video", str(folder / "o.avi"),
+                  "--no-progress")
+    return result, folder
+
+
+def test_run_writes_events_and_tracks_with_the_documented_keys(default_run):
+    result, folder = default_run
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    events = _lines(folder / "E.jsonl")
+    assert events, "default.wmv has smiles and blinks: something must be spotted"
+    for event in events:
+        assert set(event) >= EVENT_KEYS
+        assert event["type"] in ("ME", "MaE")
+        assert event["onset_frame"] <= event["apex_frame"] <= event["offset_frame"] < 288
+        assert event["onset_ms"] <= event["apex_ms"] <= event["offset_ms"]
+        assert abs(sum(event["probs"].values()) - 1.0) < 1e-3 and event["label"] in event["probs"]
+    tracks = _lines(folder / "T.jsonl")
+    assert {row["frame"] for row in tracks} == set(range(288))  # one face in every frame
+    for row in tracks:
+        assert set(row) >= TRACK_KEYS
+        x0, y0, x1, y1 = row["box"]
+        assert 0 <= x0 < x1 <= 640 and 0 <= y0 < y1 <= 480
+    stamps = [row["timestamp_ms"] for row in tracks]
+    assert stamps == sorted(stamps)
+    assert result.stdout.count("\nevent ") + result.stdout.startswith("event ") == len(events)
+    assert "288 frames" in result.stdout
+
+
+def test_run_saves_the_overlay_video(default_run):
+    result, folder = default_run
+    capture = cv2.VideoCapture(str(folder / "o.avi"))
+    assert capture.isOpened() and int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 288
+    capture.release()
+
+
+@needs_video
+def test_run_csv_header_first_and_prob_columns(tmp_path, capsys):
+    out = tmp_path / "E.csv"
+    assert main(["run", str(VIDEO), "--out", str(out), "--max-frames", "120", "--no-progress"]) == 0
+    stdout = capsys.readouterr().out
+    assert "120 frames" in stdout
+    with out.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    header = rows[0]
+    assert header[:len(EVENT_COLUMNS)] == list(EVENT_COLUMNS)
+    assert header[len(EVENT_COLUMNS):] == ["prob_negative", "prob_positive", "prob_surprise"]
+    for row in rows[1:]:
+        assert len(row) == len(header)
+        assert abs(sum(float(v) for v in row[len(EVENT_COLUMNS):]) - 1.0) < 1e-3
+
+
+@needs_video
+def test_run_image_folder_uses_fps(tmp_path, capsys):
+    folder = SHARED / "videos" / "openface_image_sequence"
+    tracks = tmp_path / "T.jsonl"
+    assert main(["run", str(folder), "--fps", "10", "--tracks", str(tracks), "--quiet",
+                 "--no-progress"]) == 0
+    rows = _lines(tracks)
+    assert [row["frame"] for row in rows] == list(range(30))
+    assert rows[1]["timestamp_ms"] - rows[0]["timestamp_ms"] == pytest.approx(100.0)
+
+
+@needs_video
+def test_events_written_before_an_error_stay_on_disk(tmp_path):
+    """A resolution change mid-stream stops the run (exit 2): earlier events are kept."""
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    capture = cv2.VideoCapture(str(VIDEO))
+    for index in range(120):
+        ok, image = capture.read()
+        assert ok
+        cv2.imwrite(str(frames / f"{index:04d}.png"), image)
+    capture.release()
+    cv2.imwrite(str(frames / "0120.png"), np.zeros((240, 320, 3), np.uint8))
+    out = tmp_path / "E.jsonl"
+    result = _cli("run", str(frames), "--fps", "15", "--out", str(out), "--no-progress")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("mer-edge: error:") and "resolution changed" in last
+    printed = [line for line in result.stdout.splitlines() if line.startswith("event ")]
+    assert len(_lines(out)) == len(printed)
+
+
+BAD_SOURCES = [
+    ("missing.mp4", "no such file"),
+    ("empty_dir", "holds no"),
+    ("not_a_video.mp4", "cannot open"),
+]
+
+
+@pytest.mark.parametrize("name, message", BAD_SOURCES)
+def test_bad_source_exits_2_with_one_line(tmp_path, name, message):
+    (tmp_path / "empty_dir").mkdir()
+    (tmp_path / "not_a_video.mp4").write_text("hello")
+    result = _cli("run", str(tmp_path / name), "--out", str(tmp_path / "E.jsonl"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("mer-edge: error:")]
+    assert len(errors) == 1 and message in errors[0]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--out", "E.txt"], ".jsonl or .csv"),
+    (["--save-video", "o.gif"], "--save-video"),
+    (["--max-frames", "0"], "--max-frames"),
+    (["--spotter", "nope.onnx"], "no such file"),
+    (["--fps", "-3"], "fps"),
+])
+def test_bad_options_exit_2(tmp_path, capsys, args, message):
+    assert main(["run", str(tmp_path), *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_show_without_gui_is_a_clear_error(tmp_path, capsys):
+    if gui_available():
+        pytest.skip("this OpenCV has a GUI")
+    assert main(["run", str(tmp_path), "--show"]) == 2
+    err = capsys.readouterr().err
+    assert "GUI" in err and "--save-video" in err
+
+
+def test_usage_errors_exit_2(capsys):
+    assert main([]) == 2
+    assert main(["run"]) == 2
+    assert main(["no-such-command"]) == 2
+    assert main(["--version"]) == 0
+
+
+def test_models_last_line_is_the_json_list():
+    result = _cli("models")
+    assert result.returncode == 0, result.stderr[-2000:]
+    models = json.loads(result.stdout.strip().splitlines()[-1])
+    assert isinstance(models, list) and {m["task"] for m in models} >= {"spotting", "recognition"}
+    for model in models:
+        assert {"name", "task", "method", "version", "input", "class_names"} <= set(model)
+        assert model["input"]["shape"][0] == -1
+    recognizer = next(m for m in models if m["task"] == "recognition" and m["default"])
+    assert recognizer["class_names"] == ["negative", "positive", "surprise"]
