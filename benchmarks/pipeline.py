@@ -36,6 +36,14 @@ import numpy as np
 _REPO = Path(__file__).resolve().parents[1]
 
 
+def _use_checkout() -> None:
+    """Import mer_edge from this checkout when it is not installed (``pip install -e .``)."""
+    import importlib.util
+
+    if importlib.util.find_spec("mer_edge") is None:
+        sys.path.insert(0, str(_REPO))
+
+
 def default_video() -> Path:
     """``$MER_EDGE_VIDEOS/default.wmv``, else ``../shared/data/videos/default.wmv``."""
     folder = os.environ.get("MER_EDGE_VIDEOS")
@@ -114,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=5,
                         help="frames run through both passes first and not timed")
     args = parser.parse_args(argv)
+    _use_checkout()
 
     import mer_edge as me
 

@@ -86,8 +86,7 @@ class Engine:
             self._recognizer = Model(options.recognition_model or default_model_path("recognition"),
                                      backend=options.backend, expected_task="recognition",
                                      allow_fallback=options.allow_fallback)
-        k_ms = options.k_ms or float(self._spotter.info.window["k_ms"])
-        self._params = _with_k(options.spotting, k_ms)
+        self._params = _detection_params(self._spotter, options)
         self._fps_hint = options.fps_hint or float(self._spotter.info.window.get("fps", 30.0))
         self._landmarker = FaceLandmarker(max_faces=options.max_faces,
                                           redetect_every=options.redetect_every)
@@ -372,7 +371,18 @@ class Engine:
             yield FrameResult(index, stamp, [], tail)
 
 
-def _with_k(params: SpottingParams, k_ms: float) -> SpottingParams:
-    from dataclasses import replace
+def _detection_params(spotter: Model, options: EngineOptions) -> SpottingParams:
+    """The user's parameters, else the spotter's calibrated ones; ``k`` from the model."""
+    from dataclasses import fields, replace
 
-    return replace(params, k_ms=k_ms)
+    if options.spotting is not None:
+        params = options.spotting
+    else:
+        known = {f.name for f in fields(SpottingParams)}
+        calibrated = dict(spotter.info.detection)
+        unknown = sorted(set(calibrated) - known)
+        if unknown:
+            raise ModelError(f"{spotter.path}: unknown detection parameters {unknown}; "
+                             f"valid: {sorted(known)}")
+        params = SpottingParams(**calibrated)
+    return replace(params, k_ms=options.k_ms or float(spotter.info.window["k_ms"]))

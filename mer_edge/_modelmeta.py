@@ -91,6 +91,9 @@ class ModelInfo:
         input: the input specification.
         window: spotting time parameters: ``k_ms`` (motion lag),
             ``fps`` (frame rate the model was trained at).
+        detection: interval-detection parameters calibrated for this
+            spotter's score on validation data (any fields of
+            :class:`~mer_edge.SpottingParams`, e.g. ``p``, ``min_score``).
         class_names: recognition classes, in output order.
         alignment: template name the crops must follow.
         sdk_version: SDK version that exported the file.
@@ -105,6 +108,7 @@ class ModelInfo:
     input: InputSpec
     placeholder: bool = False
     window: Mapping[str, float] = field(default_factory=dict)
+    detection: Mapping[str, Any] = field(default_factory=dict)
     class_names: tuple[str, ...] = ()
     alignment: str = TEMPLATE_NAME
     sdk_version: str = ""

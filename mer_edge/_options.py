@@ -1,7 +1,7 @@
 """Engine options: one dataclass, validated on construction."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Literal, Optional
 
 from ._errors import InputError
@@ -34,8 +34,10 @@ class EngineOptions:
         redetect_every: frames between full face detections (tracking in between).
         max_missed_frames: a track survives this many frames without its face.
         alignment_smoothing: landmark jitter damping in ``[0, 1)``.
-        spotting: interval detection parameters; ``k_ms`` None takes the
-            spotting model's own ``window.k_ms``.
+        spotting: interval detection parameters; None takes those the
+            spotting model was calibrated with (its ``detection`` metadata)
+            over the :class:`~mer_edge.SpottingParams` defaults.
+        k_ms: motion lag; None takes the spotting model's ``window.k_ms``.
         fps_hint: frame rate assumed before timestamps reveal it (None: 30).
         recognize: classify spotted intervals (False: spotting only).
     """
@@ -50,7 +52,7 @@ class EngineOptions:
     redetect_every: int = 15
     max_missed_frames: int = 10
     alignment_smoothing: float = 0.5
-    spotting: SpottingParams = field(default_factory=SpottingParams)
+    spotting: Optional[SpottingParams] = None
     k_ms: Optional[float] = None
     fps_hint: Optional[float] = None
     recognize: bool = True

@@ -71,6 +71,7 @@ class VideoRun:
     duration_ms: float = 0.0
     events: list[MicroExpression] = field(default_factory=list)
     scores: dict[int, dict[int, float]] = field(default_factory=lambda: defaultdict(dict))
+    timestamps_ms: dict[int, float] = field(default_factory=dict)
     crops: dict[int, dict[int, np.ndarray]] = field(default_factory=lambda: defaultdict(dict))
 
     @property
@@ -95,6 +96,7 @@ def run_video(video: BenchVideo, options: EngineOptions, *, keep_crops: bool = T
         first = last = None
         for result in engine.run(video.path):
             run.events.extend(result.events)
+            run.timestamps_ms.setdefault(result.frame_index, result.timestamp_ms)
             for face in result.faces:
                 if np.isfinite(face.score):
                     run.scores[face.track_id][face.frame_index] = face.score

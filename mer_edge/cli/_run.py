@@ -223,6 +223,7 @@ def run(args: argparse.Namespace) -> int:
         if bar is not None:
             stack.callback(bar.close)
             session.echo = bar.write
+        dropped_at_start = frames.dropped  # while the engine was loading
         for frame in frames:
             session.image = frame.image
             result = engine.process(frame.image, frame.timestamp_ms)
@@ -236,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
             session.echo = print
-        _summary(session, engine.stats(), frames, live)
+        _summary(session, engine.stats(), frames, live, dropped_at_start)
     return 0
 
 
@@ -251,14 +252,15 @@ def _progress(args: argparse.Namespace, frames: Any, live: bool) -> Any:
     return tqdm(total=total, unit="frame", desc="mer-edge", leave=False, file=sys.stderr)
 
 
-def _summary(session: _Session, stats: dict[str, Any], frames: Any, live: bool) -> None:
+def _summary(session: _Session, stats: dict[str, Any], frames: Any, live: bool,
+             dropped_at_start: int) -> None:
     kinds = [event.kind for event in session.events]
     faces = stats["faces"] / max(stats["frames"], 1)
     print(f"run: {stats['frames']} frames, {faces:.2f} faces/frame, {len(kinds)} events "
           f"({kinds.count('ME')} ME, {kinds.count('MaE')} MaE), {stats['fps']:.1f} fps processing")
     if live:
-        print(f"run: live source, {frames.dropped} frames dropped "
-              f"({frames.frames_read} read)")
+        print(f"run: live source, {frames.dropped - dropped_at_start} frames dropped while "
+              f"processing, {dropped_at_start} while starting ({frames.frames_read} read)")
     if frames.error:
         print(f"run: warning: the source stopped early: {frames.error}", file=sys.stderr)
     outputs = [(session.event_writer, "events"), (session.track_writer, "track rows"),
