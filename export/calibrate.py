@@ -33,7 +33,8 @@ from mer_edge.metrics import spotting_scores
 GRID: dict[str, Sequence[float]] = {
     "p": (0.2, 0.35, 0.5, 0.65, 0.8),
     "min_score": (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
-    "smooth_ms": (0.0, 70.0, 140.0),
+    "smooth_ms": (0.0, 70.0),
+    "offset_lag": (0.25, 0.5),
 }
 
 

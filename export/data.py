@@ -27,7 +27,7 @@ from mer_edge.data.prepare import (AlignedVideo, assign_intervals, cached_alignm
 from mer_edge.data.schema import MEGC_CLASSES, Interval
 
 __all__ = ["Split", "load_bench_split", "load_dataset_split", "SpottingSet", "RecognitionSet",
-           "pair_pool", "unlabelled_windows", "shared_video", "flip_clip", "split_tracks",
+           "pair_pool", "unlabelled_windows", "shared_video", "flip_clip", "augment", "split_tracks",
            "recognition_items"]
 
 Progress = Callable[[str], None]
@@ -128,6 +128,36 @@ def flip_clip(clip: np.ndarray, channels: Sequence[str]) -> np.ndarray:
     return out
 
 
+def augment(clips: np.ndarray, channels: Sequence[str], rng: np.random.Generator, *,
+            max_shift: int = 2, gray_jitter: float = 0.2, flow_jitter: float = 0.2) -> np.ndarray:
+    """Random mirror, small translation and intensity jitter of ``(B, T, C, S, S)`` clips.
+
+    One draw per clip (all its time steps alike): a mirror (``flow_x``
+    changes sign), a shift of up to ``max_shift`` pixels (edges repeated),
+    grey gain/offset and a flow gain of ``1 +/- jitter``.
+    """
+    out = clips.copy()
+    flip = rng.random(len(out)) < 0.5
+    out[flip] = flip_clip(out[flip], channels)
+    if max_shift > 0:
+        size = out.shape[-1]
+        pad = [(0, 0)] * (out.ndim - 3) + [(0, 0), (max_shift, max_shift), (max_shift, max_shift)]
+        for index in range(len(out)):
+            dy, dx = rng.integers(-max_shift, max_shift + 1, 2)
+            padded = np.pad(out[index], pad[1:], mode="edge")
+            out[index] = padded[..., max_shift + dy:max_shift + dy + size,
+                                max_shift + dx:max_shift + dx + size]
+    names = list(channels)
+    for index in range(len(out)):
+        for channel, name in enumerate(names):
+            if name == "gray":
+                gain, offset = 1 + rng.uniform(-gray_jitter, gray_jitter), rng.uniform(-gray_jitter, gray_jitter)
+                out[index, :, channel] = out[index, :, channel] * gain + offset
+            else:
+                out[index, :, channel] *= 1 + rng.uniform(-flow_jitter, flow_jitter)
+    return out
+
+
 def _features_cached(video: AlignedVideo, spec: InputSpec, k_ms: float, cache_dir: Path,
                      flow_preset: str = "ultrafast") -> np.ndarray:
     key = json.dumps([video.source, video.track_id, len(video), spec.channels, spec.size,
@@ -204,16 +234,13 @@ class SpottingSet:
 
     def sample(self, rng: np.random.Generator, batch: int, positive_fraction: float = 0.5
                ) -> tuple[np.ndarray, np.ndarray]:
-        """A balanced random batch, randomly mirrored."""
+        """A balanced random batch, augmented (:func:`augment`)."""
         n_pos = int(round(batch * positive_fraction)) if len(self.positive) else 0
         picks = np.concatenate([rng.choice(self.positive, n_pos),
                                 rng.choice(self.negative if len(self.negative) else self.positive,
                                            batch - n_pos)])
         clips, labels = zip(*(self.window(int(i)) for i in picks))
-        clips_array = np.stack(clips)
-        flip = rng.random(batch) < 0.5
-        clips_array[flip] = flip_clip(clips_array[flip], self.spec.channels)
-        return clips_array, np.stack(labels)
+        return augment(np.stack(clips), self.spec.channels, rng), np.stack(labels)
 
 
 def unlabelled_windows(videos: Sequence[AlignedVideo], spec: InputSpec, k_ms: float,
@@ -263,12 +290,9 @@ class RecognitionSet:
         return np.where(counts > 0, weights, 0.0).astype(np.float32)
 
     def sample(self, rng: np.random.Generator, batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """A random batch (mirrored at random): clips, labels, sample indices."""
+        """A random augmented batch: clips, labels, sample indices."""
         picks = rng.choice(len(self), batch)
-        clips = self.clips[picks].copy()
-        flip = rng.random(batch) < 0.5
-        clips[flip] = flip_clip(clips[flip], self.spec.channels)
-        return clips, self.labels[picks], picks
+        return augment(self.clips[picks], self.spec.channels, rng), self.labels[picks], picks
 
 
 def recognition_items(split: Split, cache_dir: Path, *, max_videos: int = 0,

@@ -17,7 +17,7 @@ from mer_edge.metrics import recognition_scores, spotting_scores
 
 from .data import RecognitionSet, SpottingSet
 
-__all__ = ["roc_auc", "spotting_metrics", "recognition_metrics", "score_videos"]
+__all__ = ["roc_auc", "spotting_metrics", "recognition_metrics", "score_videos", "tune_detector"]
 
 Predict = Callable[[np.ndarray], np.ndarray]
 
@@ -53,12 +53,17 @@ def score_videos(data: SpottingSet, predict: Predict, batch: int = 256) -> list[
 
 
 def spotting_metrics(data: SpottingSet, predict: Predict,
-                     params: SpottingParams | None = None) -> dict[str, Any]:
-    """Frame AUC and MEGC interval scores of a spotter on a split."""
+                     params: SpottingParams | None = None,
+                     scored: list[np.ndarray] | None = None) -> dict[str, Any]:
+    """Frame AUC and MEGC interval scores of a spotter on a split.
+
+    ``scored`` reuses the output of :func:`score_videos` (e.g. to compare
+    detector parameters without running the model again).
+    """
     params = params or SpottingParams(k_ms=data.k_ms)
     all_scores, all_labels = [], []
     truth, pred = [], []
-    for video, scores in zip(data.videos, score_videos(data, predict)):
+    for video, scores in zip(data.videos, scored if scored is not None else score_videos(data, predict)):
         valid = np.isfinite(scores)
         all_scores.append(scores[valid])
         all_labels.append(video.labels[valid])
@@ -80,6 +85,24 @@ def spotting_metrics(data: SpottingSet, predict: Predict,
             "f1": megc["all"]["f1"], "f1_me": megc["ME"]["f1"], "f1_mae": megc["MaE"]["f1"],
             "precision": megc["all"]["precision"], "recall": megc["all"]["recall"],
             "truth": len(truth), "predicted": len(pred)}
+
+
+def tune_detector(data: SpottingSet, predict: Predict,
+                  grid: dict[str, tuple[float, ...]] | None = None) -> list[dict[str, Any]]:
+    """Interval F1 on ``data`` for a grid of detector parameters, best first.
+
+    Use it on the validation split only; it recommends ``p`` / ``min_score``
+    for :class:`~mer_edge._spotting.SpottingParams`.
+    """
+    grid = grid or {"p": (0.3, 0.5, 0.7), "min_score": (0.3, 0.5, 0.7)}
+    scored = score_videos(data, predict)
+    rows = []
+    for p in grid["p"]:
+        for floor in grid["min_score"]:
+            params = SpottingParams(k_ms=data.k_ms, p=p, min_score=floor)
+            metrics = spotting_metrics(data, predict, params, scored)
+            rows.append({"p": p, "min_score": floor, **metrics})
+    return sorted(rows, key=lambda row: -row["f1"])
 
 
 def recognition_metrics(data: RecognitionSet, predict: Predict, batch: int = 128) -> dict[str, Any]:

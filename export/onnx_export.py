@@ -34,7 +34,7 @@ from .config import TrainConfig
 from .models import METHOD_NAMES, build_model
 
 __all__ = ["OPSET", "DEFAULT_ATOL", "model_info", "export_model", "export_run", "parity",
-           "latency_ms", "main"]
+           "latency_ms", "exported_params", "main"]
 
 OPSET = 17
 DEFAULT_ATOL = 1e-4
@@ -73,6 +73,12 @@ def export_model(model: nn.Module, info: ModelInfo, out: str | Path) -> Path:
     onnx.checker.check_model(graph)
     onnx.save(graph, str(out))
     return out
+
+
+def exported_params(path: str | Path) -> int:
+    """Number of weights in an ONNX graph (its initializers)."""
+    graph = onnx.load(str(path)).graph
+    return int(sum(int(np.prod(init.dims)) for init in graph.initializer))
 
 
 def _session(path: Path, threads: int = 1):  # type: ignore[no-untyped-def]
@@ -129,11 +135,12 @@ def export_run(run_dir: str | Path, out: str | Path, *, atol: float = DEFAULT_AT
     metrics = {key: value for key, value in dict(result.get("val_metrics", {})).items()
                if key != "confusion"}
     metrics = {"split": "val", **metrics, "best_epoch": result.get("best_epoch"),
-               "params": result.get("params")}
+               "params_trained": result.get("params")}
     info = model_info(config, metrics=metrics, training_data=result.get("training_data", ""),
                       fps=float(result.get("fps", 30.0)))
     path = export_model(model, info, out)
     ms = latency_ms(path, info)
+    metrics["params_exported"] = exported_params(path)
     info = model_info(config, metrics={**metrics, "ort_ms_per_face_1thread": round(ms, 4)},
                       training_data=info.training_data, fps=float(info.window.get("fps", 30.0)))
     path = export_model(model, info, out)
@@ -141,7 +148,8 @@ def export_run(run_dir: str | Path, out: str | Path, *, atol: float = DEFAULT_AT
     if error > atol:
         raise ModelError(f"{path}: ONNX Runtime differs from PyTorch by {error:.2e} > atol {atol:.0e}")
     return {"file": str(path), "bytes": path.stat().st_size, "max_abs_diff": error, "atol": atol,
-            "ms_per_face": ms, "params": result.get("params"), "val_metrics": metrics}
+            "ms_per_face": ms, "params_trained": result.get("params"),
+            "params_exported": metrics["params_exported"], "val_metrics": metrics}
 
 
 def main(argv: list[str] | None = None) -> None:

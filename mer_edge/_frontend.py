@@ -11,7 +11,9 @@ runs only
 
 * while no face is tracked,
 * every ``redetect_every`` frames, to pick up people who came into view,
-* on the frame after a tracked face was lost, to re-acquire it at once,
+* while fewer faces are tracked than in the last ``2 * redetect_every``
+  frames, to find a lost face again at once (the detector often finds a
+  turned or distant face only on some frames),
 
 and never while ``max_faces`` faces are already tracked.  The models are the
 ones bundled in the ``mediapipe`` wheel, so nothing is downloaded.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections import deque
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -49,6 +52,9 @@ _SKIP_DETECTION = "skip_detection"
 _LANDMARKS = "multi_face_landmarks"
 _PRESENCE = "multi_face_presence"
 _UNIQUE_ROIS = "unique_face_rects_from_landmarks"
+# While fewer faces are tracked than were in the last this many redetect
+# periods, the detector runs on every frame to find the missing ones again.
+_RECENT_FRAMES_PER_PERIOD = 2
 # Two faces whose regions overlap more than this are one face.
 _DUPLICATE_IOU = 0.5
 
@@ -282,7 +288,9 @@ class FaceLandmarker:
         min_detection_confidence: face-detector score needed to start a face.
         min_tracking_confidence: landmark-model presence needed to keep a face.
         redetect_every: run the face detector at least every this many frames
-            to find faces that came into view (1 = every frame).
+            to find faces that came into view (1 = every frame, as MediaPipe's
+            FaceMesh does).  It also runs on every frame while a face seen in
+            the last ``2 * redetect_every`` frames is missing.
         refine_landmarks: use the attention model, 478 points with irises
             (slower).
 
@@ -332,14 +340,14 @@ class FaceLandmarker:
         self._graph.start_run(self._side_packets)
         self._timestamp = 0
         self._tracked = 0          # faces tracked after the previous frame
-        self._expected = 0         # faces tracked after the last detector run
+        self._recent: deque[int] = deque(maxlen=_RECENT_FRAMES_PER_PERIOD * self.redetect_every)
         self._since_detection = 0  # frames since the last detector run
         self.detector_runs = 0
 
     def _should_detect(self) -> bool:
         if self._tracked >= self.max_faces:
             return False
-        return (self._tracked == 0 or self._tracked < self._expected
+        return (self._tracked == 0 or self._tracked < max(self._recent, default=0)
                 or self._since_detection + 1 >= self.redetect_every)
 
     def detect(self, frame_bgr: np.ndarray) -> list[FaceObservation]:
@@ -378,11 +386,11 @@ class FaceLandmarker:
             FaceObservation(m * scale, box_from_landmarks(m * scale, width, height), p)
             for m, p in zip(marks, presence)])
         self._tracked = len(faces)
+        self._recent.append(self._tracked)
         del faces[self.max_faces:]
         if detect:
             self.detector_runs += 1
             self._since_detection = 0
-            self._expected = self._tracked
         else:
             self._since_detection += 1
         return faces

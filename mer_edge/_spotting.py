@@ -10,11 +10,12 @@ too).  The detector:
    threshold ``mean + p * (max - mean)``, never below ``min_score`` (so a still
    face does not turn sensor noise into events);
 3. tracks runs of frames above threshold; peaks closer than ``k`` merge into
-   one run;
-4. when a run closes (the score stays below threshold for ``k/2``, or it
-   reaches ``max_interval_ms``) it emits ``[onset, offset]`` with onset the
-   first frame of the run, apex its highest score and offset the run's end
-   minus the motion lag ``k`` (not before the apex);
+   one run (the rise and the fall of one movement are two bumps);
+4. when a run closes (the score stays below threshold for ``close_gap_ms``,
+   ``k`` by default, or it reaches ``max_interval_ms``) it emits
+   ``[onset, offset]`` with onset the first frame of the run, apex its
+   highest score and offset the run's end minus ``offset_lag * k`` (not
+   before the apex);
 5. names the interval ``"ME"`` when it lasts at most ``me_max_ms``, else
    ``"MaE"``.
 """
@@ -45,6 +46,11 @@ class SpottingParams:
         min_interval_ms: shorter runs are dropped as noise.
         max_interval_ms: a run is closed when it gets this long.
         smoother: smoother name; ``smooth_ms`` its window.
+        close_gap_ms: a run closes after this long below threshold
+            (None: ``k_ms``, so the rise and the fall of one movement merge).
+        offset_lag: offset = end of the run - ``offset_lag * k_ms``.
+        warmup_ms: scores of a track's first ``warmup_ms`` are ignored
+            (alignment settling on a new face).
     """
 
     k_ms: float = 200.0
@@ -56,6 +62,9 @@ class SpottingParams:
     max_interval_ms: float = 6_000.0
     smoother: str = "moving_average"
     smooth_ms: float = 100.0
+    close_gap_ms: float | None = None
+    offset_lag: float = 0.5
+    warmup_ms: float = 400.0
 
     def __post_init__(self) -> None:
         checks = {
@@ -64,6 +73,8 @@ class SpottingParams:
             "min_interval_ms": self.min_interval_ms >= 0,
             "max_interval_ms": self.max_interval_ms > self.me_max_ms,
             "smooth_ms": self.smooth_ms >= 0,
+            "close_gap_ms": self.close_gap_ms is None or self.close_gap_ms > 0,
+            "offset_lag": 0.0 <= self.offset_lag <= 1.0, "warmup_ms": self.warmup_ms >= 0,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -98,6 +109,7 @@ class IntervalDetector:
         self._scores: deque[float] = deque()
         self._offset = 0  # absolute position of _frames[0]
         self._run: _Run | None = None
+        self._start_ms: float | None = None
 
     # -- history -------------------------------------------------------------
     def _value(self, position: int) -> float:
@@ -132,6 +144,10 @@ class IntervalDetector:
                              f"(previous {self._times[-1]} ms)")
         if score is not None and not np.isfinite(score):
             raise InputError(f"spotting score must be finite, got {score}")
+        if self._start_ms is None:
+            self._start_ms = float(timestamp_ms)
+        if timestamp_ms - self._start_ms < self.params.warmup_ms:
+            score = None
         smoothed = self._smoother.update(score)
         self._frames.append(frame_index)
         self._times.append(float(timestamp_ms))
@@ -157,7 +173,8 @@ class IntervalDetector:
             if now - self._time(run.start) >= params.max_interval_ms:
                 return self._close()
             return []
-        if run is not None and now - self._time(run.last_above) >= params.k_ms / 2:
+        gap = params.k_ms if params.close_gap_ms is None else params.close_gap_ms
+        if run is not None and now - self._time(run.last_above) >= gap:
             return self._close()
         return []
 
@@ -170,7 +187,7 @@ class IntervalDetector:
         if run is None:
             return []
         params = self.params
-        end_time = self._time(run.last_above) - params.k_ms
+        end_time = self._time(run.last_above) - params.offset_lag * params.k_ms
         # Offset: the last frame at or before end_time, not before the apex.
         offset = run.peak
         for position in range(run.last_above, run.peak - 1, -1):

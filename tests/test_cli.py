@@ -183,3 +183,23 @@ def test_models_last_line_is_the_json_list():
         assert model["input"]["shape"][0] == -1
     recognizer = next(m for m in models if m["task"] == "recognition" and m["default"])
     assert recognizer["class_names"] == ["negative", "positive", "surprise"]
+
+
+@needs_video
+def test_models_folder_picks_one_model_per_task(tmp_path, capsys):
+    import shutil
+
+    from mer_edge._models import default_model_path
+
+    models = tmp_path / "models"
+    models.mkdir()
+    for task in ("spotting", "recognition"):
+        shutil.copy(default_model_path(task), models)
+    tracks = tmp_path / "T.jsonl"
+    assert main(["run", str(VIDEO), "--models", str(models), "--max-frames", "5", "--quiet",
+                 "--no-progress", "--tracks", str(tracks)]) == 0
+    assert len(_lines(tracks)) == 5
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["run", str(VIDEO), "--models", str(empty), "--no-progress"]) == 2
+    assert "no spotting models" in capsys.readouterr().err

@@ -80,3 +80,15 @@ def test_bad_crops_are_refused():
     with pytest.raises(InputError, match="crops"):
         AlignedVideo(np.zeros((3, 8, 8), np.uint8), np.arange(3), np.zeros(3), np.ones(3, bool),
                      30.0, "x")
+
+
+def test_augment_keeps_shape_and_mirrors_flow():
+    pytest.importorskip("torch")
+    from export.data import augment, flip_clip
+
+    rng = np.random.default_rng(0)
+    clips = rng.normal(size=(6, 2, 3, 16, 16)).astype(np.float32)
+    out = augment(clips, ("gray", "flow_x", "flow_y"), rng)
+    assert out.shape == clips.shape and not np.shares_memory(out, clips)
+    mirrored = flip_clip(clips[:1], ("gray", "flow_x", "flow_y"))
+    assert np.allclose(mirrored[0, :, 1], -clips[0, :, 1, :, ::-1])
