@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from ._alignment import CROP_SIZE, FaceAligner
+from ._apex import refine_apex
 from ._errors import InputError, ModelError
 from ._features import frame_channels, recognition_clip, sample_positions, spotting_clip
 from ._flow import FlowEstimator
@@ -289,12 +290,17 @@ class Engine:
             return [MicroExpression(interval, "unknown", {}) for interval in intervals]
         spec = self._recognizer.info.input
         with self.timer.stage("classify"):
-            clips = []
+            clips, refined = [], []
             for interval in intervals:
-                positions = sample_positions(interval.onset_frame, interval.apex_frame, max(spec.frames, 2))
-                slots = [track.ring.nearest_slot_of_frame(int(p)) for p in positions]
+                reference, interval = refine_apex(track.ring, interval, self._recognition_flow,
+                                                  self._params.k_ms)
+                refined.append(interval)
+                start = int(track.ring.frame_indices[reference])
+                positions = sample_positions(start, interval.apex_frame, max(spec.frames, 2))
+                slots = [reference] + [track.ring.nearest_slot_of_frame(int(p)) for p in positions[1:]]
                 crops = [track.ring.crops[s] for s in slots]
                 clips.append(recognition_clip(spec, crops, self._recognition_flow))
+            intervals = refined
             probabilities = np.asarray(self._recognizer(np.stack(clips)), dtype=np.float64)
         names = self._recognizer.info.class_names
         if probabilities.shape != (len(intervals), len(names)):

@@ -54,16 +54,16 @@ class SpottingParams:
     """
 
     k_ms: float = 200.0
-    p: float = 0.5
+    p: float = 0.35
     min_score: float = 0.3
     history_ms: float = 20_000.0
     me_max_ms: float = 500.0
     min_interval_ms: float = 100.0
     max_interval_ms: float = 6_000.0
     smoother: str = "moving_average"
-    smooth_ms: float = 100.0
+    smooth_ms: float = 70.0
     close_gap_ms: float | None = None
-    offset_lag: float = 0.5
+    offset_lag: float = 0.25
     warmup_ms: float = 400.0
 
     def __post_init__(self) -> None:

@@ -207,6 +207,31 @@ def test_a_lost_face_is_looked_for_on_the_next_frame(default_frames):
     assert ran == [0, 6]
 
 
+def test_a_hidden_face_is_looked_for_on_every_frame_until_found(videos):
+    """Of two tracked faces one is blacked out on frames 3-6: the detector runs until it is back."""
+    path = videos / "multi_face.avi"
+    if not path.exists():
+        pytest.skip(f"{path} is missing")
+    frames = read_frames(path, 12)
+    with FaceLandmarker(max_faces=4, redetect_every=15) as marker:
+        first = marker.detect(frames[0])
+        assert len(first) == 2
+        x0, y0, x1, y1 = first[1].box.astype(int)
+        w, h = x1 - x0, y1 - y0
+        marker.reset()
+        counts, ran = [], []
+        for index, frame in enumerate(frames):
+            if 3 <= index <= 6:
+                frame = frame.copy()
+                frame[max(0, y0 - h):y1 + h, max(0, x0 - w):x1 + w] = 0
+            before = marker.detector_runs
+            counts.append(len(marker.detect(frame)))
+            if marker.detector_runs > before:
+                ran.append(index)
+    assert counts == [2, 2, 2, 1, 1, 1, 1, 2, 2, 2, 2, 2]
+    assert ran == [0, 4, 5, 6, 7]
+
+
 def test_non_contiguous_and_strided_frames(landmarker, default_frames):
     landmarker.reset()
     frame = default_frames[0]
