@@ -39,7 +39,8 @@ _GRAPH_FILE = os.path.join("modules", "face_landmark", "face_landmark_front_cpu.
 # Names inside MediaPipe's FaceLandmarkFrontCpu graph (mediapipe 0.10.x).
 _DETECTOR_GATE_INPUT = "DISALLOW:prev_has_enough_faces"
 _ENOUGH_FACES_NODE = "NormalizedRectVectorHasMinSizeCalculator"
-_DETECTOR_NODE = "facedetectionshortrangecpu__facedetectionshortrange__facedetection__TensorsToDetectionsCalculator"
+_DETECTOR_NODE = ("facedetectionshortrangecpu__facedetectionshortrange__facedetection__"
+                  "TensorsToDetectionsCalculator")
 _PRESENCE_NODE = "facelandmarkcpu__ThresholdingCalculator"
 # Streams of the FaceLandmarkCpu subgraph once it is expanded inside the graph.
 _PRESENCE_SCORE = "facelandmarkcpu__face_presence_score"
