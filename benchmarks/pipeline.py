@@ -19,6 +19,11 @@ decoded into memory first (the decode time is reported on its own).  Then
 The last line printed is a JSON object with ``fps_end_to_end``,
 ``fps_landmarks_only``, ``faces`` (mean faces per frame), ``ms_per_stage``
 (stage -> ms/frame) and ``peak_rss_mb``, plus the run's context.
+
+``peak_rss_mb`` is the process's peak resident memory minus the decoded
+frames the benchmark itself holds in memory to keep decoding out of the
+timings (a product reads frames one at a time); the raw process peak is
+printed as ``process_peak_rss_mb``.
 """
 from __future__ import annotations
 
@@ -144,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     landmarks = run_landmarks(images, options.max_faces, options.redetect_every)
 
     count = len(images)
+    frames_mb = sum(image.nbytes for image in images) / (1024.0 * 1024.0)
     stats = engine["stats"]
     ms_per_stage = {k: round(v, 3) for k, v in stats["ms_per_stage"].items()}
     height, width = images[0].shape[:2]
@@ -168,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         "faces": round(stats["faces"] / max(stats["frames"], 1), 3),
         "ms_per_stage": ms_per_stage,
         "decode_ms_per_frame": round(decode_ms, 3),
-        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "peak_rss_mb": round(peak_rss_mb() - frames_mb, 1),
+        "process_peak_rss_mb": round(peak_rss_mb(), 1),
         "backend": args.backend,
     }
     print(json.dumps(summary), flush=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -31,7 +31,6 @@ __all__ = ["Split", "load_bench_split", "load_dataset_split", "SpottingSet", "Re
            "recognition_items"]
 
 Progress = Callable[[str], None]
-_VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".wmv")
 _SHARED_VIDEOS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "videos"
 
 
@@ -51,12 +50,12 @@ class Split:
     videos: dict[Path, list[Interval]] = field(default_factory=dict)
     recognition: list[Interval] = field(default_factory=list)
     boxes: dict[tuple[Path, str], list[float]] = field(default_factory=dict)
+    fps: dict[Path, float] = field(default_factory=dict)
 
     def merge(self, other: "Split") -> "Split":
         """This split plus another (e.g. the train split of a second benchmark seed)."""
         return Split(self.name, {**self.videos, **other.videos}, self.recognition + other.recognition,
                      {**self.boxes, **other.boxes}, {**self.fps, **other.fps})
-    fps: dict[Path, float] = field(default_factory=dict)
 
 
 def shared_video(name: str) -> Path:

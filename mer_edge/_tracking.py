@@ -120,6 +120,15 @@ def make_matching(name: str, **params: float) -> Matching:
     return factory(**params)
 
 
+def _optimal_solver() -> Callable[..., tuple[np.ndarray, np.ndarray]] | None:
+    """SciPy's assignment solver, or None (greedy) when SciPy is missing."""
+    try:
+        from scipy.optimize import linear_sum_assignment
+    except ImportError:
+        return None
+    return linear_sum_assignment
+
+
 def _assign(cost: np.ndarray) -> list[tuple[int, int]]:
     """Row/column pairs of minimum total cost, never using ``inf`` entries."""
     if cost.size == 0:
@@ -127,9 +136,10 @@ def _assign(cost: np.ndarray) -> list[tuple[int, int]]:
     finite = np.isfinite(cost)
     if not finite.any():
         return []
-    try:
-        from scipy.optimize import linear_sum_assignment
-    except ImportError:
+    if cost.shape == (1, 1):
+        return [(0, 0)]
+    linear_sum_assignment = _optimal_solver()
+    if linear_sum_assignment is None:
         return _assign_greedy(cost)
     # Forbidden pairs get a cost no allowed assignment can beat, then are dropped.
     big = float(cost[finite].max()) * (min(cost.shape) + 1) + 1.0
@@ -201,6 +211,7 @@ class FaceTracker:
         self.velocity_smoothing = _check_number("velocity_smoothing", velocity_smoothing, 0, 1)
         self.prediction_horizon = prediction_horizon
         self._next_id = 0
+        _optimal_solver()  # import SciPy now, not on the first crowded frame
         self.reset()
 
     def reset(self) -> None:
