@@ -3,7 +3,7 @@
 Every face is warped to a fixed ``CROP_SIZE`` x ``CROP_SIZE`` grey crop in
 which the outer eye corners sit at fixed positions.  Because the transform
 uses only landmarks that do not move with facial expressions (eye corners,
-nose bridge), head translation, in-plane rotation and scale are removed
+nose ridge), head translation, in-plane rotation and scale are removed
 while expression motion is kept.  What is left of global motion (landmark
 jitter, out-of-plane rotation) is compensated later by subtracting the
 motion of a rigid reference region (see :mod:`mer_edge._flow`).
@@ -34,24 +34,26 @@ __all__ = [
 #: Side of the square aligned crop, pixels.  128 keeps DIS flow at ~0.1 ms.
 CROP_SIZE = 128
 #: Name written into model metadata; a model aligned differently is refused.
-TEMPLATE_NAME = "mer_edge-eyes54-128-v1"
+TEMPLATE_NAME = "mer_edge-eyes54-128-v2"
 #: Outer eye corner distance in the crop, pixels.
 EYE_DISTANCE_PX = 54.0
 #: Mid-point of the outer eye corners in the crop, pixels (x, y).
 EYE_CENTRE = (64.0, 46.0)
 
-#: MediaPipe FaceMesh indices that do not move with expressions:
-#: outer and inner eye corners, and two nose-bridge points.
-STABLE_LANDMARKS = np.array([33, 133, 362, 263, 168, 6], dtype=np.int64)
+#: MediaPipe FaceMesh indices that do not move with expressions: outer and
+#: inner eye corners and three points down the nose ridge.  The point between
+#: the brows (168) is left out on purpose: brow actions (AU1, AU2, AU4) move
+#: it, and the whole crop would then shift with them.
+STABLE_LANDMARKS = np.array([33, 133, 362, 263, 6, 197, 195], dtype=np.int64)
 # Canonical positions of STABLE_LANDMARKS in eye-distance units, origin at the
 # eye centre, measured on frontal faces and symmetrised.
 _CANONICAL = np.array(
     [[-0.50, 0.000], [-0.19, 0.028], [0.19, 0.028], [0.50, 0.000],
-     [0.00, -0.035], [0.00, 0.050]], dtype=np.float64)
+     [0.00, 0.050], [0.00, 0.130], [0.00, 0.200]], dtype=np.float64)
 
 
 def template_points() -> np.ndarray:
-    """Crop-pixel positions ``(6, 2) float64`` of :data:`STABLE_LANDMARKS`."""
+    """Crop-pixel positions ``(7, 2) float64`` of :data:`STABLE_LANDMARKS`."""
     return _CANONICAL * EYE_DISTANCE_PX + np.asarray(EYE_CENTRE)
 
 

@@ -3,8 +3,8 @@
 Flow is OpenCV's DIS on the ``CROP_SIZE`` grey crops (about 0.1 ms a pair).
 Head motion that alignment did not remove (landmark jitter, small
 out-of-plane rotation) shows up as a common translation of the whole face;
-it is estimated from the nose-bridge reference region, which no action unit
-moves, and subtracted (the MEGC practice).
+it is estimated from the nose-ridge reference region, which almost no action
+unit moves, and subtracted (the MEGC practice).
 """
 from __future__ import annotations
 
@@ -36,8 +36,9 @@ _ROI_BOXES: dict[str, tuple[float, float, float, float]] = {
 }
 #: Region names in the order used by every per-ROI feature vector.
 ROI_NAMES: tuple[str, ...] = tuple(_ROI_BOXES)
-#: Rigid region used to estimate residual head motion.
-REFERENCE_ROI = (0.00, 0.02, 0.22, 0.16)
+#: Rigid region used to estimate residual head motion: the nose ridge below
+#: the eyes (brow actions move the skin between the brows, so not there).
+REFERENCE_ROI = (0.00, 0.25, 0.14, 0.20)
 
 
 def _box_mask(box: tuple[float, float, float, float], size: int) -> np.ndarray:
@@ -81,7 +82,7 @@ class FlowEstimator:
     def __call__(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
         """Flow ``(H, W, 2) float32`` in crop pixels from ``previous`` to ``current``.
 
-        The median motion of the nose-bridge reference region is subtracted.
+        The median motion of the nose-ridge reference region is subtracted.
         """
         if previous.shape != current.shape or previous.dtype != np.uint8 or previous.ndim != 2:
             raise InputError(
