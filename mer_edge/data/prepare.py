@@ -51,7 +51,7 @@ __all__ = [
 
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 _VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".wmv")
-_CACHE_VERSION = "2"
+_CACHE_VERSION = "3"
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,7 @@ def _video_fps(source: Path) -> float:
 
 def align_tracks(source: str | os.PathLike, *, fps: float | None = None, first_frame: int = 1,
                  max_frames: int | None = None, max_faces: int = 4, smoothing: float = 0.5,
-                 min_found: float = 0.2) -> list[AlignedVideo]:
+                 min_found: float = 0.02) -> list[AlignedVideo]:
     """Find, track and align every face of ``source``, as the engine does.
 
     Args:
@@ -250,9 +250,13 @@ def align_video(source: str | os.PathLike, **kwargs: object) -> AlignedVideo:
     return align_tracks(source, **kwargs)[0]  # type: ignore[arg-type]
 
 
-def cached_tracks(source: str | os.PathLike, cache_dir: str | os.PathLike, **kwargs: object
-                  ) -> list[AlignedVideo]:
-    """:func:`align_tracks` with an ``.npz`` cache keyed by path, size, mtime and arguments."""
+def cached_tracks(source: str | os.PathLike, cache_dir: str | os.PathLike, *,
+                  fps: float | None = None, **kwargs: object) -> list[AlignedVideo]:
+    """:func:`align_tracks` with an ``.npz`` cache keyed by path, size, mtime and arguments.
+
+    ``fps`` only sets the timestamps, so it is not part of the key: a cached
+    alignment is re-timed when a different frame rate is asked for.
+    """
     path = Path(source).resolve()
     stat = path.stat()
     key = "|".join([_CACHE_VERSION, str(path), str(stat.st_size), str(int(stat.st_mtime)),
@@ -260,13 +264,22 @@ def cached_tracks(source: str | os.PathLike, cache_dir: str | os.PathLike, **kwa
     digest = hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
     cache = Path(cache_dir) / f"{path.stem}-{digest}.npz"
     if cache.is_file():
-        return _load_tracks(cache)
-    tracks = align_tracks(path, **kwargs)  # type: ignore[arg-type]
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    partial = cache.with_name(f"{cache.stem}.{os.getpid()}.partial.npz")
-    _save_tracks(partial, tracks)
-    partial.replace(cache)
+        tracks = _load_tracks(cache)
+    else:
+        tracks = align_tracks(path, fps=fps, **kwargs)  # type: ignore[arg-type]
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache.with_name(f"{cache.stem}.{os.getpid()}.partial.npz")
+        _save_tracks(partial, tracks)
+        partial.replace(cache)
+    if fps and any(abs(track.fps - fps) > 1e-6 for track in tracks):
+        tracks = [_retimed(track, float(fps)) for track in tracks]
     return tracks
+
+
+def _retimed(track: AlignedVideo, fps: float) -> AlignedVideo:
+    stamps = (track.frames - track.frames[0]).astype(np.float64) * 1000.0 / fps
+    return AlignedVideo(track.crops, track.frames, stamps, track.found, fps, track.source,
+                        track.boxes, track.track_id)
 
 
 def cached_alignment(source: str | os.PathLike, cache_dir: str | os.PathLike, **kwargs: object
