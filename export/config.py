@@ -49,6 +49,9 @@ class TrainConfig:
         mask_ratio: fraction of masked pixels (masked-reconstruction pre-training).
         temperature: InfoNCE temperature.
         aux_weight: weight of the auxiliary loss in fine-tuning.
+        train_kinds: interval kinds used as recognition training samples
+            (``ME``; adding ``MaE`` also trains on the macro-expressions'
+            onset -> apex; validation always uses MEs only).
         pretrain_videos: extra real videos (names under the shared videos
             folder or paths) used for self-supervised pre-training.
         max_videos: cap on long videos per split (0: all).
@@ -75,6 +78,7 @@ class TrainConfig:
     mask_ratio: float = 0.6
     temperature: float = 0.1
     aux_weight: float = 0.5
+    train_kinds: tuple[str, ...] = ("ME",)
     pretrain_videos: tuple[str, ...] = ()
     max_videos: int = 0
     version: str = "1.0.0"
@@ -100,6 +104,7 @@ class TrainConfig:
         plain = asdict(self)
         plain["channels"] = list(self.channels)
         plain["pretrain_videos"] = list(self.pretrain_videos)
+        plain["train_kinds"] = list(self.train_kinds)
         return plain
 
     @classmethod
@@ -109,7 +114,7 @@ class TrainConfig:
         if unknown:
             raise InputError(f"unknown config fields {unknown}; valid: {sorted(known)}")
         values = {k: v for k, v in data.items() if k in known}
-        for key in ("channels", "pretrain_videos"):
+        for key in ("channels", "pretrain_videos", "train_kinds"):
             if key in values:
                 values[key] = tuple(values[key])
         return cls(**values)
@@ -127,7 +132,7 @@ def load_config(name_or_path: str, *, tiny: bool = False) -> TrainConfig:
     config = TrainConfig.from_json(data)
     if tiny:
         overrides = dict(data.get("tiny", {}))
-        for key in ("channels", "pretrain_videos"):
+        for key in ("channels", "pretrain_videos", "train_kinds"):
             if key in overrides:
                 overrides[key] = tuple(overrides[key])
         config = replace(config, **overrides)

@@ -19,7 +19,8 @@ import numpy as np
 
 from mer_edge._errors import DatasetError
 from mer_edge._features import frame_channels, recognition_clip
-from mer_edge._flow import FlowEstimator
+from mer_edge._alignment import TEMPLATE_NAME
+from mer_edge._flow import REFERENCE_ROI, FlowEstimator
 from mer_edge._modelmeta import InputSpec
 from mer_edge.data.prepare import (AlignedVideo, assign_intervals, cached_alignment,
                                    cached_tracks, recognition_sample, spotting_features,
@@ -159,14 +160,19 @@ def augment(clips: np.ndarray, channels: Sequence[str], rng: np.random.Generator
 
 def _features_cached(video: AlignedVideo, spec: InputSpec, k_ms: float, cache_dir: Path,
                      flow_preset: str = "ultrafast") -> np.ndarray:
+    # the alignment template and the flow's reference region are part of the key:
+    # features of an older runtime pipeline must never be reused
     key = json.dumps([video.source, video.track_id, len(video), spec.channels, spec.size,
-                      spec.flow_scale, spec.gray_mean, spec.gray_std, k_ms, flow_preset])
+                      spec.flow_scale, spec.gray_mean, spec.gray_std, k_ms, flow_preset,
+                      TEMPLATE_NAME, list(REFERENCE_ROI), int(video.frames.sum())])
     path = cache_dir / "features" / f"{hashlib.sha1(key.encode()).hexdigest()[:20]}.npy"
     if path.is_file():
         return np.load(path)
     features = spotting_features(video, spec, k_ms, FlowEstimator(flow_preset))
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, features)
+    partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.npy")
+    np.save(partial, features)
+    os.replace(partial, path)
     return features
 
 
@@ -295,17 +301,17 @@ class RecognitionSet:
 
 
 def recognition_items(split: Split, cache_dir: Path, *, max_videos: int = 0,
-                      progress: Progress | None = None
+                      kinds: Sequence[str] = ("ME",), progress: Progress | None = None
                       ) -> list[tuple[AlignedVideo | None, Interval]]:
-    """Labelled MEs of a split with the face track they are on.
+    """Labelled intervals of ``kinds`` of a split with the face track they are on.
 
-    The MEs of the long videos (aligned in context, as the engine sees them)
-    when there are any; else the short ME clips (CASME II-style datasets).
+    The intervals of the long videos (aligned in context, as the engine sees
+    them) when there are any; else the short ME clips (CASME II-style datasets).
     """
     items: list[tuple[AlignedVideo | None, Interval]] = []
     for _, video, intervals in split_tracks(split, cache_dir, max_videos=max_videos,
                                             progress=progress):
-        items += [(video, i) for i in intervals if i.kind == "ME"]
+        items += [(video, i) for i in intervals if i.kind in kinds]
     return items or [(None, i) for i in split.recognition]
 
 

@@ -94,7 +94,7 @@ def tune_detector(data: SpottingSet, predict: Predict,
     Use it on the validation split only; it recommends ``p`` / ``min_score``
     for :class:`~mer_edge._spotting.SpottingParams`.
     """
-    grid = grid or {"p": (0.3, 0.5, 0.7), "min_score": (0.3, 0.5, 0.7)}
+    grid = grid or {"p": (0.25, 0.35, 0.5, 0.7), "min_score": (0.2, 0.3, 0.5)}
     scored = score_videos(data, predict)
     rows = []
     for p in grid["p"]:

@@ -1,10 +1,11 @@
 """Reproduce the shipped default models in one command.
 
-``python -m export.recipe --bench DIR [--extra-seeds 6] [--out runs] [--models mer_edge/models]``
+``python -m export.recipe --bench DIR [--extra-seeds 18] [--extra-val-seeds 10] [--out runs]``
 
 1. builds ``--extra-seeds`` more *training-only* benchmarks (the default
    layout's training identities with other injected movements, seeds
-   1..N; the validation and test identities are never touched);
+   1..N) and ``--extra-val-seeds`` *validation-only* ones (seeds 101..;
+   used for model selection only); the test identities are never touched;
 2. trains the default spotter and the default recognizer on the bench's
    train split plus those extra train splits, selecting epochs on the
    bench's val split;
@@ -30,32 +31,39 @@ __all__ = ["DEFAULT_SPOTTER", "DEFAULT_RECOGNIZER", "SHIPPED_FILES", "build_extr
 
 #: Methods of the shipped defaults.
 DEFAULT_SPOTTER = "ssl3d"
-DEFAULT_RECOGNIZER = "moext"
+DEFAULT_RECOGNIZER = "attrclip"
 #: Method -> file name under ``mer_edge/models``.
 SHIPPED_FILES = {"ssl3d": "ssl3d_spotter.onnx", "moext": "moext_recognizer.onnx",
                  "miacnet": "miacnet_recognizer.onnx", "attrclip": "attrclip_recognizer.onnx"}
 
 
-def build_extra_benches(out: Path, seeds: int, videos_dir: Path | None = None) -> list[Path]:
-    """Training-only benchmarks with seeds ``1..seeds`` under ``out`` (existing ones reused)."""
+def build_extra_benches(out: Path, seeds: int, videos_dir: Path | None = None, *,
+                        split: str = "train", first_seed: int = 1) -> list[Path]:
+    """Benchmarks of one ``split`` of the default layout, seeds ``first_seed..``, under ``out``.
+
+    Only that split's identities are rendered (other injected movements on
+    the same people); folders that already hold it are reused.
+    """
     from mer_edge.data.synth import DEFAULT_LAYOUT, make_bench
 
     folders = []
-    for seed in range(1, seeds + 1):
-        folder = out / f"seed{seed}"
-        if not (folder / "train" / "manifest.json").is_file():
-            make_bench(folder, seed, videos_dir=videos_dir, layout={"train": DEFAULT_LAYOUT["train"]},
-                       overwrite=True)
+    for number in range(1, seeds + 1):
+        folder = out / f"seed{number}"
+        if not (folder / split / "manifest.json").is_file():
+            make_bench(folder, first_seed + number - 1, videos_dir=videos_dir,
+                       layout={split: DEFAULT_LAYOUT[split]}, overwrite=True)
         folders.append(folder)
     return folders
 
 
 def run_recipe(bench: Path, *, out: Path, models: Path, methods: tuple[str, ...],
-               extra_seeds: int = 0, videos_dir: Path | None = None, tiny: bool = False,
-               seed: int = 0) -> dict[str, Any]:
+               extra_seeds: int = 0, extra_val_seeds: int = 0, videos_dir: Path | None = None,
+               tiny: bool = False, seed: int = 0) -> dict[str, Any]:
     """Train and export ``methods``; returns the export summaries by method."""
-    extra = tuple(build_extra_benches(out / "bench_extra", extra_seeds, videos_dir)) if extra_seeds else ()
-    source = DataSource(bench, extra_train=extra)
+    extra = tuple(build_extra_benches(out / "bench_extra", extra_seeds, videos_dir))
+    extra_val = tuple(build_extra_benches(out / "bench_extra_val", extra_val_seeds, videos_dir,
+                                          split="val", first_seed=101))
+    source = DataSource(bench, extra_train=extra, extra_val=extra_val)
     summaries = {}
     for method in methods:
         config = load_config(method, tiny=tiny)
@@ -74,8 +82,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models", type=Path, default=Path("mer_edge/models"))
     parser.add_argument("--methods", default=f"{DEFAULT_SPOTTER},{DEFAULT_RECOGNIZER}",
                         help=f"comma-separated, from {sorted(SHIPPED_FILES)}")
-    parser.add_argument("--extra-seeds", type=int, default=6,
-                        help="extra training-only benchmark seeds (0: none)")
+    parser.add_argument("--extra-seeds", type=int, default=18,
+                        help="extra training-only benchmark seeds 1..N (0: none)")
+    parser.add_argument("--extra-val-seeds", type=int, default=10,
+                        help="extra validation-only benchmark seeds 101..100+N (0: none)")
     parser.add_argument("--videos", type=Path, help="source videos of make_bench (MER_EDGE_VIDEOS)")
     parser.add_argument("--tiny", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
@@ -85,7 +95,8 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown methods {unknown}; valid: {sorted(SHIPPED_FILES)}")
     summaries = run_recipe(args.bench, out=args.out, models=args.models, methods=methods,
-                           extra_seeds=args.extra_seeds, videos_dir=args.videos, tiny=args.tiny,
+                           extra_seeds=args.extra_seeds, extra_val_seeds=args.extra_val_seeds,
+                           videos_dir=args.videos, tiny=args.tiny,
                            seed=args.seed)
     print(json.dumps(summaries, indent=2, default=float))
 

@@ -10,7 +10,9 @@ makes the onset's and apex's textures of one clip agree against other clips;
 fine-tuning classifies the motion features (reconstruction kept as an
 auxiliary loss).
 
-Input ``(B, 2, C, S, S)``: onset and apex, channel ``gray`` (others ignored).
+Input ``(B, 2, C, S, S)``: onset and apex, channel ``gray``; with ``flow_x``
+and ``flow_y`` channels too, the onset -> apex flow is a second input of the
+motion extractor (the shape-difference path stays the core).
 """
 from __future__ import annotations
 
@@ -38,14 +40,23 @@ class FeatureSeparator(nn.Module):
 
 
 class MotionExtractor(nn.Module):
-    """Motion features from the onset's and apex's shape features."""
+    """Motion features from the onset's and apex's shape features (and optionally flow)."""
 
-    def __init__(self, width: int) -> None:
+    def __init__(self, width: int, flow_channels: int = 0) -> None:
         super().__init__()
-        self.layers = nn.Sequential(conv2d(6 * width, 2 * width), conv2d(2 * width, 2 * width))
+        self.flow_channels = flow_channels
+        if flow_channels:
+            self.flow = nn.Sequential(conv2d(flow_channels, width), conv2d(width, width, 2),
+                                      conv2d(width, width, 2))
+        self.layers = nn.Sequential(conv2d(6 * width + (width if flow_channels else 0), 2 * width),
+                                    conv2d(2 * width, 2 * width))
 
-    def forward(self, onset: torch.Tensor, apex: torch.Tensor) -> torch.Tensor:
-        return self.layers(torch.cat([onset, apex, apex - onset], dim=1))
+    def forward(self, onset: torch.Tensor, apex: torch.Tensor,
+                flow: torch.Tensor | None = None) -> torch.Tensor:
+        parts = [onset, apex, apex - onset]
+        if self.flow_channels and flow is not None:
+            parts.append(self.flow(flow))
+        return self.layers(torch.cat(parts, dim=1))
 
 
 class MoExt(nn.Module):
@@ -59,7 +70,8 @@ class MoExt(nn.Module):
         self.channels = tuple(channels)
         self.temperature = temperature
         self.separator = FeatureSeparator(width)
-        self.motion = MotionExtractor(width)
+        self.use_flow = "flow_x" in self.channels and "flow_y" in self.channels
+        self.motion = MotionExtractor(width, 2 if self.use_flow else 0)
         self.reconstructor = nn.Sequential(up2d(4 * width, 2 * width), up2d(2 * width, width),
                                            nn.Conv2d(width, 1, 3, 1, 1))
         self.texture_proj = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(),
@@ -73,8 +85,11 @@ class MoExt(nn.Module):
         onset, apex = gray[:, 0], gray[:, -1]
         shape_o, texture_o = self.separator(onset)
         shape_a, texture_a = self.separator(apex)
+        flow = None
+        if self.use_flow:  # onset -> apex flow of the last step
+            flow = split_channels(clip, self.channels, ("flow_x", "flow_y"))[:, -1]
         return {"onset": onset, "apex": apex, "texture_o": texture_o, "texture_a": texture_a,
-                "motion": self.motion(shape_o, shape_a)}
+                "motion": self.motion(shape_o, shape_a, flow)}
 
     def logits(self, clip: torch.Tensor) -> torch.Tensor:
         return self.classifier(self._encode(clip)["motion"])

@@ -26,7 +26,7 @@ from typing import Iterable, Sequence
 import cv2
 import numpy as np
 
-from .._alignment import CROP_SIZE, FaceAligner
+from .._alignment import CROP_SIZE, TEMPLATE_NAME, FaceAligner
 from .._errors import DatasetError, InputError
 from .._features import frame_channels, recognition_clip, sample_positions
 from .._flow import FlowEstimator
@@ -250,6 +250,14 @@ def align_video(source: str | os.PathLike, **kwargs: object) -> AlignedVideo:
     return align_tracks(source, **kwargs)[0]  # type: ignore[arg-type]
 
 
+def _cache_digest(path: Path, kwargs: dict[str, object]) -> str:
+    """Cache key: the file (path, size, mtime), the arguments and the alignment template."""
+    stat = path.stat()
+    key = "|".join([_CACHE_VERSION, TEMPLATE_NAME, str(path), str(stat.st_size),
+                    str(int(stat.st_mtime)), repr(sorted(kwargs.items()))])
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
+
+
 def cached_tracks(source: str | os.PathLike, cache_dir: str | os.PathLike, *,
                   fps: float | None = None, **kwargs: object) -> list[AlignedVideo]:
     """:func:`align_tracks` with an ``.npz`` cache keyed by path, size, mtime and arguments.
@@ -258,11 +266,7 @@ def cached_tracks(source: str | os.PathLike, cache_dir: str | os.PathLike, *,
     alignment is re-timed when a different frame rate is asked for.
     """
     path = Path(source).resolve()
-    stat = path.stat()
-    key = "|".join([_CACHE_VERSION, str(path), str(stat.st_size), str(int(stat.st_mtime)),
-                    repr(sorted(kwargs.items()))])
-    digest = hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
-    cache = Path(cache_dir) / f"{path.stem}-{digest}.npz"
+    cache = Path(cache_dir) / f"{path.stem}-{_cache_digest(path, kwargs)}.npz"
     if cache.is_file():
         tracks = _load_tracks(cache)
     else:
