@@ -19,6 +19,7 @@ import numpy as np
 from ._alignment import CROP_SIZE, FaceAligner
 from ._apex import refine_apex
 from ._errors import InputError, ModelError
+from ._lifecycle import Closeable
 from ._features import frame_channels, recognition_clip, sample_positions, spotting_clip
 from ._flow import FlowEstimator
 from ._frontend import FaceLandmarker
@@ -66,7 +67,7 @@ class _Track:
         self.detector = detector
 
 
-class Engine:
+class Engine(Closeable):
     """Spots and recognises micro-expressions in a video stream.
 
     Build it with :meth:`from_options`; use it as a context manager or call
@@ -112,13 +113,6 @@ class Engine:
 
         options = options or EngineOptions()
         return cls(replace(options, **overrides) if overrides else options)
-
-    # -- context management ---------------------------------------------------
-    def __enter__(self) -> "Engine":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def close(self) -> None:
         """Release models and the landmarker (idempotent)."""

@@ -8,7 +8,6 @@ unit moves, and subtracted (the MEGC practice).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import cv2
 import numpy as np

@@ -26,11 +26,11 @@ import math
 import os
 from collections import deque
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 import numpy as np
 
+from ._lifecycle import Closeable
 from ._errors import BackendError, InputError
 
 __all__ = ["FaceObservation", "FaceLandmarker", "box_from_landmarks", "box_iou", "validate_bgr"]
@@ -277,7 +277,7 @@ def _expand(mp: Any, config: Any, options: dict[str, tuple[Any, str, float]]) ->
     return expanded
 
 
-class FaceLandmarker:
+class FaceLandmarker(Closeable):
     """Face-mesh landmarks of up to ``max_faces`` faces per frame, on the CPU.
 
     Frames are treated as a video: faces found in one frame are tracked into
@@ -425,18 +425,6 @@ class FaceLandmarker:
         if graph is not None:
             graph.close()
 
-    def __enter__(self) -> FaceLandmarker:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - never raise from a finaliser
-            pass
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -30,11 +30,11 @@ import time
 from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, Iterator
 
 import numpy as np
 
+from ._lifecycle import Closeable
 from ._errors import InputError, SourceError
 
 __all__ = ["Frame", "FrameSource", "open_source", "IMAGE_EXTENSIONS", "DEFAULT_FPS"]
@@ -166,7 +166,7 @@ class _ImageReader(_Reader):
         return image
 
 
-class FrameSource:
+class FrameSource(Closeable):
     """An iterable of :class:`Frame`; single pass; a context manager.
 
     Attributes:
@@ -316,18 +316,6 @@ class FrameSource:
         else:
             self._reader.release()
 
-    def __enter__(self) -> FrameSource:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - never raise from a finaliser
-            pass
 
     def __repr__(self) -> str:
         return (f"FrameSource(name={self.name!r}, fps={self.fps}, "
