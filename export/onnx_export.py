@@ -42,15 +42,17 @@ DEFAULT_ATOL = 1e-4
 
 def model_info(config: TrainConfig, *, metrics: dict[str, Any] | None = None,
                training_data: str = "untrained (random initialisation)",
-               fps: float = 30.0) -> ModelInfo:
-    """The metadata of a model trained with ``config``."""
+               fps: float = 30.0, detection: dict[str, Any] | None = None) -> ModelInfo:
+    """The metadata of a model trained with ``config`` (``detection``: calibrated
+    interval-detection parameters of a spotter)."""
     spotting = config.task == "spotting"
     return ModelInfo(
         name=config.name, task=config.task, method=METHOD_NAMES[config.method],  # type: ignore[arg-type]
         version=config.version, input=config.spec, placeholder=False,
         window={"k_ms": float(config.k_ms), "fps": float(fps)} if spotting else {"fps": float(fps)},
         class_names=() if spotting else MEGC_CLASSES, sdk_version=__version__,
-        training_data=training_data, metrics=metrics or {})
+        training_data=training_data, metrics=metrics or {},
+        detection=dict(detection or {}) if spotting else {})
 
 
 def export_model(model: nn.Module, info: ModelInfo, out: str | Path) -> Path:
@@ -136,13 +138,19 @@ def export_run(run_dir: str | Path, out: str | Path, *, atol: float = DEFAULT_AT
                if key != "confusion"}
     metrics = {"split": "val", **metrics, "best_epoch": result.get("best_epoch"),
                "params_trained": result.get("params")}
-    info = model_info(config, metrics=metrics, training_data=result.get("training_data", ""),
-                      fps=float(result.get("fps", 30.0)))
+    data = result.get("data", {})
+    detection = data.get("detection", {})
+    if "val_calibrated" in data:  # spotter: figures with the detection parameters it ships
+        metrics["with_shipped_detection"] = {k: v for k, v in data["val_calibrated"].items()
+                                             if k in ("f1", "f1_me", "f1_mae", "precision", "recall")}
+    settings = {"training_data": result.get("training_data", ""),
+                "fps": float(result.get("fps", 30.0)), "detection": detection}
+    info = model_info(config, metrics=metrics, **settings)
     path = export_model(model, info, out)
     ms = latency_ms(path, info)
     metrics["params_exported"] = exported_params(path)
     info = model_info(config, metrics={**metrics, "ort_ms_per_face_1thread": round(ms, 4)},
-                      training_data=info.training_data, fps=float(info.window.get("fps", 30.0)))
+                      **settings)
     path = export_model(model, info, out)
     error = parity(model, path, info)
     if error > atol:

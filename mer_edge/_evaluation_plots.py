@@ -1,10 +1,16 @@
 """Figures written by ``mer-edge eval``: score timelines and a confusion matrix."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 __all__ = ["save_plots"]
+
+
+def _file_safe(video_id: str) -> str:
+    """A file-name form of a video id (pooled ids carry their folder)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", video_id).strip("_")[-80:]
 
 
 def save_plots(out: Path, runs: Mapping[str, Any], truth: Sequence[Any],
@@ -32,7 +38,7 @@ def save_plots(out: Path, runs: Mapping[str, Any], truth: Sequence[Any],
         axis.set_title(f"{video_id}: truth shaded (green ME, orange MaE), detections on top")
         axis.set_xlabel("frame")
         figure.tight_layout()
-        figure.savefig(out / f"timeline_{Path(str(video_id)).stem}.png", dpi=80)
+        figure.savefig(out / f"timeline_{_file_safe(str(video_id))}.png", dpi=80)
         plt.close(figure)
     confusion = recognition.get("confusion") or []
     if confusion:

@@ -179,17 +179,29 @@ def evaluate(videos: Sequence[BenchVideo], truth: Sequence[TruthInterval], *,
     return report
 
 
-def evaluate_bench(split_dir: str | os.PathLike, *, options: EngineOptions | None = None,
+def evaluate_bench(split_dirs: str | os.PathLike | Sequence[str | os.PathLike], *,
+                   options: EngineOptions | None = None,
                    out_dir: str | os.PathLike | None = None,
                    progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Evaluate on a ``make-bench`` split folder (:func:`~mer_edge.data.synth.read_bench_split`)."""
+    """Evaluate on one or more ``make-bench`` split folders, pooled.
+
+    Several folders (e.g. the test splits of benches built with other seeds)
+    are pooled as MEGC pools videos; video ids are prefixed by their folder
+    when more than one is given.
+    """
     from .data.synth import read_bench_split
 
-    split = read_bench_split(Path(split_dir))
-    if not split.videos:
-        raise DatasetError("the benchmark split has no videos", path=str(split_dir))
-    videos = [BenchVideo(v.clip, v.path, v.subject, v.clean) for v in split.videos]
-    truth = [truth_from_interval(item) for item in split.spotting]
+    folders = [split_dirs] if isinstance(split_dirs, (str, os.PathLike)) else list(split_dirs)
+    videos: list[BenchVideo] = []
+    truth: list[TruthInterval] = []
+    for folder in folders:
+        split = read_bench_split(Path(folder))
+        if not split.videos:
+            raise DatasetError("the benchmark split has no videos", path=str(folder))
+        prefix = f"{folder}:" if len(folders) > 1 else ""
+        videos += [BenchVideo(prefix + v.clip, v.path, v.subject, v.clean) for v in split.videos]
+        truth += [replace(t, video_id=prefix + t.video_id)
+                  for t in map(truth_from_interval, split.spotting)]
     return evaluate(videos, truth, options=options, out_dir=out_dir, progress=progress)
 
 

@@ -20,3 +20,11 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def videos(shared_data: Path) -> Path:
     return shared_data / "videos"
+
+
+@pytest.fixture(scope="session")
+def tiny_bench(videos: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A seconds-long semi-synthetic benchmark (``make-bench --tiny``), built once."""
+    from mer_edge.data.synth import make_bench
+
+    return make_bench(tmp_path_factory.mktemp("tiny_bench"), 3, videos_dir=videos, tiny=True)

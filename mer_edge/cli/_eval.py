@@ -20,7 +20,8 @@ from typing import Any
 def register(subparsers: Any) -> None:
     """Add the ``eval`` subcommand."""
     parser = subparsers.add_parser("eval", help="evaluate the engine on a benchmark split")
-    parser.add_argument("--bench", required=True, type=Path, help="a split folder, e.g. bench/test")
+    parser.add_argument("--bench", required=True, type=Path, nargs="+",
+                        help="a split folder, e.g. bench/test; several are pooled")
     parser.add_argument("--models", type=Path, nargs="+", default=None,
                         help="model files (.onnx); each is used for the task its metadata names")
     parser.add_argument("--spotter", type=Path, default=None, help="spotting model (.onnx)")
@@ -67,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     paths = _model_paths(args)
     options = EngineOptions(running_mode="file", spotting_model=paths["spotting"],
                             recognition_model=paths["recognition"], backend=args.backend)
-    out = args.out or args.bench.resolve().parent / f"eval_{args.bench.resolve().name}"
+    first = args.bench[0].resolve()
+    out = args.out or first.parent / f"eval_{first.name}"
     report = evaluate_bench(args.bench, options=options, out_dir=out,
                             progress=lambda name: print(f"eval: {name}", file=sys.stderr, flush=True))
     print(_table(report))

@@ -92,3 +92,15 @@ def test_augment_keeps_shape_and_mirrors_flow():
     assert out.shape == clips.shape and not np.shares_memory(out, clips)
     mirrored = flip_clip(clips[:1], ("gray", "flow_x", "flow_y"))
     assert np.allclose(mirrored[0, :, 1], -clips[0, :, 1, :, ::-1])
+
+
+def test_alignment_cache_key_follows_the_template(tmp_path, monkeypatch):
+    from mer_edge.data import prepare
+
+    video = tmp_path / "v.avi"
+    video.write_bytes(b"x")
+    before = prepare._cache_digest(video, {})
+    assert prepare._cache_digest(video, {}) == before
+    assert prepare._cache_digest(video, {"max_faces": 1}) != before
+    monkeypatch.setattr(prepare, "TEMPLATE_NAME", "another-template")
+    assert prepare._cache_digest(video, {}) != before

@@ -39,6 +39,8 @@ def test_train_resume_export(bench, cache, tmp_path, method):
     run = tmp_path / "run"
     result = train(config, DataSource(bench), run, cache=cache, log=lambda _: None)
     assert result["best_epoch"] == 0 and result["val_metrics"]
+    if config.task == "spotting":  # detection parameters calibrated on val (or the defaults)
+        assert set(result["data"]["detection"]) <= {"p", "min_score"}
     state = json.loads((run / "state.json").read_text())
     assert state["stage"] == "finetune" and state["epoch"] == config.epochs - 1
     with pytest.raises(InputError, match="--resume"):

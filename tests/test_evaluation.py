@@ -1,0 +1,110 @@
+"""Evaluation, calibration and apex refinement on real (injected) video."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import mer_edge as me
+from mer_edge._apex import refine_apex
+from mer_edge._flow import FlowEstimator
+from mer_edge._models import default_model_path
+from mer_edge._ringbuffer import FrameRing
+from mer_edge.evaluation import BenchVideo, VideoRun, evaluate_bench
+
+from export.calibrate import replay, search, write_detection
+
+
+def test_evaluate_bench_reports_every_figure(tiny_bench, tmp_path):
+    report = evaluate_bench(tiny_bench / "test", out_dir=tmp_path)
+    truth = report["truth"]
+    assert truth["ME"] + truth["MaE"] >= 1
+    for kind in ("ME", "MaE", "all"):
+        scores = report["spotting"][kind]
+        assert 0.0 <= scores["f1"] <= 1.0
+    assert report["spotting"]["all"]["tp"] + report["spotting"]["all"]["fn"] == truth["ME"] + truth["MaE"]
+    assert report["recognition"]["samples"] == truth["ME"]
+    assert "false_me_per_minute_clean" in report  # the tiny test split has a clean copy
+    assert json.loads((tmp_path / "report.json").read_text())["videos"] == report["videos"]
+    assert list(tmp_path.glob("timeline_*.png"))
+
+
+def test_pooled_splits_add_up(tiny_bench):
+    one = evaluate_bench(tiny_bench / "val")
+    both = evaluate_bench([tiny_bench / "val", tiny_bench / "test"])
+    assert both["videos"] > one["videos"]
+    assert both["truth"]["ME"] >= one["truth"]["ME"]
+
+
+def test_eval_command_last_line(tiny_bench, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "mer_edge.cli", "eval", "--bench", str(tiny_bench / "test"),
+         "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(summary["spotting"]) == {"ME", "MaE", "all"}
+    assert set(summary["recognition"]) == {"accuracy", "uf1", "uar"}
+    assert {"precision", "recall", "f1"} <= set(summary["spotting"]["ME"])
+
+
+def _recorded_run(bumps, frames=300, fps=30.0):
+    rng = np.random.default_rng(0)
+    scores = rng.normal(0.1, 0.02, frames)
+    for start, length in bumps:
+        scores[start:start + length] += np.hanning(length) * 0.6
+    run = VideoRun(BenchVideo("v", None, "s"))
+    run.timestamps_ms = {i: i * 1000.0 / fps for i in range(frames)}
+    run.scores[0] = {i: float(s) for i, s in enumerate(scores)}
+    return run
+
+
+def test_calibration_search_finds_parameters_that_recover_the_truth():
+    run = _recorded_run([(60, 18), (180, 18)])
+    truth = [("v", 60, 71, "ME"), ("v", 180, 191, "ME")]
+    detection, scores = search([run], truth, k_ms=200.0,
+                               grid={"p": (0.35,), "min_score": (0.05, 0.3), "offset_lag": (0.25, 1.0)})
+    assert scores["ME"]["tp"] == 2 and scores["all"]["fp"] == 0
+    found = replay(run, me.SpottingParams(k_ms=200.0, **detection))
+    assert len(found) == 2
+
+
+def test_calibrated_detection_reaches_the_engine(tmp_path):
+    model = tmp_path / "spotter.onnx"
+    shutil.copy(default_model_path("spotting"), model)
+    write_detection(model, {"min_score": 0.45, "p": 0.2}, {"ME": {"f1": 0.5}})
+    assert me.Model(model).info.detection == {"min_score": 0.45, "p": 0.2}
+    with me.Engine.from_options(me.EngineOptions(spotting_model=str(model), recognize=False)) as engine:
+        assert engine.spotting_params.min_score == 0.45 and engine.spotting_params.p == 0.2
+    custom = me.SpottingParams(min_score=0.9)
+    options = me.EngineOptions(spotting_model=str(model), recognize=False, spotting=custom)
+    with me.Engine.from_options(options) as engine:  # the user's choice wins
+        assert engine.spotting_params.min_score == 0.9
+
+
+def test_unknown_detection_parameter_is_refused(tmp_path):
+    model = tmp_path / "spotter.onnx"
+    shutil.copy(default_model_path("spotting"), model)
+    write_detection(model, {"min_scor": 0.45}, {})
+    with pytest.raises(me.ModelError, match="min_scor"):
+        me.Engine.from_options(me.EngineOptions(spotting_model=str(model), recognize=False))
+
+
+def test_apex_is_the_frame_farthest_from_the_neutral_onset():
+    base = np.random.default_rng(2).integers(0, 255, (128, 128)).astype(np.uint8)
+    import cv2
+
+    base = cv2.GaussianBlur(base, (7, 7), 2)
+    ring = FrameRing(64, (128, 128), 4, (1, 8, 8))
+    shifts = [0, 0, 0, 0, 1, 2, 3, 2, 1, 0, 0, 0]  # the lip region moves, most at frame 6
+    for index, shift in enumerate(shifts):
+        crop = base.copy()
+        crop[80:110, 30:100] = np.roll(base, shift, axis=0)[80:110, 30:100]
+        ring.push(index, index * 33.3, crop, np.zeros((4, 2)))
+    interval = me.SpottedInterval(0, 4, 8, 10, 133.2, 266.4, 333.0, 0.5, "ME")
+    reference, refined = refine_apex(ring, interval, FlowEstimator("fast"), k_ms=100.0)
+    assert ring.frame_indices[reference] < 4
+    assert refined.apex_frame == 6 and refined.onset_frame == 4 and refined.offset_frame == 10
