@@ -45,7 +45,7 @@ def _roi_weights() -> np.ndarray:
 
 def build_flowmag_spotter(path: Path) -> ModelInfo:
     """Write the training-free flow-magnitude spotter to ``path``."""
-    spec = InputSpec(name="clip", frames=1, channels=("flow_mag",), size=SIZE, flow_preset="fast")
+    spec = InputSpec(name="clip", frames=1, channels=("flow_mag",), size=SIZE, flow_preset="ultrafast")
     info = ModelInfo(
         name="flowmag-spotter", task="spotting", method="placeholder-flow-magnitude",
         version="0.1.0", input=spec, placeholder=True, window={"k_ms": 200.0, "fps": 30.0},
@@ -92,7 +92,7 @@ def _rule_matrix() -> np.ndarray:
 def build_rule_recognizer(path: Path) -> ModelInfo:
     """Write the training-free FACS rule recognizer to ``path``."""
     spec = InputSpec(name="clip", frames=1, channels=("flow_x", "flow_y"), size=SIZE,
-                     flow_preset="fast")
+                     flow_preset="ultrafast")
     info = ModelInfo(
         name="facs-rule-recognizer", task="recognition", method="placeholder-facs-rules",
         version="0.1.0", input=spec, placeholder=True,
