@@ -38,8 +38,8 @@ class TrainConfig:
         frames, channels, size: the model input (see :class:`InputSpec`).
         flow_scale: multiplier of flow channels (crop pixels -> model units).
         k_ms: spotting motion lag (spotting only).
-        flow_preset: DIS preset of the flow channels; must be the engine's
-            ``EngineOptions.flow_preset`` (default ``ultrafast``) at run time.
+        flow_preset: DIS preset of the flow channels; written into the
+            exported input spec, which the engine follows at run time.
         width: base channel width of the networks.
         embed_dim: width of the feature embeddings.
         pretrain_epochs, epochs: epochs of the self-supervised and the
@@ -98,7 +98,7 @@ class TrainConfig:
     def spec(self) -> InputSpec:
         """The model's :class:`InputSpec` (input name ``clip``)."""
         return InputSpec(name="clip", frames=self.frames, channels=tuple(self.channels),
-                         size=self.size, flow_scale=self.flow_scale)
+                         size=self.size, flow_scale=self.flow_scale, flow_preset=self.flow_preset)
 
     def to_json(self) -> dict[str, Any]:
         plain = asdict(self)

@@ -8,10 +8,12 @@ and a user's real dataset (``--dataset NAME --root DIR``, split by subject).
 """
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -334,9 +336,8 @@ def pair_pool(videos: Sequence[AlignedVideo], intervals: Sequence[tuple[AlignedV
     from random positions of ``videos``, the rest from (onset, apex) of the
     given macro-expression ``intervals`` when there are any.
     """
-    two = InputSpec(spec.name, 2, spec.channels, spec.size, spec.flow_scale, spec.gray_mean,
-                    spec.gray_std)
-    gray_only = InputSpec(spec.name, 1, ("gray",), spec.size, 1.0, spec.gray_mean, spec.gray_std)
+    two = replace(spec, frames=2)
+    gray_only = replace(spec, frames=1, channels=("gray",), flow_scale=1.0)
     flow = FlowEstimator(flow_preset)
     clips, targets = [], []
     sources = [v for v in videos if len(v) > 2 * gaps[1] + 1]
