@@ -8,7 +8,6 @@ and a user's real dataset (``--dataset NAME --root DIR``, split by subject).
 """
 from __future__ import annotations
 
-import dataclasses
 
 import hashlib
 import json
