@@ -20,7 +20,7 @@ from ._alignment import CROP_SIZE, FaceAligner
 from ._apex import refine_apex
 from ._errors import InputError, ModelError
 from ._lifecycle import Closeable
-from ._features import frame_channels, recognition_clip, sample_positions, spotting_clip
+from ._features import frame_channels, recognition_clip, sample_positions
 from ._flow import FlowEstimator
 from ._frontend import FaceLandmarker
 from ._models import Model, default_model_path
@@ -89,7 +89,8 @@ class Engine(Closeable):
                                      backend=options.backend, expected_task="recognition",
                                      allow_fallback=options.allow_fallback)
         self._params = _detection_params(self._spotter, options)
-        self._fps_hint = options.fps_hint or float(self._spotter.info.window.get("fps", 30.0))
+        self._model_fps = float(self._spotter.info.window.get("fps", 30.0))
+        self._fps_hint = options.fps_hint or self._model_fps
         self._landmarker = FaceLandmarker(max_faces=options.max_faces,
                                           redetect_every=options.redetect_every)
         self._tracker = FaceTracker(max_missed=options.max_missed_frames)
@@ -246,7 +247,7 @@ class Engine(Closeable):
                 track.ring.features[slot] = frame_channels(spec, aligned.crop, flow)
             pending.append((track, observation, reference is not None))
             if reference is not None:
-                clips.append(spotting_clip(spec, track.ring.features[track.ring.last_slots(spec.frames)]))
+                clips.append(self._spotting_window(track.ring, stamp))
         scores = iter(())
         if clips:
             with self.timer.stage("spot"):
@@ -258,6 +259,19 @@ class Engine(Closeable):
                                    observation.landmarks, score))
             scored.append((track, None if math.isnan(score) else score))
         return faces, scored
+
+    def _spotting_window(self, ring: FrameRing, stamp: float) -> np.ndarray:
+        """The spotter's ``T`` time steps, spaced at the frame rate it was trained at.
+
+        A model trained at 30 fps sees 30 fps steps from a 15 or 200 fps camera
+        (nearest stored frame at or before each step time).
+        """
+        spec = self._spotter.info.input
+        if spec.frames == 1:
+            return ring.features[ring.newest_slot][None]
+        step_ms = 1000.0 / self._model_fps
+        times = stamp - step_ms * np.arange(spec.frames - 1, -1, -1, dtype=np.float64)
+        return ring.features[ring.slots_at_times(times)]
 
     def _fit_ring(self, ring: FrameRing) -> None:
         """Grow a ring when the real frame rate needs more room than planned."""

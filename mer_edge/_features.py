@@ -13,7 +13,7 @@ import numpy as np
 from ._flow import FlowEstimator
 from ._modelmeta import InputSpec
 
-__all__ = ["frame_channels", "spotting_clip", "recognition_clip", "sample_positions"]
+__all__ = ["frame_channels", "recognition_clip", "sample_positions"]
 
 
 def frame_channels(spec: InputSpec, crop: np.ndarray, flow: np.ndarray | None) -> np.ndarray:
@@ -43,19 +43,6 @@ def frame_channels(spec: InputSpec, crop: np.ndarray, flow: np.ndarray | None) -
                 small_flow = cv2.resize(flow, (size, size), interpolation=cv2.INTER_AREA)
             out[index] = small_flow[..., 0 if name == "flow_x" else 1] * spec.flow_scale
     return out
-
-
-def spotting_clip(spec: InputSpec, features: np.ndarray) -> np.ndarray:
-    """Stack the newest ``spec.frames`` per-frame features ``(T, C, S, S)``.
-
-    ``features`` is ``(N, C, S, S)`` oldest first; with fewer than ``T``
-    frames the oldest is repeated.
-    """
-    count = features.shape[0]
-    if count >= spec.frames:
-        return features[count - spec.frames:]
-    pad = np.repeat(features[:1], spec.frames - count, axis=0)
-    return np.concatenate([pad, features])
 
 
 def sample_positions(onset: int, apex: int, frames: int) -> np.ndarray:

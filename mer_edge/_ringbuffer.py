@@ -113,6 +113,18 @@ class FrameRing:
             return order[-count:]
         return np.concatenate([np.full(count - order.size, order[0]), order])
 
+    def slots_at_times(self, times_ms: np.ndarray) -> np.ndarray:
+        """For each time, the newest slot at or before it (the oldest slot if earlier).
+
+        Used to sample a model's time window at the frame rate it was trained
+        at, whatever the camera's rate.
+        """
+        order = self._ordered_slots()
+        if order.size == 0:
+            raise InputError("the ring buffer is empty")
+        positions = np.searchsorted(self.timestamps_ms[order], times_ms, side="right") - 1
+        return order[np.clip(positions, 0, order.size - 1)]
+
     def span_ms(self) -> float:
         """Time covered by the stored frames."""
         order = self._ordered_slots()

@@ -114,3 +114,13 @@ def test_ring_buffer_indexes_by_time_and_grows():
     assert [int(ring.crops[s][0, 0]) for s in ring.last_slots(4)] == [2, 3, 4, 5]
     with pytest.raises(InputError, match="before the previous"):
         ring.push(9, 1.0, np.zeros((8, 8), np.uint8), np.zeros((5, 2)))
+
+
+def test_ring_samples_a_window_at_another_frame_rate():
+    ring = FrameRing(64, (4, 4), 1, (1, 2, 2))
+    for i in range(40):  # a 200 fps camera: 5 ms apart
+        ring.push(i, i * 5.0, np.full((4, 4), i, np.uint8), np.zeros((1, 2)))
+    times = 195.0 - 33.3 * np.arange(3, -1, -1)  # a model trained at 30 fps, T = 4
+    frames = ring.frame_indices[ring.slots_at_times(times)]
+    assert frames.tolist() == [19, 25, 32, 39]
+    assert ring.frame_indices[ring.slots_at_times(np.array([-50.0]))][0] == 0  # too old: oldest
