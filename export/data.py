@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from mer_edge._errors import DatasetError
-from mer_edge._features import frame_channels, recognition_clip
+from mer_edge._features import frame_channels, recognition_clip, window_times
 from mer_edge._alignment import TEMPLATE_NAME
 from mer_edge._flow import REFERENCE_ROI, FlowEstimator
 from mer_edge._modelmeta import InputSpec
@@ -209,10 +209,11 @@ class SpottingSet:
     """Spotting windows of a split: ``(T, C, S, S)`` clips and ``(T,)`` frame labels."""
 
     def __init__(self, split: Split, spec: InputSpec, k_ms: float, cache_dir: Path, *,
-                 max_videos: int = 0, flow_preset: str = "ultrafast",
+                 max_videos: int = 0, flow_preset: str = "ultrafast", model_fps: float = 30.0,
                  progress: Progress | None = None) -> None:
         self.spec = spec
         self.k_ms = k_ms
+        self.model_fps = model_fps
         self.videos: list[_SpotVideo] = []
         for key, video, intervals in split_tracks(split, cache_dir, max_videos=max_videos,
                                                   progress=progress):
@@ -234,8 +235,9 @@ class SpottingSet:
         """Clip ``(T, C, S, S)`` and labels ``(T,)`` of window ``item`` (padded like the engine)."""
         video_index, end = self._index[item]
         video = self.videos[video_index]
-        start = end - self.spec.frames + 1
-        positions = np.clip(np.arange(start, end + 1), 0, None)
+        stamps = video.video.timestamps_ms
+        times = window_times(float(stamps[end]), self.spec.frames, self.model_fps)
+        positions = np.clip(np.searchsorted(stamps, times, side="right") - 1, 0, None)
         return video.features[positions], video.labels[positions]
 
     def sample(self, rng: np.random.Generator, batch: int, positive_fraction: float = 0.5

@@ -118,11 +118,13 @@ class _Trainer:
         self.train_split = source.split("train")
         self.val_split = source.split("val")
         self.model = build_model(config)
+        #: Frame rate the model's time windows are sampled at (written into its metadata).
+        self.model_fps = float(np.median(list(self.train_split.fps.values()) or [30.0]))
 
     # -- data -------------------------------------------------------------------
     def _spotting_sets(self) -> tuple[SpottingSet, SpottingSet]:
         kw = {"max_videos": self.config.max_videos, "progress": self.log,
-              "flow_preset": self.config.flow_preset}
+              "flow_preset": self.config.flow_preset, "model_fps": self.model_fps}
         return (SpottingSet(self.train_split, self.spec, self.config.k_ms, self.cache, **kw),
                 SpottingSet(self.val_split, self.spec, self.config.k_ms, self.cache, **kw))
 
@@ -308,7 +310,7 @@ def train(config: TrainConfig, source: DataSource, out: Path, *, seed: int = 0,
         "config": config.to_json(), "method": METHOD_NAMES[config.method], "seed": seed,
         "params": count_params(trainer.model), "val_metrics": run.state.best_metrics,
         "best_epoch": run.state.best_epoch, "training_data": source.describe(),
-        "fps": float(np.median(list(trainer.train_split.fps.values()) or [30.0])), "data": sizes,
+        "fps": trainer.model_fps, "data": sizes,
         "train_seconds": round(time.monotonic() - started, 1),
     }
     run.write_result(result)

@@ -20,7 +20,7 @@ from ._alignment import CROP_SIZE, FaceAligner
 from ._apex import refine_apex
 from ._errors import InputError, ModelError
 from ._lifecycle import Closeable
-from ._features import frame_channels, recognition_clip, sample_positions
+from ._features import frame_channels, recognition_clip, sample_positions, window_times
 from ._flow import FlowEstimator
 from ._frontend import FaceLandmarker
 from ._models import Model, default_model_path
@@ -269,9 +269,7 @@ class Engine(Closeable):
         spec = self._spotter.info.input
         if spec.frames == 1:
             return ring.features[ring.newest_slot][None]
-        step_ms = 1000.0 / self._model_fps
-        times = stamp - step_ms * np.arange(spec.frames - 1, -1, -1, dtype=np.float64)
-        return ring.features[ring.slots_at_times(times)]
+        return ring.features[ring.slots_at_times(window_times(stamp, spec.frames, self._model_fps))]
 
     def _fit_ring(self, ring: FrameRing) -> None:
         """Grow a ring when the real frame rate needs more room than planned."""

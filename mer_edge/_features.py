@@ -13,7 +13,7 @@ import numpy as np
 from ._flow import FlowEstimator
 from ._modelmeta import InputSpec
 
-__all__ = ["frame_channels", "recognition_clip", "sample_positions"]
+__all__ = ["frame_channels", "recognition_clip", "sample_positions", "window_times"]
 
 
 def frame_channels(spec: InputSpec, crop: np.ndarray, flow: np.ndarray | None) -> np.ndarray:
@@ -43,6 +43,17 @@ def frame_channels(spec: InputSpec, crop: np.ndarray, flow: np.ndarray | None) -
                 small_flow = cv2.resize(flow, (size, size), interpolation=cv2.INTER_AREA)
             out[index] = small_flow[..., 0 if name == "flow_x" else 1] * spec.flow_scale
     return out
+
+
+def window_times(end_ms: float, frames: int, fps: float) -> np.ndarray:
+    """Times ``(frames,)`` of a spotting window ending at ``end_ms``, oldest first.
+
+    Steps are ``1000 / fps`` apart: the frame rate the spotter was trained at,
+    so a 15 or 200 fps camera gives the model the time span it learned.  The
+    engine and the training code both pick, for each time, the newest frame
+    at or before it.
+    """
+    return end_ms - (1000.0 / fps) * np.arange(frames - 1, -1, -1, dtype=np.float64)
 
 
 def sample_positions(onset: int, apex: int, frames: int) -> np.ndarray:
