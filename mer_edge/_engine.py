@@ -292,8 +292,10 @@ class Engine(Closeable):
     def _recognise(self, track: _Track, intervals: list[SpottedInterval]) -> list[MicroExpression]:
         if not intervals:
             return []
-        if self._recognizer is None:
-            return [MicroExpression(interval, "unknown", {}) for interval in intervals]
+        if self._recognizer is None:  # spotting only: still report the refined apex
+            refined = [refine_apex(track.ring, interval, self._spot_flow, self._params.k_ms)[1]
+                       for interval in intervals]
+            return [MicroExpression(interval, "unknown", {}) for interval in refined]
         spec = self._recognizer.info.input
         with self.timer.stage("classify"):
             clips, refined = [], []
