@@ -120,8 +120,12 @@ class FaceAligner:
         self._template = template_points()
         self._state: dict[int, np.ndarray] = {}
 
-    def align(self, gray: np.ndarray, landmarks: np.ndarray, track_id: int = 0) -> AlignedFace:
-        """Align one face of a grey frame given its ``(N, 2)`` source landmarks."""
+    def align(self, image: np.ndarray, landmarks: np.ndarray, track_id: int = 0) -> AlignedFace:
+        """Align one face given its ``(N, 2)`` source landmarks.
+
+        ``image`` is the frame, grey ``(H, W)`` or BGR ``(H, W, 3)``; a BGR
+        frame is warped first and only the small crop converted to grey.
+        """
         marks = np.asarray(landmarks, dtype=np.float32)
         if marks.ndim != 2 or marks.shape[0] <= int(STABLE_LANDMARKS.max()) or marks.shape[1] != 2:
             raise InputError(
@@ -136,8 +140,10 @@ class FaceAligner:
             stable = weight * previous + (1.0 - weight) * stable
         self._state[track_id] = stable
         matrix = similarity_transform(stable, self._template)
-        crop = cv2.warpAffine(gray, matrix, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR,
+        crop = cv2.warpAffine(image, matrix, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REPLICATE)
+        if crop.ndim == 3:
+            crop = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
         crop_marks = marks @ matrix[:, :2].T.astype(np.float32) + matrix[:, 2].astype(np.float32)
         return AlignedFace(crop=crop, matrix=matrix, landmarks=crop_marks)
 

@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-import cv2
 import numpy as np
 
 from ._alignment import CROP_SIZE, FaceAligner
@@ -230,13 +229,12 @@ class Engine(Closeable):
     def _spot(self, frame: np.ndarray, index: int, stamp: float, matched: list) -> tuple[list[FaceTrack], list]:
         """Align, flow and score every matched face; returns faces and (track, score)."""
         spec = self._spotter.info.input
-        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if matched else None
         pending: list[tuple[_Track, object]] = []
         clips: list[np.ndarray] = []
         for track_id, observation in matched:
             track = self._tracks.get(track_id) or self._new_track(track_id)
             with self.timer.stage("align"):
-                aligned = self._aligner.align(gray, observation.landmarks, track_id)
+                aligned = self._aligner.align(frame, observation.landmarks, track_id)
                 self._fit_ring(track.ring)
                 reference = track.ring.slot_at_or_before(stamp - self._params.k_ms)
                 slot = track.ring.push(index, stamp, aligned.crop, observation.landmarks)

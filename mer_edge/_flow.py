@@ -40,14 +40,19 @@ ROI_NAMES: tuple[str, ...] = tuple(_ROI_BOXES)
 REFERENCE_ROI = (0.00, 0.25, 0.14, 0.20)
 
 
-def _box_mask(box: tuple[float, float, float, float], size: int) -> np.ndarray:
+def _box_slices(box: tuple[float, float, float, float], size: int) -> tuple[slice, slice]:
+    """Row and column slices of a region box at a crop size."""
     cx, cy, w, h = box
     (x0, y0), (x1, y1) = to_crop_coordinates(np.array([[cx - w / 2, cy - h / 2],
                                                        [cx + w / 2, cy + h / 2]]))
     scale = size / CROP_SIZE
+    return (slice(max(0, int(round(y0 * scale))), int(round(y1 * scale))),
+            slice(max(0, int(round(x0 * scale))), int(round(x1 * scale))))
+
+
+def _box_mask(box: tuple[float, float, float, float], size: int) -> np.ndarray:
     mask = np.zeros((size, size), dtype=bool)
-    mask[max(0, int(round(y0 * scale))):int(round(y1 * scale)),
-         max(0, int(round(x0 * scale))):int(round(x1 * scale))] = True
+    mask[_box_slices(box, size)] = True
     return mask
 
 
@@ -56,7 +61,7 @@ def roi_masks(size: int = CROP_SIZE) -> np.ndarray:
     return np.stack([_box_mask(box, size) for box in _ROI_BOXES.values()])
 
 
-_REFERENCE_MASK = _box_mask(REFERENCE_ROI, CROP_SIZE)
+_REFERENCE_SLICES = _box_slices(REFERENCE_ROI, CROP_SIZE)
 _ROI_MASKS = roi_masks(CROP_SIZE)
 _ROI_WEIGHTS = (_ROI_MASKS / _ROI_MASKS.sum(axis=(1, 2), keepdims=True)).reshape(len(ROI_NAMES), -1)
 
@@ -88,8 +93,8 @@ class FlowEstimator:
                 f"flow: expected two equal 2-D uint8 crops, got {previous.shape}/{previous.dtype}"
                 f" and {current.shape}/{current.dtype}")
         flow = self._dis.calc(previous, current, None)
-        if flow.shape[:2] == _REFERENCE_MASK.shape:
-            flow -= np.median(flow[_REFERENCE_MASK], axis=0)
+        if flow.shape[:2] == (CROP_SIZE, CROP_SIZE):
+            flow -= np.median(flow[_REFERENCE_SLICES].reshape(-1, 2), axis=0)
         return flow
 
 
