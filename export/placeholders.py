@@ -38,9 +38,10 @@ def _finish(graph: onnx.GraphProto, info: ModelInfo, path: Path) -> None:
     onnx.save(model, str(path))
 
 
-def _roi_weights() -> np.ndarray:
+def roi_weights() -> np.ndarray:
+    """``(S*S, R)``: each column averages one region of interest."""
     masks = roi_masks(SIZE).reshape(len(ROI_NAMES), -1).astype(np.float32)
-    return (masks / masks.sum(axis=1, keepdims=True)).T  # (S*S, R)
+    return (masks / masks.sum(axis=1, keepdims=True)).T
 
 
 def build_flowmag_spotter(path: Path) -> ModelInfo:
@@ -63,7 +64,7 @@ def build_flowmag_spotter(path: Path) -> ModelInfo:
         [helper.make_tensor_value_info("clip", TensorProto.FLOAT, ["faces", 1, 1, SIZE, SIZE])],
         [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["faces"])],
         initializer=[numpy_helper.from_array(np.array([-1, SIZE * SIZE], np.int64), "flat_shape"),
-                     numpy_helper.from_array(_roi_weights(), "roi_weights"),
+                     numpy_helper.from_array(roi_weights(), "roi_weights"),
                      numpy_helper.from_array(np.array(1.0, np.float32), "one")])
     _finish(graph, info, path)
     return info
@@ -71,7 +72,7 @@ def build_flowmag_spotter(path: Path) -> ModelInfo:
 
 def _rule_matrix() -> np.ndarray:
     """``(2*S*S, 3)`` weights: columns negative, positive, surprise."""
-    weights = _roi_weights()  # (S*S, R)
+    weights = roi_weights()  # (S*S, R)
     roi = {name: weights[:, i] for i, name in enumerate(ROI_NAMES)}
     dx = np.zeros((SIZE * SIZE, 3), np.float32)
     dy = np.zeros((SIZE * SIZE, 3), np.float32)
@@ -89,6 +90,26 @@ def _rule_matrix() -> np.ndarray:
     return np.concatenate([dx, dy]) * 4.0
 
 
+def linear_recognizer_graph(weights: np.ndarray, bias: np.ndarray, info: ModelInfo,
+                            path: Path) -> None:
+    """Write ``softmax(flat(flow_x, flow_y) @ weights + bias)`` with ``info`` to ``path``."""
+    classes = len(info.class_names)
+    nodes = [
+        helper.make_node("Reshape", ["clip", "flat_shape"], ["flat"]),
+        helper.make_node("MatMul", ["flat", "weights"], ["scores"]),
+        helper.make_node("Add", ["scores", "bias"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], ["output"], axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes, info.name.replace("-", "_"),
+        [helper.make_tensor_value_info("clip", TensorProto.FLOAT, ["faces", 1, 2, SIZE, SIZE])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["faces", classes])],
+        initializer=[numpy_helper.from_array(np.array([-1, 2 * SIZE * SIZE], np.int64), "flat_shape"),
+                     numpy_helper.from_array(np.asarray(weights, np.float32), "weights"),
+                     numpy_helper.from_array(np.asarray(bias, np.float32), "bias")])
+    _finish(graph, info, path)
+
+
 def build_rule_recognizer(path: Path) -> ModelInfo:
     """Write the training-free FACS rule recognizer to ``path``."""
     spec = InputSpec(name="clip", frames=1, channels=("flow_x", "flow_y"), size=SIZE,
@@ -98,18 +119,7 @@ def build_rule_recognizer(path: Path) -> ModelInfo:
         version="0.1.0", input=spec, placeholder=True,
         class_names=("negative", "positive", "surprise"), sdk_version=__version__,
         training_data="none: hand-written FACS rules on onset->apex regional flow")
-    nodes = [
-        helper.make_node("Reshape", ["clip", "flat_shape"], ["flat"]),
-        helper.make_node("MatMul", ["flat", "rule_weights"], ["logits"]),
-        helper.make_node("Softmax", ["logits"], ["output"], axis=1),
-    ]
-    graph = helper.make_graph(
-        nodes, "facs_rule_recognizer",
-        [helper.make_tensor_value_info("clip", TensorProto.FLOAT, ["faces", 1, 2, SIZE, SIZE])],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["faces", 3])],
-        initializer=[numpy_helper.from_array(np.array([-1, 2 * SIZE * SIZE], np.int64), "flat_shape"),
-                     numpy_helper.from_array(_rule_matrix(), "rule_weights")])
-    _finish(graph, info, path)
+    linear_recognizer_graph(_rule_matrix(), np.zeros(3, np.float32), info, path)
     return info
 
 
