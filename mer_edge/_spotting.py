@@ -54,7 +54,7 @@ class SpottingParams:
     """
 
     k_ms: float = 200.0
-    p: float = 0.35
+    p: float = 0.5
     min_score: float = 0.3
     history_ms: float = 20_000.0
     me_max_ms: float = 500.0
