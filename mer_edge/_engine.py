@@ -88,6 +88,8 @@ class Engine(Closeable):
                                      backend=options.backend, expected_task="recognition",
                                      allow_fallback=options.allow_fallback)
         self._params = _detection_params(self._spotter, options)
+        #: Time each track's ring must cover: the longest interval, its lag and a margin.
+        self._ring_horizon_ms = self._params.max_interval_ms + self._params.k_ms + _RING_MARGIN_MS
         self._model_fps = float(self._spotter.info.window.get("fps", 30.0))
         self._fps_hint = options.fps_hint or self._model_fps
         self._landmarker = FaceLandmarker(max_faces=options.max_faces,
@@ -211,8 +213,7 @@ class Engine(Closeable):
     # -- stages -----------------------------------------------------------------
     def _new_track(self, track_id: int) -> _Track:
         spec = self._spotter.info.input
-        horizon_ms = self._params.max_interval_ms + self._params.k_ms + _RING_MARGIN_MS
-        capacity = max(8, int(math.ceil(horizon_ms / 1000.0 * self._fps_hint)))
+        capacity = max(8, int(math.ceil(self._ring_horizon_ms / 1000.0 * self._fps_hint)))
         ring = FrameRing(capacity, (CROP_SIZE, CROP_SIZE), _LANDMARKS,
                          (len(spec.channels), spec.size, spec.size))
         track = _Track(track_id, ring, IntervalDetector(track_id, self._params, self._fps_hint))
@@ -273,9 +274,8 @@ class Engine(Closeable):
         """Grow a ring when the real frame rate needs more room than planned."""
         if len(ring) < ring.capacity or ring.span_ms() <= 0:
             return
-        needed_ms = self._params.max_interval_ms + self._params.k_ms + _RING_MARGIN_MS
-        if ring.span_ms() < needed_ms:
-            ring.grow(int(ring.capacity * needed_ms / ring.span_ms()) + 1)
+        if ring.span_ms() < self._ring_horizon_ms:
+            ring.grow(int(ring.capacity * self._ring_horizon_ms / ring.span_ms()) + 1)
 
     def _detect_intervals(self, index: int, stamp: float, scored: list) -> list[MicroExpression]:
         seen = {track.track_id for track, _ in scored}
@@ -330,7 +330,7 @@ class Engine(Closeable):
         if self.options.running_mode != "file":
             raise InputError(f"run() needs running_mode 'file', the engine is in "
                              f"{self.options.running_mode!r} mode")
-        yield from self._iterate(source, fps=fps, live=False, progress=progress)
+        yield from self._iterate(source, fps=fps, progress=progress)
 
     def run_live(self, source: str | int | os.PathLike, *, fps: float | None = None,
                  should_stop: Callable[[], bool] | None = None) -> dict[str, int]:
@@ -364,11 +364,11 @@ class Engine(Closeable):
             return self._last_timestamp + 1e-3
         return stamp
 
-    def _iterate(self, source: str | int | os.PathLike, *, fps: float | None, live: bool,
+    def _iterate(self, source: str | int | os.PathLike, *, fps: float | None,
                  progress: Callable[[int, int | None], None] | None) -> Iterator[FrameResult]:
         from ._sources import open_source
 
-        with open_source(source, fps=fps, live=live) as frames:
+        with open_source(source, fps=fps, live=False) as frames:
             total = frames.frame_count
             last = None
             for frame in frames:

@@ -15,8 +15,7 @@ import numpy as np
 from ._alignment import CROP_SIZE, to_crop_coordinates
 from ._errors import InputError
 
-__all__ = ["ROI_NAMES", "REFERENCE_ROI", "FlowEstimator", "roi_masks", "roi_magnitudes",
-           "downsample_flow"]
+__all__ = ["ROI_NAMES", "REFERENCE_ROI", "FlowEstimator", "roi_masks", "roi_magnitudes"]
 
 # Regions in eye-distance units: (centre x, centre y, width, height); the
 # subject's right side is on the image left.  Chosen to cover the action
@@ -104,9 +103,3 @@ def roi_magnitudes(flow: np.ndarray) -> np.ndarray:
         raise InputError(f"flow: expected ({CROP_SIZE}, {CROP_SIZE}, 2), got {flow.shape}")
     magnitude = np.sqrt(flow[..., 0] ** 2 + flow[..., 1] ** 2).reshape(-1)
     return (_ROI_WEIGHTS @ magnitude).astype(np.float32)
-
-
-def downsample_flow(flow: np.ndarray, size: int) -> np.ndarray:
-    """Area-averaged flow ``(2, size, size) float32`` (channel first) for models."""
-    small = cv2.resize(flow, (size, size), interpolation=cv2.INTER_AREA)
-    return np.ascontiguousarray(small.transpose(2, 0, 1))

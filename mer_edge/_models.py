@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 
@@ -107,8 +106,3 @@ def shipped_models() -> list[dict[str, object]]:
         result.append(summary)
         model.close()
     return result
-
-
-def read_metadata(path: str | os.PathLike) -> Mapping[str, str]:
-    """The raw metadata of a model file (for tooling)."""
-    return Model(path).session.metadata
