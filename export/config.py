@@ -24,6 +24,7 @@ METHOD_CONFIGS = {
     "moext": "moext.json",
     "miacnet": "ma2mi_miacnet.json",
     "attrclip": "attrclip.json",
+    "regional_tcn": "regional_tcn_spotter.json",
 }
 
 
@@ -38,6 +39,9 @@ class TrainConfig:
         frames, channels, size: the model input (see :class:`InputSpec`).
         flow_scale: multiplier of flow channels (crop pixels -> model units).
         k_ms: spotting motion lag (spotting only).
+        lag_frames: look-ahead of a spotter: the score of a window belongs
+            to its step ``frames - 1 - lag_frames`` (exported as
+            ``window.lag_ms``; spotting only).
         flow_preset: DIS preset of the flow channels; written into the
             exported input spec, which the engine follows at run time.
         width: base channel width of the networks.
@@ -66,6 +70,7 @@ class TrainConfig:
     size: int
     flow_scale: float = 1.0
     k_ms: float = 200.0
+    lag_frames: int = 0
     flow_preset: str = "ultrafast"
     width: int = 8
     embed_dim: int = 32
@@ -92,6 +97,8 @@ class TrainConfig:
         for name in ("frames", "size", "width", "embed_dim", "batch_size", "steps_per_epoch"):
             if int(getattr(self, name)) <= 0:
                 raise InputError(f"{name} must be > 0, got {getattr(self, name)}")
+        if not 0 <= int(self.lag_frames) < int(self.frames):
+            raise InputError(f"lag_frames must be in [0, frames), got {self.lag_frames}")
         self.spec  # validates the input
 
     @property

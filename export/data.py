@@ -210,10 +210,12 @@ class SpottingSet:
 
     def __init__(self, split: Split, spec: InputSpec, k_ms: float, cache_dir: Path, *,
                  max_videos: int = 0, flow_preset: str = "ultrafast", model_fps: float = 30.0,
-                 progress: Progress | None = None) -> None:
+                 lag_frames: int = 0, progress: Progress | None = None) -> None:
         self.spec = spec
         self.k_ms = k_ms
         self.model_fps = model_fps
+        #: The score of a window belongs to its step ``T - 1 - lag_frames`` (look-ahead spotters).
+        self.lag_frames = lag_frames
         self.videos: list[_SpotVideo] = []
         for key, video, intervals in split_tracks(split, cache_dir, max_videos=max_videos,
                                                   progress=progress):
@@ -224,21 +226,37 @@ class SpottingSet:
             self.videos.append(_SpotVideo(key, video, features,
                                           spotting_labels(video, intervals, k_ms), ends, intervals))
         self._index = [(v, int(e)) for v, item in enumerate(self.videos) for e in item.ends]
-        last = np.array([self.videos[v].labels[e] for v, e in self._index], np.float32)
-        self.positive = np.flatnonzero(last > 0.5)
-        self.negative = np.flatnonzero(last <= 0.5)
+        scored = np.array([self.videos[v].labels[self.scored_frame(v, e)] for v, e in self._index],
+                          np.float32)
+        self.positive = np.flatnonzero(scored > 0.5)
+        self.negative = np.flatnonzero(scored <= 0.5)
 
     def __len__(self) -> int:
         return len(self._index)
 
+    def _positions(self, video_index: int, end: int) -> np.ndarray:
+        """Frames of the window ending at frame ``end``, sampled at the model's fps like the engine."""
+        stamps = self.videos[video_index].video.timestamps_ms
+        times = window_times(float(stamps[end]), self.spec.frames, self.model_fps)
+        return np.clip(np.searchsorted(stamps, times, side="right") - 1, 0, None)
+
+    def scored_frame(self, video_index: int, end: int) -> int:
+        """The frame the score of the window ending at ``end`` belongs to (engine rule)."""
+        if not self.lag_frames:
+            return end
+        stamps = self.videos[video_index].video.timestamps_ms
+        lagged = float(stamps[end]) - 1000.0 * self.lag_frames / self.model_fps + 1e-3
+        return max(0, int(np.searchsorted(stamps, lagged, side="right")) - 1)
+
+    def video_window(self, video_index: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+        """Clip ``(T, C, S, S)`` and labels ``(T,)`` of the window of a video ending at ``end``."""
+        video = self.videos[video_index]
+        positions = self._positions(video_index, end)
+        return video.features[positions], video.labels[positions]
+
     def window(self, item: int) -> tuple[np.ndarray, np.ndarray]:
         """Clip ``(T, C, S, S)`` and labels ``(T,)`` of window ``item`` (padded like the engine)."""
-        video_index, end = self._index[item]
-        video = self.videos[video_index]
-        stamps = video.video.timestamps_ms
-        times = window_times(float(stamps[end]), self.spec.frames, self.model_fps)
-        positions = np.clip(np.searchsorted(stamps, times, side="right") - 1, 0, None)
-        return video.features[positions], video.labels[positions]
+        return self.video_window(*self._index[item])
 
     def sample(self, rng: np.random.Generator, batch: int, positive_fraction: float = 0.5
                ) -> tuple[np.ndarray, np.ndarray]:

@@ -39,15 +39,22 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
 
 
 def score_videos(data: SpottingSet, predict: Predict, batch: int = 256) -> list[np.ndarray]:
-    """Per-video score arrays (NaN where the engine would not score)."""
+    """Per-video score arrays (NaN where the engine would not score).
+
+    Windows are sampled in time like the engine's, and each score goes to
+    the frame it belongs to (:meth:`SpottingSet.scored_frame`; the first
+    score wins when two windows map to one frame, as in the engine).
+    """
     results = []
-    for video in data.videos:
+    for number, video in enumerate(data.videos):
         scores = np.full(len(video.video), np.nan, np.float32)
         for start in range(0, len(video.ends), batch):
             ends = video.ends[start:start + batch]
-            clips = np.stack([video.features[np.clip(np.arange(e - data.spec.frames + 1, e + 1), 0, None)]
-                              for e in ends])
-            scores[ends] = predict(clips)
+            clips = np.stack([data.video_window(number, int(e))[0] for e in ends])
+            for end, score in zip(ends, predict(clips)):
+                frame = data.scored_frame(number, int(end))
+                if np.isnan(scores[frame]):
+                    scores[frame] = score
         results.append(scores)
     return results
 

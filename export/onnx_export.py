@@ -49,10 +49,20 @@ def model_info(config: TrainConfig, *, metrics: dict[str, Any] | None = None,
     return ModelInfo(
         name=config.name, task=config.task, method=METHOD_NAMES[config.method],  # type: ignore[arg-type]
         version=config.version, input=config.spec, placeholder=False,
-        window={"k_ms": float(config.k_ms), "fps": float(fps)} if spotting else {"fps": float(fps)},
+        window=_window(config, fps),
         class_names=() if spotting else MEGC_CLASSES, sdk_version=__version__,
         training_data=training_data, metrics=metrics or {},
         detection=dict(detection or {}) if spotting else {})
+
+
+def _window(config: TrainConfig, fps: float) -> dict[str, float]:
+    """Time parameters of the metadata; a spotter's look-ahead in ms at its fps."""
+    if config.task != "spotting":
+        return {"fps": float(fps)}
+    window = {"k_ms": float(config.k_ms), "fps": float(fps)}
+    if config.lag_frames:
+        window["lag_ms"] = round(1000.0 * config.lag_frames / fps, 3)
+    return window
 
 
 def export_model(model: nn.Module, info: ModelInfo, out: str | Path) -> Path:

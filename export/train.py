@@ -124,7 +124,8 @@ class _Trainer:
     # -- data -------------------------------------------------------------------
     def _spotting_sets(self) -> tuple[SpottingSet, SpottingSet]:
         kw = {"max_videos": self.config.max_videos, "progress": self.log,
-              "flow_preset": self.config.flow_preset, "model_fps": self.model_fps}
+              "flow_preset": self.config.flow_preset, "model_fps": self.model_fps,
+              "lag_frames": self.config.lag_frames}
         return (SpottingSet(self.train_split, self.spec, self.config.k_ms, self.cache, **kw),
                 SpottingSet(self.val_split, self.spec, self.config.k_ms, self.cache, **kw))
 
@@ -319,7 +320,7 @@ def train(config: TrainConfig, source: DataSource, out: Path, *, seed: int = 0,
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m export.train", description=__doc__.splitlines()[0])
-    parser.add_argument("config", help="method name (ssl3d, moext, miacnet, attrclip) or a JSON config")
+    parser.add_argument("config", help="method name (ssl3d, regional_tcn, moext, miacnet, attrclip) or a JSON config")
     parser.add_argument("--bench", type=Path, help="make_bench folder with train/ val/ test/")
     parser.add_argument("--extra-train", type=Path, action="append", default=[],
                         help="another make_bench folder whose train split is added (repeatable)")

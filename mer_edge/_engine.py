@@ -36,6 +36,8 @@ __all__ = ["Engine", "FrameResult", "CropObserver"]
 CropObserver = Callable[[int, int, float, np.ndarray], None]
 
 _LANDMARKS = 478
+#: Timestamps closer than this are the same instant (float rounding).
+_TIME_TOLERANCE_MS = 1e-3
 _RING_MARGIN_MS = 1_500.0
 
 
@@ -64,6 +66,8 @@ class _Track:
         self.track_id = track_id
         self.ring = ring
         self.detector = detector
+        #: Timestamp of the last score given to the detector (lagged spotters).
+        self.last_scored_ms = -math.inf
 
 
 class Engine(Closeable):
@@ -88,8 +92,11 @@ class Engine(Closeable):
                                      backend=options.backend, expected_task="recognition",
                                      allow_fallback=options.allow_fallback)
         self._params = _detection_params(self._spotter, options)
-        #: Time each track's ring must cover: the longest interval, its lag and a margin.
-        self._ring_horizon_ms = self._params.max_interval_ms + self._params.k_ms + _RING_MARGIN_MS
+        #: A look-ahead spotter scores the frame ``lag`` ms before the window's end.
+        self._score_lag_ms = float(self._spotter.info.window.get("lag_ms", 0.0))
+        #: Time each track's ring must cover: the longest interval, its lags and a margin.
+        self._ring_horizon_ms = (self._params.max_interval_ms + self._params.k_ms
+                                 + self._score_lag_ms + _RING_MARGIN_MS)
         self._model_fps = float(self._spotter.info.window.get("fps", 30.0))
         self._fps_hint = options.fps_hint or self._model_fps
         self._landmarker = FaceLandmarker(max_faces=options.max_faces,
@@ -281,11 +288,34 @@ class Engine(Closeable):
         seen = {track.track_id for track, _ in scored}
         closed: list[MicroExpression] = []
         for track, score in scored:
-            closed.extend(self._recognise(track, track.detector.update(index, stamp, score)))
+            target = self._scored_frame(track, index, stamp)
+            if target is not None:
+                track.last_scored_ms = target[1]
+                closed.extend(self._recognise(track, track.detector.update(*target, score)))
+        if self._score_lag_ms > 0:
+            return closed  # a lagged detector only advances with its own face's frames
         for track_id, track in self._tracks.items():
             if track_id not in seen:  # face missed this frame: advance its detector
                 closed.extend(self._recognise(track, track.detector.update(index, stamp, None)))
         return closed
+
+    def _scored_frame(self, track: _Track, index: int, stamp: float) -> tuple[int, float] | None:
+        """(frame index, timestamp) the current score belongs to; None if already scored.
+
+        Without a look-ahead that is the current frame.  A spotter with
+        ``window.lag_ms`` scores the track's newest frame at or before
+        ``stamp - lag``; the last ``lag`` ms of a track are never scored.
+        """
+        if self._score_lag_ms <= 0:
+            return index, stamp
+        # a hair of tolerance: 124 * 1000 / 15 - 200 must find frame 121, not 120
+        slot = track.ring.slot_at_or_before(stamp - self._score_lag_ms + _TIME_TOLERANCE_MS)
+        if slot is None:
+            return None
+        lagged_stamp = float(track.ring.timestamps_ms[slot])
+        if lagged_stamp <= track.last_scored_ms:
+            return None
+        return int(track.ring.frame_indices[slot]), lagged_stamp
 
     def _recognise(self, track: _Track, intervals: list[SpottedInterval]) -> list[MicroExpression]:
         if not intervals:

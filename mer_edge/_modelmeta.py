@@ -90,7 +90,9 @@ class ModelInfo:
             reports it so no one mistakes it for a trained model.
         input: the input specification.
         window: spotting time parameters: ``k_ms`` (motion lag),
-            ``fps`` (frame rate the model was trained at).
+            ``fps`` (frame rate the model was trained at) and optionally
+            ``lag_ms``: the score of a window ending at ``t`` belongs to the
+            frame at ``t - lag_ms`` (a model that looks ahead; 0 by default).
         detection: interval-detection parameters calibrated for this
             spotter's score on validation data (any fields of
             :class:`~mer_edge.SpottingParams`, e.g. ``p``, ``min_score``).
@@ -123,6 +125,8 @@ class ModelInfo:
             raise ModelError(f"a recognition model needs >= 2 class_names, got {list(self.class_names)}")
         if self.task == "spotting" and float(self.window.get("k_ms", 0)) <= 0:
             raise ModelError(f"a spotting model needs window.k_ms > 0, got {dict(self.window)}")
+        if self.task == "spotting" and float(self.window.get("lag_ms", 0)) < 0:
+            raise ModelError(f"window.lag_ms must be >= 0, got {dict(self.window)}")
         if self.alignment != TEMPLATE_NAME:
             raise ModelError(f"model aligned with template {self.alignment!r}, this SDK uses "
                              f"{TEMPLATE_NAME!r}: re-export it with this SDK")

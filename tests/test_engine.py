@@ -127,3 +127,50 @@ def test_live_mode_delivers_results_to_the_callback(videos):
                                  should_stop=lambda: len(received) >= 10)
     assert counts["processed"] == len([r for r in received if r.faces or not r.events])
     assert len(received) >= 10 and any(r.faces for r in received)
+
+
+def _with_window(source, target, **window):
+    """A copy of a shipped spotter whose metadata window gets ``window`` entries."""
+    import json
+
+    import onnx
+
+    model = onnx.load(str(source))
+    for prop in model.metadata_props:
+        if prop.key == "mer_edge.window":
+            prop.value = json.dumps({**json.loads(prop.value), **window})
+    onnx.save(model, str(target))
+    return target
+
+
+def _events(spotter, frames, fps):
+    options = me.EngineOptions(spotting_model=str(spotter), recognize=False,
+                               spotting=me.SpottingParams(p=0.2, min_score=0.0))
+    with me.Engine.from_options(options) as engine:
+        events = [e for i, f in enumerate(frames) for e in engine.process(f, i * 1000 / fps).events]
+        events += engine.flush()
+    # onset and offset come from the score stream; the apex is refined from the crops
+    return [(e.interval.onset_frame, e.interval.offset_frame) for e in events]
+
+
+def test_look_ahead_spotter_scores_an_earlier_frame(videos, tmp_path):
+    # The same score function with window.lag_ms = 200 ms (3 frames at 15 fps): the
+    # detector sees every score 3 frames earlier, so intervals move 3 frames back.
+    from mer_edge._models import default_model_path
+
+    frames = _frames(videos / "default.wmv", 288)
+    plain = default_model_path("spotting")
+    lagged = _with_window(plain, tmp_path / "lagged.onnx", lag_ms=200.0)
+    assert me.Model(lagged).info.window["lag_ms"] == 200.0
+    before = [e for e in _events(plain, frames, 15.0) if 30 <= e[0] and e[1] < 270]
+    after = set(_events(lagged, frames, 15.0))
+    assert len(before) >= 3, "the low threshold must give events to compare"
+    assert all((onset - 3, offset - 3) in after for onset, offset in before)
+
+
+def test_negative_look_ahead_is_refused(tmp_path):
+    from mer_edge._models import default_model_path
+
+    bad = _with_window(default_model_path("spotting"), tmp_path / "bad.onnx", lag_ms=-5.0)
+    with pytest.raises(me.ModelError, match="lag_ms"):
+        me.Model(bad)

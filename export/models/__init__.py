@@ -1,4 +1,4 @@
-"""The four method networks and a factory keyed by method name."""
+"""The four method networks, the regional temporal spotter, and a factory keyed by method name."""
 from __future__ import annotations
 
 from torch import nn
@@ -8,10 +8,11 @@ from ._blocks import count_params
 from .attrclip import AttrClip
 from .miacnet import MIACNet
 from .moext import MoExt
+from .regional_tcn import RegionalTemporalSpotter
 from .ssl3d import SSL3DSpotter
 
 __all__ = ["build_model", "count_params", "SSL3DSpotter", "MoExt", "MIACNet", "AttrClip",
-           "METHOD_NAMES"]
+           "RegionalTemporalSpotter", "METHOD_NAMES"]
 
 #: Method key -> the method name written into model metadata.
 METHOD_NAMES = {
@@ -19,6 +20,7 @@ METHOD_NAMES = {
     "moext": "moext",
     "miacnet": "ma2mi-miacnet",
     "attrclip": "attribute-embedding-cross-modal-contrastive",
+    "regional_tcn": "regional-flow-temporal-cnn",
 }
 
 
@@ -28,6 +30,9 @@ def build_model(config: TrainConfig, n_classes: int = 3) -> nn.Module:
     if config.method == "ssl3d":
         return SSL3DSpotter(channels, config.frames, config.size, config.width, config.embed_dim,
                             config.mask_ratio)
+    if config.method == "regional_tcn":
+        return RegionalTemporalSpotter(channels, config.frames, config.size, config.width,
+                                       config.lag_frames)
     if config.method == "moext":
         return MoExt(channels, config.size, n_classes, config.width, config.embed_dim,
                      config.temperature)

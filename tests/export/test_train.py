@@ -33,7 +33,7 @@ def cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("cache")
 
 
-@pytest.mark.parametrize("method", ["ssl3d", "moext"])
+@pytest.mark.parametrize("method", ["ssl3d", "regional_tcn", "moext"])
 def test_train_resume_export(bench, cache, tmp_path, method):
     config = load_config(method, tiny=True)
     run = tmp_path / "run"
