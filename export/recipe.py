@@ -33,7 +33,8 @@ __all__ = ["DEFAULT_SPOTTER", "DEFAULT_RECOGNIZER", "SHIPPED_FILES", "build_extr
 DEFAULT_SPOTTER = "ssl3d"
 DEFAULT_RECOGNIZER = "miacnet"
 #: Method -> file name under ``mer_edge/models``.
-SHIPPED_FILES = {"ssl3d": "ssl3d_spotter.onnx", "moext": "moext_recognizer.onnx",
+SHIPPED_FILES = {"ssl3d": "ssl3d_spotter.onnx", "regional_tcn": "regional_tcn_spotter.onnx",
+                 "moext": "moext_recognizer.onnx",
                  "miacnet": "miacnet_recognizer.onnx", "attrclip": "attrclip_recognizer.onnx"}
 
 
