@@ -35,8 +35,9 @@ class FaceTrack:
         timestamp_ms: presentation time of the frame in milliseconds.
         box: ``(4,) float32`` ``[x0, y0, x1, y1]`` in source-frame pixels.
         landmarks: ``(N, 2) float32`` landmark positions in source-frame pixels.
-        score: spotting score of this face at this frame (``nan`` until the
-            spotting window is full).
+        score: spotting score of the window ending at this frame (``nan``
+            until the spotting window is full); a look-ahead spotter
+            (``window.lag_ms``) means it for the frame ``lag_ms`` earlier.
     """
 
     track_id: int
