@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from mer_edge._errors import DatasetError
-from mer_edge._features import frame_channels, recognition_clip, window_times
+from mer_edge._features import frame_channels, recognition_clip, scored_time, window_times
 from mer_edge._alignment import TEMPLATE_NAME
 from mer_edge._flow import REFERENCE_ROI, FlowEstimator
 from mer_edge._modelmeta import InputSpec
@@ -185,6 +185,8 @@ class _SpotVideo:
     labels: np.ndarray
     ends: np.ndarray
     truth: list[Interval]
+    #: Per end, the frame its window's score belongs to (the end itself without look-ahead).
+    scored: np.ndarray
 
 
 def split_tracks(split: Split, cache_dir: Path, *, max_videos: int = 0,
@@ -224,10 +226,11 @@ class SpottingSet:
                 continue
             features = _features_cached(video, spec, k_ms, cache_dir, flow_preset)
             self.videos.append(_SpotVideo(key, video, features,
-                                          spotting_labels(video, intervals, k_ms), ends, intervals))
+                                          spotting_labels(video, intervals, k_ms), ends, intervals,
+                                          self._scored_frames(video.timestamps_ms, ends)))
         self._index = [(v, int(e)) for v, item in enumerate(self.videos) for e in item.ends]
-        scored = np.array([self.videos[v].labels[self.scored_frame(v, e)] for v, e in self._index],
-                          np.float32)
+        scored = np.concatenate([item.labels[item.scored] for item in self.videos]
+                                or [np.zeros(0, np.float32)])
         self.positive = np.flatnonzero(scored > 0.5)
         self.negative = np.flatnonzero(scored <= 0.5)
 
@@ -240,13 +243,12 @@ class SpottingSet:
         times = window_times(float(stamps[end]), self.spec.frames, self.model_fps)
         return np.clip(np.searchsorted(stamps, times, side="right") - 1, 0, None)
 
-    def scored_frame(self, video_index: int, end: int) -> int:
-        """The frame the score of the window ending at ``end`` belongs to (engine rule)."""
+    def _scored_frames(self, stamps: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """The frames the scores of the windows ending at ``ends`` belong to (engine rule)."""
         if not self.lag_frames:
-            return end
-        stamps = self.videos[video_index].video.timestamps_ms
-        lagged = float(stamps[end]) - 1000.0 * self.lag_frames / self.model_fps + 1e-3
-        return max(0, int(np.searchsorted(stamps, lagged, side="right")) - 1)
+            return ends
+        times = scored_time(stamps[ends], 1000.0 * self.lag_frames / self.model_fps)
+        return np.clip(np.searchsorted(stamps, times, side="right") - 1, 0, None)
 
     def video_window(self, video_index: int, end: int) -> tuple[np.ndarray, np.ndarray]:
         """Clip ``(T, C, S, S)`` and labels ``(T,)`` of the window of a video ending at ``end``."""

@@ -42,8 +42,8 @@ def score_videos(data: SpottingSet, predict: Predict, batch: int = 256) -> list[
     """Per-video score arrays (NaN where the engine would not score).
 
     Windows are sampled in time like the engine's, and each score goes to
-    the frame it belongs to (:meth:`SpottingSet.scored_frame`; the first
-    score wins when two windows map to one frame, as in the engine).
+    the frame it belongs to (look-ahead spotters; the first score wins when
+    two windows map to one frame, as in the engine).
     """
     results = []
     for number, video in enumerate(data.videos):
@@ -51,8 +51,7 @@ def score_videos(data: SpottingSet, predict: Predict, batch: int = 256) -> list[
         for start in range(0, len(video.ends), batch):
             ends = video.ends[start:start + batch]
             clips = np.stack([data.video_window(number, int(e))[0] for e in ends])
-            for end, score in zip(ends, predict(clips)):
-                frame = data.scored_frame(number, int(end))
+            for frame, score in zip(video.scored[start:start + batch], predict(clips)):
                 if np.isnan(scores[frame]):
                     scores[frame] = score
         results.append(scores)

@@ -19,7 +19,7 @@ from ._alignment import CROP_SIZE, FaceAligner
 from ._apex import refine_apex
 from ._errors import InputError, ModelError
 from ._lifecycle import Closeable
-from ._features import frame_channels, recognition_clip, sample_positions, window_times
+from ._features import frame_channels, recognition_clip, sample_positions, scored_time, window_times
 from ._flow import FlowEstimator
 from ._frontend import FaceLandmarker
 from ._models import Model, default_model_path
@@ -36,8 +36,6 @@ __all__ = ["Engine", "FrameResult", "CropObserver"]
 CropObserver = Callable[[int, int, float, np.ndarray], None]
 
 _LANDMARKS = 478
-#: Timestamps closer than this are the same instant (float rounding).
-_TIME_TOLERANCE_MS = 1e-3
 _RING_MARGIN_MS = 1_500.0
 
 
@@ -66,8 +64,6 @@ class _Track:
         self.track_id = track_id
         self.ring = ring
         self.detector = detector
-        #: Timestamp of the last score given to the detector (lagged spotters).
-        self.last_scored_ms = -math.inf
 
 
 class Engine(Closeable):
@@ -290,7 +286,6 @@ class Engine(Closeable):
         for track, score in scored:
             target = self._scored_frame(track, index, stamp)
             if target is not None:
-                track.last_scored_ms = target[1]
                 closed.extend(self._recognise(track, track.detector.update(*target, score)))
         if self._score_lag_ms > 0:
             return closed  # a lagged detector only advances with its own face's frames
@@ -308,12 +303,11 @@ class Engine(Closeable):
         """
         if self._score_lag_ms <= 0:
             return index, stamp
-        # a hair of tolerance: 124 * 1000 / 15 - 200 must find frame 121, not 120
-        slot = track.ring.slot_at_or_before(stamp - self._score_lag_ms + _TIME_TOLERANCE_MS)
+        slot = track.ring.slot_at_or_before(scored_time(stamp, self._score_lag_ms))
         if slot is None:
             return None
         lagged_stamp = float(track.ring.timestamps_ms[slot])
-        if lagged_stamp <= track.last_scored_ms:
+        if lagged_stamp <= track.detector.latest_ms:
             return None
         return int(track.ring.frame_indices[slot]), lagged_stamp
 

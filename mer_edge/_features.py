@@ -13,7 +13,10 @@ import numpy as np
 from ._flow import FlowEstimator
 from ._modelmeta import InputSpec
 
-__all__ = ["frame_channels", "recognition_clip", "sample_positions", "window_times"]
+__all__ = ["frame_channels", "recognition_clip", "sample_positions", "scored_time", "window_times"]
+
+#: Timestamps closer than this are the same instant (float rounding).
+_TIME_TOLERANCE_MS = 1e-3
 
 
 def frame_channels(spec: InputSpec, crop: np.ndarray, flow: np.ndarray | None) -> np.ndarray:
@@ -54,6 +57,17 @@ def window_times(end_ms: float, frames: int, fps: float) -> np.ndarray:
     at or before it.
     """
     return end_ms - (1000.0 / fps) * np.arange(frames - 1, -1, -1, dtype=np.float64)
+
+
+def scored_time(end_ms: float | np.ndarray, lag_ms: float) -> float | np.ndarray:
+    """Latest time of the frame a look-ahead spotter's window ending at ``end_ms`` scores.
+
+    The score belongs to the newest frame at or before the returned time.  A
+    hair of tolerance absorbs float rounding (``124 * 1000 / 15 - 200`` must
+    find the frame at ``121 * 1000 / 15``).  The engine and the training code
+    both use it.
+    """
+    return end_ms - lag_ms + _TIME_TOLERANCE_MS
 
 
 def sample_positions(onset: int, apex: int, frames: int) -> np.ndarray:

@@ -21,6 +21,7 @@ too).  The detector:
 """
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -135,6 +136,11 @@ class IntervalDetector:
         values = np.fromiter(self._scores, dtype=np.float64)
         mean, peak = float(values.mean()), float(values.max())
         return max(self.params.min_score, mean + self.params.p * (peak - mean))
+
+    @property
+    def latest_ms(self) -> float:
+        """Timestamp of the newest update (``-inf`` before the first)."""
+        return self._times[-1] if self._times else -math.inf
 
     # -- streaming -----------------------------------------------------------
     def update(self, frame_index: int, timestamp_ms: float, score: float | None) -> list[SpottedInterval]:

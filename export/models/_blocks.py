@@ -5,7 +5,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["conv2d", "conv3d", "up2d", "info_nce", "masked_mse", "count_params", "split_channels"]
+__all__ = ["conv2d", "conv3d", "up2d", "info_nce", "masked_mse", "count_params", "split_channels",
+           "frame_bce"]
 
 
 def conv2d(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -54,6 +55,14 @@ def masked_mse(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tenso
     masked = (error * mask).sum() / mask.sum().clamp(min=1.0)
     visible = (error * (1 - mask)).sum() / (1 - mask).sum().clamp(min=1.0)
     return masked + visible_weight * visible
+
+
+def frame_bce(logits: torch.Tensor, labels: torch.Tensor, scored_step: int,
+              scored_weight: float = 4.0) -> torch.Tensor:
+    """Per-step BCE of ``(B, T)`` spotting logits; the step the exported score reads weighs more."""
+    weights = torch.ones_like(labels)
+    weights[:, scored_step] = scored_weight
+    return F.binary_cross_entropy_with_logits(logits, labels, weight=weights)
 
 
 def count_params(module: nn.Module) -> int:

@@ -20,11 +20,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from mer_edge._flow import roi_masks
 
-from ._blocks import split_channels
+from ._blocks import frame_bce, split_channels
 
 __all__ = ["RegionalTemporalSpotter"]
 
@@ -85,8 +84,5 @@ class RegionalTemporalSpotter(nn.Module):
     def finetune_loss(self, clip: torch.Tensor, labels: torch.Tensor, aux_weight: float
                       ) -> tuple[torch.Tensor, dict[str, float]]:
         """Per-step BCE; the scored step weighs 4x (``aux_weight`` is unused: no auxiliary task)."""
-        logits = self.frame_logits(clip)
-        weights = torch.ones_like(labels)
-        weights[:, self.frames - 1 - self.lag] = 4.0
-        bce = F.binary_cross_entropy_with_logits(logits, labels, weight=weights)
+        bce = frame_bce(self.frame_logits(clip), labels, self.frames - 1 - self.lag)
         return bce, {"bce": bce.item()}

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from ._blocks import conv3d, masked_mse, split_channels
+from ._blocks import conv3d, frame_bce, masked_mse, split_channels
 
 __all__ = ["Encoder3D", "Decoder3D", "SSL3DSpotter"]
 
@@ -100,10 +99,7 @@ class SSL3DSpotter(nn.Module):
     def finetune_loss(self, clip: torch.Tensor, labels: torch.Tensor, aux_weight: float
                       ) -> tuple[torch.Tensor, dict[str, float]]:
         """Per-frame BCE (last frame weighted x4) plus ``aux_weight`` x reconstruction."""
-        logits = self.frame_logits(clip)
-        weights = torch.ones_like(labels)
-        weights[:, -1] = 4.0
-        bce = F.binary_cross_entropy_with_logits(logits, labels, weight=weights)
+        bce = frame_bce(self.frame_logits(clip), labels, -1)
         loss, logs = bce, {"bce": bce.item()}
         if aux_weight > 0:
             rec, rec_logs = self.pretrain_loss(clip)
