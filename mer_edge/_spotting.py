@@ -17,7 +17,14 @@ too).  The detector:
    highest score and offset the run's end minus ``offset_lag * k`` (not
    before the apex);
 5. names the interval ``"ME"`` when it lasts at most ``me_max_ms``, else
-   ``"MaE"``.
+   ``"MaE"``;
+6. keeps an ME only if the face was quiet just before it: the mean smoothed
+   score over the ``me_quiet_ms`` before its onset must be at most
+   ``me_quiet_ratio`` times its peak.  A micro-expression is a brief movement
+   of an otherwise still face; a short burst inside speech or an ongoing
+   expression cannot be told from it by motion, and reporting such bursts is
+   what floods talking faces with false MEs.  ``me_quiet_ratio=None`` turns
+   the check off (every short run is an ME).
 """
 from __future__ import annotations
 
@@ -52,6 +59,12 @@ class SpottingParams:
         offset_lag: offset = end of the run - ``offset_lag * k_ms``.
         warmup_ms: scores of a track's first ``warmup_ms`` are ignored
             (alignment settling on a new face).
+        me_quiet_ms: how far before an ME's onset the face must be quiet.
+        me_quiet_ratio: an ME is kept only if the mean smoothed score over
+            ``me_quiet_ms`` before its onset is at most this fraction of its
+            peak score (an ME whose onset comes less than ``me_quiet_ms``
+            after the warm-up has no such history and is dropped); None
+            keeps every short run.
     """
 
     k_ms: float = 200.0
@@ -66,6 +79,8 @@ class SpottingParams:
     close_gap_ms: float | None = None
     offset_lag: float = 0.25
     warmup_ms: float = 400.0
+    me_quiet_ms: float = 1000.0
+    me_quiet_ratio: float | None = 0.4
 
     def __post_init__(self) -> None:
         checks = {
@@ -76,6 +91,8 @@ class SpottingParams:
             "smooth_ms": self.smooth_ms >= 0,
             "close_gap_ms": self.close_gap_ms is None or self.close_gap_ms > 0,
             "offset_lag": 0.0 <= self.offset_lag <= 1.0, "warmup_ms": self.warmup_ms >= 0,
+            "me_quiet_ms": 0 < self.me_quiet_ms < self.history_ms,
+            "me_quiet_ratio": self.me_quiet_ratio is None or 0.0 <= self.me_quiet_ratio <= 1.0,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -184,6 +201,21 @@ class IntervalDetector:
             return self._close()
         return []
 
+    def _quiet_before(self, run: _Run) -> bool:
+        """Whether the face was still over ``me_quiet_ms`` before the run (rule 6)."""
+        ratio = self.params.me_quiet_ratio
+        if ratio is None:
+            return True
+        earliest = self._time(run.start) - self.params.me_quiet_ms
+        if self._start_ms is None or earliest < self._start_ms + self.params.warmup_ms:
+            return False  # the face has not been watched long enough to call it still
+        context = []
+        for position in range(run.start - 1, self._offset - 1, -1):  # backwards in time
+            if self._time(position) < earliest:
+                break
+            context.append(self._value(position))
+        return bool(context) and float(np.mean(context)) <= ratio * self._value(run.peak)
+
     def flush(self) -> list[SpottedInterval]:
         """Close an open run at the end of the stream."""
         return self._close() if self._run is not None else []
@@ -205,6 +237,8 @@ class IntervalDetector:
         if duration < params.min_interval_ms:
             return []
         kind = "ME" if duration <= params.me_max_ms else "MaE"
+        if kind == "ME" and not self._quiet_before(run):
+            return []
         return [SpottedInterval(
             track_id=self.track_id,
             onset_frame=self._frame(run.start), apex_frame=self._frame(run.peak),

@@ -73,8 +73,32 @@ def test_missing_scores_advance_time(noise):
     assert len(_run(scores)) == 1
 
 
+def _talking(scores, start, frames, height=0.5):
+    """Speech-like motion: a quick train of bumps (about 4 syllables a second)."""
+    phase = np.arange(frames) * 2 * np.pi * 4.0 / FPS
+    scores[start:start + frames] += height * np.abs(np.sin(phase))
+    return scores
+
+
+def test_brief_burst_right_after_speech_is_not_a_micro_expression(noise):
+    scores = _bump(_talking(noise, 40, 50), 97, 12)
+    default = _run(scores)
+    unchecked = _run(scores, SpottingParams(min_score=0.2, me_quiet_ratio=None))
+    assert any(e.kind == "ME" and e.onset_frame >= 95 for e in unchecked)
+    assert not any(e.kind == "ME" and e.onset_frame >= 95 for e in default)
+
+
+def test_micro_expression_needs_a_watched_still_face_before_it(noise):
+    early = _run(_bump(noise.copy(), 30, 12))   # onset 1 s into the track: warm-up + 0.6 s
+    late = _run(_bump(noise.copy(), 60, 12))    # 2 s in: 1 s of still face after warm-up
+    assert early == [] and [e.kind for e in late] == ["ME"]
+    assert [e.kind for e in _run(_bump(noise.copy(), 30, 12),
+                                 SpottingParams(min_score=0.2, me_quiet_ms=500))] == ["ME"]
+
+
 @pytest.mark.parametrize("bad", [
-    {"p": 1.5}, {"k_ms": 0}, {"history_ms": 10}, {"max_interval_ms": 100}, {"smooth_ms": -1}])
+    {"p": 1.5}, {"k_ms": 0}, {"history_ms": 10}, {"max_interval_ms": 100}, {"smooth_ms": -1},
+    {"me_quiet_ratio": 1.5}, {"me_quiet_ms": 0}, {"me_quiet_ms": 30_000}])
 def test_bad_params_are_named(bad):
     with pytest.raises(InputError, match=next(iter(bad))):
         SpottingParams(**bad)
