@@ -1,0 +1,163 @@
+"""How visible are a benchmark's injected MEs against the face's own motion?
+
+    python benchmarks/me_visibility.py BENCH/test [BENCH2/test ...] [--videos DIR] [--cache DIR]
+
+A bench video is a clean source segment with movements warped in, so the
+injected motion can be measured exactly: both the bench video and its source
+segment are aligned by the engine's front end, and the optical flow from the
+source crop to the bench crop at the apex is the ME's own displacement.  For
+each micro-expression it prints, in crop pixels (``CROP_SIZE`` crops, 54 px
+between the outer eye corners):
+
+* ``signal``: the largest regional mean of that displacement at the apex;
+* ``floor``: the same measure in the same region at the onset, where
+  nothing is injected yet (re-encoding and alignment differences);
+* ``motion p95``: the 95th percentile of the same region's motion in the
+  clean source over the ME's own rise time (``t - rise -> t``), within 2 s of
+  the ME: what the face does there anyway;
+* ``visible``: whether the signal exceeds that motion.
+
+A motion-based spotter cannot find an ME that is not visible in this sense.
+The last line sums it up.  The source videos are looked up by name in
+``--videos`` (default: ``$MER_EDGE_VIDEOS``, else ``../shared/data/videos``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mer_edge._flow import ROI_NAMES, FlowEstimator, roi_masks
+from mer_edge.data.prepare import AlignedVideo, cached_tracks
+
+#: Around each ME, the source's motion is sampled this far on either side.
+CONTEXT_S = 2.0
+_REPO_VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
+_ROI_WEIGHTS = roi_masks().reshape(len(ROI_NAMES), -1).astype(np.float32)
+_ROI_WEIGHTS /= _ROI_WEIGHTS.sum(axis=1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """The measured visibility of one injected micro-expression."""
+
+    video: str
+    name: str
+    aus: str
+    amplitude_iod: float
+    region: str
+    signal_px: float
+    floor_px: float
+    motion_p95_px: float
+
+    @property
+    def visible(self) -> bool:
+        return self.signal_px > self.motion_p95_px
+
+
+def _regional_motion(flow: FlowEstimator, earlier: np.ndarray, later: np.ndarray) -> np.ndarray:
+    """``(R,)`` magnitudes of the regional mean flow from ``earlier`` to ``later``."""
+    vectors = _ROI_WEIGHTS @ flow(earlier, later).reshape(-1, 2)
+    return np.linalg.norm(vectors, axis=1)
+
+
+def _index(track: AlignedVideo, frame: int) -> int | None:
+    """Position of video frame ``frame`` in a track, None where the face was not found."""
+    position = int(np.searchsorted(track.frames, frame))
+    if position >= len(track.frames) or track.frames[position] != frame or not track.found[position]:
+        return None
+    return position
+
+
+def _main_track(tracks: list[AlignedVideo]) -> AlignedVideo | None:
+    return max(tracks, key=lambda track: int(track.found.sum()), default=None)
+
+
+def measure_video(entry: dict, split_dir: Path, videos_dir: Path, cache_dir: Path,
+                  flow: FlowEstimator) -> tuple[list[Visibility], int]:
+    """Visibility of every ME of one bench video; also the number of MEs it could not measure."""
+    micro = [event for event in entry["events"] if event["kind"] == "ME"]
+    if not micro:
+        return [], 0
+    fps = float(entry["fps"])
+    bench = _main_track(cached_tracks(split_dir / entry["video"], cache_dir, fps=fps))
+    source = _main_track(cached_tracks(videos_dir / entry["source"], cache_dir, fps=fps))
+    if bench is None or source is None:
+        return [], len(micro)
+    first_source_frame = int(entry["source_frames"][0])
+    results, skipped = [], 0
+    context = int(round(CONTEXT_S * fps))
+    for event in micro:
+        # the sheets and the aligned tracks both number a video's frames from 1
+        onset, apex = event["onset"], event["apex"]
+        at_bench = _index(bench, apex)
+        at_source = _index(source, first_source_frame + apex)
+        onset_bench = _index(bench, onset)
+        onset_source = _index(source, first_source_frame + onset)
+        if None in (at_bench, at_source, onset_bench, onset_source):
+            skipped += 1
+            continue
+        injected = _regional_motion(flow, source.crops[at_source], bench.crops[at_bench])
+        region = int(np.argmax(injected))
+        floor = _regional_motion(flow, source.crops[onset_source], bench.crops[onset_bench])[region]
+        rise = max(1, apex - onset)
+        natural = []
+        for frame in range(onset - context, apex + context + 1):
+            now = _index(source, first_source_frame + frame)
+            before = _index(source, first_source_frame + frame - rise)
+            if now is not None and before is not None:
+                natural.append(_regional_motion(flow, source.crops[before], source.crops[now])[region])
+        if not natural:
+            skipped += 1
+            continue
+        results.append(Visibility(entry["clip"], event["name"], event["aus"], event["amplitude_iod"],
+                                  ROI_NAMES[region], float(injected[region]), float(floor),
+                                  float(np.percentile(natural, 95))))
+    return results, skipped
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("splits", nargs="+", type=Path, help="bench split folders (e.g. bench/test)")
+    parser.add_argument("--videos", type=Path, default=None,
+                        help="folder of the source videos the bench was built from")
+    parser.add_argument("--cache", type=Path, default=None, help="alignment cache folder")
+    args = parser.parse_args()
+    videos_dir = args.videos or Path(os.environ.get("MER_EDGE_VIDEOS", _REPO_VIDEOS))
+    cache_dir = args.cache or Path(tempfile.mkdtemp(prefix="mer_edge_visibility_"))
+    flow = FlowEstimator("ultrafast")
+    measured: list[Visibility] = []
+    skipped = 0
+    for split_dir in args.splits:
+        manifest = json.loads((split_dir / "manifest.json").read_text(encoding="utf-8"))
+        for entry in manifest["videos"]:
+            if entry.get("clean"):
+                continue
+            found, missed = measure_video(entry, split_dir, videos_dir, cache_dir, flow)
+            measured += found
+            skipped += missed
+    print(f"{'video':24s} {'ME':14s} {'AUs':8s} {'amp IOD':>7s} {'region':12s} "
+          f"{'signal':>7s} {'floor':>6s} {'motion p95':>10s} visible")
+    for item in measured:
+        print(f"{item.video:24s} {item.name:14s} {item.aus:8s} {item.amplitude_iod:7.3f} "
+              f"{item.region:12s} {item.signal_px:7.2f} {item.floor_px:6.2f} {item.motion_p95_px:10.2f} "
+              f"{'yes' if item.visible else 'no'}")
+    if measured:
+        signal = np.median([item.signal_px for item in measured])
+        motion = np.median([item.motion_p95_px for item in measured])
+        floor = np.median([item.floor_px for item in measured])
+        visible = sum(item.visible for item in measured)
+        print(f"{len(measured)} MEs measured ({skipped} skipped: face not found): median signal "
+              f"{signal:.2f} px (floor {floor:.2f}), median motion p95 {motion:.2f} px, "
+              f"visible {visible}/{len(measured)}")
+    else:
+        print(f"no ME could be measured ({skipped} skipped: face not found)")
+
+
+if __name__ == "__main__":
+    main()
