@@ -87,7 +87,7 @@ class Engine(Closeable):
             self._recognizer = Model(options.recognition_model or default_model_path("recognition"),
                                      backend=options.backend, expected_task="recognition",
                                      allow_fallback=options.allow_fallback)
-        self._params = _detection_params(self._spotter, options)
+        self._params = detection_params(self._spotter, options)
         #: A look-ahead spotter scores the frame ``lag`` ms before the window's end.
         self._score_lag_ms = float(self._spotter.info.window.get("lag_ms", 0.0))
         #: Time each track's ring must cover: the longest interval, its lags and a margin.
@@ -407,8 +407,13 @@ class Engine(Closeable):
             yield FrameResult(index, stamp, [], tail)
 
 
-def _detection_params(spotter: Model, options: EngineOptions) -> SpottingParams:
-    """The user's parameters, else the spotter's calibrated ones; ``k`` from the model."""
+def detection_params(spotter: Model, options: EngineOptions) -> SpottingParams:
+    """Interval-detection parameters of an engine running ``spotter`` with ``options``.
+
+    The user's ``options.spotting``, else the spotter's calibrated ``detection``
+    metadata over the :class:`SpottingParams` defaults; ``k_ms`` from the
+    options, else the model's window.
+    """
     from dataclasses import fields, replace
 
     if options.spotting is not None:

@@ -203,3 +203,30 @@ def test_models_folder_picks_one_model_per_task(tmp_path, capsys):
     empty.mkdir()
     assert main(["run", str(VIDEO), "--models", str(empty), "--no-progress"]) == 2
     assert "no spotting models" in capsys.readouterr().err
+
+
+@needs_video
+def test_no_still_check_reports_the_short_bursts_of_a_talking_face(default_run, tmp_path):
+    result, folder = default_run
+    assert result.returncode == 0, result.stderr
+    unchecked = _cli("run", str(VIDEO), "--out", str(tmp_path / "E.jsonl"), "--no-progress",
+                     "--no-recognize", "--quiet", "--no-still-check")
+    assert unchecked.returncode == 0, unchecked.stderr
+    checked_me = [e for e in _lines(folder / "E.jsonl") if e["type"] == "ME"]
+    unchecked_me = [e for e in _lines(tmp_path / "E.jsonl") if e["type"] == "ME"]
+    # default.wmv is a man talking: without the check his speech gives short "MEs"
+    assert len(unchecked_me) >= 2 and len(checked_me) < len(unchecked_me)
+
+
+def test_no_still_check_keeps_the_spotters_calibration():
+    import argparse
+
+    from mer_edge._models import Model
+    from mer_edge.cli._still_check import spotting_params
+
+    calibrated = REPO / "mer_edge" / "models" / "regional_tcn_spotter.onnx"
+    detection = Model(calibrated).info.detection
+    params = spotting_params(argparse.Namespace(no_still_check=True), str(calibrated))
+    assert params is not None and params.me_quiet_ratio is None
+    assert detection and all(getattr(params, name) == value for name, value in detection.items())
+    assert spotting_params(argparse.Namespace(no_still_check=False), str(calibrated)) is None

@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from . import _still_check as still_check
+
 
 def register(subparsers: Any) -> None:
     """Add the ``eval`` subcommand."""
@@ -29,6 +31,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--backend", default="onnxruntime", help="inference backend")
     parser.add_argument("--out", type=Path, default=None,
                         help="folder for report.json and plots (default: BENCH/../eval_<split>)")
+    still_check.add_argument(parser)
     parser.set_defaults(handler=run)
 
 
@@ -67,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
 
     paths = _model_paths(args)
     options = EngineOptions(running_mode="file", spotting_model=paths["spotting"],
-                            recognition_model=paths["recognition"], backend=args.backend)
+                            recognition_model=paths["recognition"], backend=args.backend,
+                            spotting=still_check.spotting_params(args, paths["spotting"]))
     first = args.bench[0].resolve()
     out = args.out or first.parent / f"eval_{first.name}"
     report = evaluate_bench(args.bench, options=options, out_dir=out,

@@ -21,6 +21,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import _still_check as still_check
+
 _QUIT_KEYS = (ord("q"), ord("Q"), 27)
 _WINDOW = "mer-edge"
 
@@ -57,6 +59,7 @@ def register(subparsers: Any) -> None:
     eng.add_argument("--allow-fallback", action="store_true",
                      help="let a GPU backend fall back to the CPU (reported)")
     eng.add_argument("--max-faces", type=int, default=4, help="most faces tracked at once")
+    still_check.add_argument(eng)
     parser.set_defaults(handler=run)
 
 
@@ -210,7 +213,8 @@ def run(args: argparse.Namespace) -> int:
             spotting_model=spotter, recognition_model=recognizer,
             recognize=not args.no_recognize, backend=args.backend,
             allow_fallback=args.allow_fallback, max_faces=args.max_faces,
-            fps_hint=frames.fps)
+            fps_hint=frames.fps,
+            spotting=still_check.spotting_params(args, spotter))
         engine = stack.enter_context(Engine.from_options(options))
         recognition = engine.models.get("recognition")
         class_names = recognition.info.class_names if recognition is not None else ()
