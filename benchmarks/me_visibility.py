@@ -9,7 +9,9 @@ source crop to the bench crop at the apex is the ME's own displacement.  For
 each micro-expression it prints, in crop pixels (``CROP_SIZE`` crops, 54 px
 between the outer eye corners):
 
-* ``signal``: the largest regional mean of that displacement at the apex;
+* ``signal``: the largest regional mean of that displacement at the apex, as
+  the engine's pipeline sees it (a movement near the nose also shifts the
+  alignment and the reference region, and that shift is part of it);
 * ``floor``: the same measure in the same region at the onset, where
   nothing is injected yet (re-encoding and alignment differences);
 * ``motion p95``: the 95th percentile of the same region's motion in the
