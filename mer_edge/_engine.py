@@ -104,6 +104,7 @@ class Engine(Closeable):
         self._recognition_flow = (FlowEstimator(self._recognizer.info.input.flow_preset)
                                   if self._recognizer is not None else None)
         self._tracks: dict[int, _Track] = {}
+        self._not_still_of_ended_tracks = 0
         self._frame_shape: tuple[int, ...] | None = None
         self._last_timestamp: float | None = None
         self._frame_index = 0
@@ -151,9 +152,17 @@ class Engine(Closeable):
         self._crop_observers.append(observer)
 
     def stats(self) -> dict[str, object]:
-        """Per-stage ms/frame, fps and face count so far."""
+        """Per-stage ms/frame, fps and face count so far.
+
+        ``me_not_still`` counts the short movements not reported as MEs
+        because the face was moving before them
+        (:attr:`SpottingParams.me_quiet_ratio`).
+        """
+        not_still = self._not_still_of_ended_tracks + sum(
+            track.detector.not_still for track in self._tracks.values())
         return {"frames": self.timer.frames, "faces": self.timer.faces,
-                "fps": self.timer.fps(), "ms_per_stage": self.timer.ms_per_frame()}
+                "fps": self.timer.fps(), "ms_per_stage": self.timer.ms_per_frame(),
+                "me_not_still": not_still}
 
     # -- feeding ----------------------------------------------------------------
     def _check_frame(self, frame: object, timestamp_ms: object) -> tuple[np.ndarray, float]:
@@ -228,7 +237,9 @@ class Engine(Closeable):
         self._aligner.forget(track_id)
         if track is None:
             return []
-        return self._recognise(track, track.detector.flush())
+        events = self._recognise(track, track.detector.flush())
+        self._not_still_of_ended_tracks += track.detector.not_still
+        return events
 
     def _spot(self, frame: np.ndarray, index: int, stamp: float, matched: list) -> tuple[list[FaceTrack], list]:
         """Align, flow and score every matched face; returns faces and (track, score)."""

@@ -128,6 +128,8 @@ class IntervalDetector:
         self._offset = 0  # absolute position of _frames[0]
         self._run: _Run | None = None
         self._start_ms: float | None = None
+        #: Short movements not reported as MEs because the face was moving before them (rule 6).
+        self.not_still = 0
 
     # -- history -------------------------------------------------------------
     def _value(self, position: int) -> float:
@@ -238,6 +240,7 @@ class IntervalDetector:
             return []
         kind = "ME" if duration <= params.me_max_ms else "MaE"
         if kind == "ME" and not self._quiet_before(run):
+            self.not_still += 1
             return []
         return [SpottedInterval(
             track_id=self.track_id,

@@ -216,6 +216,8 @@ def test_no_still_check_reports_the_short_bursts_of_a_talking_face(default_run, 
     unchecked_me = [e for e in _lines(tmp_path / "E.jsonl") if e["type"] == "ME"]
     # default.wmv is a man talking: without the check his speech gives short "MEs"
     assert len(unchecked_me) >= 2 and len(checked_me) < len(unchecked_me)
+    assert "were not reported as MEs" in result.stdout
+    assert "were not reported as MEs" not in unchecked.stdout
 
 
 def test_no_still_check_keeps_the_spotters_calibration():

@@ -86,6 +86,11 @@ def test_brief_burst_right_after_speech_is_not_a_micro_expression(noise):
     unchecked = _run(scores, SpottingParams(min_score=0.2, me_quiet_ratio=None))
     assert any(e.kind == "ME" and e.onset_frame >= 95 for e in unchecked)
     assert not any(e.kind == "ME" and e.onset_frame >= 95 for e in default)
+    detector = IntervalDetector(0, SpottingParams(min_score=0.2), FPS)
+    for index, score in enumerate(scores):
+        detector.update(index, index * 1000.0 / FPS, score)
+    detector.flush()
+    assert detector.not_still >= 1
 
 
 def test_micro_expression_needs_a_watched_still_face_before_it(noise):

@@ -262,6 +262,9 @@ def _summary(session: _Session, stats: dict[str, Any], frames: Any, live: bool,
     faces = stats["faces"] / max(stats["frames"], 1)
     print(f"run: {stats['frames']} frames, {faces:.2f} faces/frame, {len(kinds)} events "
           f"({kinds.count('ME')} ME, {kinds.count('MaE')} MaE), {stats['fps']:.1f} fps processing")
+    if stats["me_not_still"]:
+        print(f"run: {stats['me_not_still']} short movements of a face that was already moving "
+              f"were not reported as MEs (--no-still-check reports them)")
     if live:
         print(f"run: live source, {frames.dropped - dropped_at_start} frames dropped while "
               f"processing, {dropped_at_start} while starting ({frames.frames_read} read)")
