@@ -34,14 +34,12 @@ from pathlib import Path
 
 import numpy as np
 
-from mer_edge._flow import ROI_NAMES, FlowEstimator, roi_masks
+from mer_edge._flow import ROI_NAMES, FlowEstimator, roi_means
 from mer_edge.data.prepare import AlignedVideo, cached_tracks
 
 #: Around each ME, the source's motion is sampled this far on either side.
 CONTEXT_S = 2.0
 _REPO_VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
-_ROI_WEIGHTS = roi_masks().reshape(len(ROI_NAMES), -1).astype(np.float32)
-_ROI_WEIGHTS /= _ROI_WEIGHTS.sum(axis=1, keepdims=True)
 
 
 @dataclass(frozen=True)
@@ -64,16 +62,13 @@ class Visibility:
 
 def _regional_motion(flow: FlowEstimator, earlier: np.ndarray, later: np.ndarray) -> np.ndarray:
     """``(R,)`` magnitudes of the regional mean flow from ``earlier`` to ``later``."""
-    vectors = _ROI_WEIGHTS @ flow(earlier, later).reshape(-1, 2)
-    return np.linalg.norm(vectors, axis=1)
+    return np.linalg.norm(roi_means(flow(earlier, later)), axis=1)
 
 
 def _index(track: AlignedVideo, frame: int) -> int | None:
     """Position of video frame ``frame`` in a track, None where the face was not found."""
-    position = int(np.searchsorted(track.frames, frame))
-    if position >= len(track.frames) or track.frames[position] != frame or not track.found[position]:
-        return None
-    return position
+    position = track.index_of(frame)
+    return position if track.frames[position] == frame and track.found[position] else None
 
 
 def _main_track(tracks: list[AlignedVideo]) -> AlignedVideo | None:

@@ -15,7 +15,7 @@ import numpy as np
 from ._alignment import CROP_SIZE, to_crop_coordinates
 from ._errors import InputError
 
-__all__ = ["ROI_NAMES", "REFERENCE_ROI", "FlowEstimator", "roi_masks", "roi_magnitudes"]
+__all__ = ["ROI_NAMES", "REFERENCE_ROI", "FlowEstimator", "roi_masks", "roi_magnitudes", "roi_means"]
 
 # Regions in eye-distance units: (centre x, centre y, width, height); the
 # subject's right side is on the image left.  Chosen to cover the action
@@ -97,9 +97,19 @@ class FlowEstimator:
         return flow
 
 
-def roi_magnitudes(flow: np.ndarray) -> np.ndarray:
-    """Mean flow magnitude ``(R,) float32`` in each of :data:`ROI_NAMES`."""
+def _check_crop_flow(flow: np.ndarray) -> None:
     if flow.shape != (CROP_SIZE, CROP_SIZE, 2):
         raise InputError(f"flow: expected ({CROP_SIZE}, {CROP_SIZE}, 2), got {flow.shape}")
+
+
+def roi_means(flow: np.ndarray) -> np.ndarray:
+    """Mean flow vector ``(R, 2) float32`` (x, y) in each of :data:`ROI_NAMES`."""
+    _check_crop_flow(flow)
+    return (_ROI_WEIGHTS @ flow.reshape(-1, 2)).astype(np.float32)
+
+
+def roi_magnitudes(flow: np.ndarray) -> np.ndarray:
+    """Mean flow magnitude ``(R,) float32`` in each of :data:`ROI_NAMES`."""
+    _check_crop_flow(flow)
     magnitude = np.sqrt(flow[..., 0] ** 2 + flow[..., 1] ** 2).reshape(-1)
     return (_ROI_WEIGHTS @ magnitude).astype(np.float32)

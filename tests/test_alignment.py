@@ -7,7 +7,7 @@ import pytest
 
 from mer_edge import InputError
 from mer_edge._alignment import CROP_SIZE, FaceAligner, similarity_transform, template_points
-from mer_edge._flow import ROI_NAMES, FlowEstimator, roi_magnitudes, roi_masks
+from mer_edge._flow import ROI_NAMES, FlowEstimator, roi_magnitudes, roi_masks, roi_means
 
 
 def test_similarity_transform_recovers_a_known_transform():
@@ -44,6 +44,22 @@ def test_flow_compensates_global_shift_but_keeps_local_motion():
     local[area] = np.roll(base, 3, axis=0)[area]  # only the lip corner moves
     magnitudes = roi_magnitudes(FlowEstimator("fast")(base, local))
     assert magnitudes[mouth] > magnitudes[ROI_NAMES.index("brow_left")] + 0.25
+
+
+def test_regional_mean_flow_keeps_the_direction():
+    base = _textured(1)
+    mouth = ROI_NAMES.index("mouth_right")
+    ys, xs = np.nonzero(roi_masks()[mouth])
+    area = (slice(ys.min() - 4, ys.max() + 5), slice(xs.min() - 4, xs.max() + 5))
+    lowered = base.copy()
+    lowered[area] = np.roll(base, 3, axis=0)[area]  # the lip corner moves 3 px down
+    means = roi_means(FlowEstimator("fast")(base, lowered))
+    assert means.shape == (len(ROI_NAMES), 2)
+    # downwards is +y in the image; no sideways motion; the most of any region
+    assert means[mouth, 1] > 0.3 and abs(means[mouth, 0]) < 0.2 * means[mouth, 1]
+    assert int(np.argmax(np.linalg.norm(means, axis=1))) == mouth
+    with pytest.raises(InputError, match="flow: expected"):
+        roi_means(np.zeros((64, 64, 2), np.float32))
 
 
 def test_flow_rejects_mismatched_crops():
