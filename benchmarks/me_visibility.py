@@ -76,9 +76,10 @@ def _main_track(tracks: list[AlignedVideo]) -> AlignedVideo | None:
 
 
 def measure_video(entry: dict, split_dir: Path, videos_dir: Path, cache_dir: Path,
-                  flow: FlowEstimator) -> tuple[list[Visibility], int]:
-    """Visibility of every ME of one bench video; also the number of MEs it could not measure."""
-    micro = [event for event in entry["events"] if event["kind"] == "ME"]
+                  flow: FlowEstimator, kind: str = "ME") -> tuple[list[Visibility], int]:
+    """Visibility of every movement of ``kind`` ("ME" or "MaE") in one bench video; also the
+    number of them it could not measure."""
+    micro = [event for event in entry["events"] if event["kind"] == kind]
     if not micro:
         return [], 0
     fps = float(entry["fps"])
@@ -124,6 +125,8 @@ def main() -> None:
     parser.add_argument("--videos", type=Path, default=None,
                         help="folder of the source videos the bench was built from")
     parser.add_argument("--cache", type=Path, default=None, help="alignment cache folder")
+    parser.add_argument("--kind", choices=("ME", "MaE"), default="ME",
+                        help="measure the micro-expressions (default) or the macro-expressions")
     args = parser.parse_args()
     videos_dir = args.videos or Path(os.environ.get("MER_EDGE_VIDEOS", _REPO_VIDEOS))
     cache_dir = args.cache or Path(tempfile.mkdtemp(prefix="mer_edge_visibility_"))
@@ -135,10 +138,10 @@ def main() -> None:
         for entry in manifest["videos"]:
             if entry.get("clean"):
                 continue
-            found, missed = measure_video(entry, split_dir, videos_dir, cache_dir, flow)
+            found, missed = measure_video(entry, split_dir, videos_dir, cache_dir, flow, args.kind)
             measured += found
             skipped += missed
-    print(f"{'video':24s} {'ME':14s} {'AUs':8s} {'amp IOD':>7s} {'region':12s} "
+    print(f"{'video':24s} {args.kind:14s} {'AUs':8s} {'amp IOD':>7s} {'region':12s} "
           f"{'signal':>7s} {'floor':>6s} {'motion p95':>10s} visible")
     for item in measured:
         print(f"{item.video:24s} {item.name:14s} {item.aus:8s} {item.amplitude_iod:7.3f} "
@@ -149,11 +152,11 @@ def main() -> None:
         motion = np.median([item.motion_p95_px for item in measured])
         floor = np.median([item.floor_px for item in measured])
         visible = sum(item.visible for item in measured)
-        print(f"{len(measured)} MEs measured ({skipped} skipped: face not found): median signal "
+        print(f"{len(measured)} {args.kind}s measured ({skipped} skipped: face not found): median signal "
               f"{signal:.2f} px (floor {floor:.2f}), median motion p95 {motion:.2f} px, "
               f"visible {visible}/{len(measured)}")
     else:
-        print(f"no ME could be measured ({skipped} skipped: face not found)")
+        print(f"no {args.kind} could be measured ({skipped} skipped: face not found)")
 
 
 if __name__ == "__main__":

@@ -422,8 +422,9 @@ def detection_params(spotter: Model, options: EngineOptions) -> SpottingParams:
     """Interval-detection parameters of an engine running ``spotter`` with ``options``.
 
     The user's ``options.spotting``, else the spotter's calibrated ``detection``
-    metadata over the :class:`SpottingParams` defaults; ``k_ms`` from the
-    options, else the model's window.
+    metadata over the :class:`SpottingParams` defaults; then
+    ``options.spotting_overrides`` over that; ``k_ms`` from the options, else
+    the model's window.
     """
     from dataclasses import fields, replace
 
@@ -437,4 +438,11 @@ def detection_params(spotter: Model, options: EngineOptions) -> SpottingParams:
             raise ModelError(f"{spotter.path}: unknown detection parameters {unknown}; "
                              f"valid: {sorted(known)}")
         params = SpottingParams(**calibrated)
-    return replace(params, k_ms=options.k_ms or float(spotter.info.window["k_ms"]))
+    overrides = dict(options.spotting_overrides or {})
+    try:
+        return replace(params, k_ms=options.k_ms or float(spotter.info.window["k_ms"]), **overrides)
+    except InputError as error:
+        if not overrides:
+            raise
+        raise InputError(f"spotting_overrides {overrides} over the detection parameters of "
+                         f"{spotter.path.name}: {error}") from error

@@ -1,8 +1,9 @@
 """Engine options: one dataclass, validated on construction."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Literal, Optional
+from dataclasses import dataclass, fields
+from types import MappingProxyType
+from typing import Any, Callable, Literal, Mapping, Optional
 
 from ._errors import InputError
 from ._spotting import SpottingParams
@@ -37,6 +38,10 @@ class EngineOptions:
         spotting: interval detection parameters; None takes those the
             spotting model was calibrated with (its ``detection`` metadata)
             over the :class:`~mer_edge.SpottingParams` defaults.
+        spotting_overrides: individual :class:`~mer_edge.SpottingParams`
+            fields set over those (e.g. ``{"me_quiet_ratio": None}`` turns
+            the still-face check off and keeps the rest of the spotter's
+            calibration); ``k_ms`` is set by the option of that name.
         k_ms: motion lag; None takes the spotting model's ``window.k_ms``.
         fps_hint: frame rate assumed before timestamps reveal it (None: 30).
         recognize: classify spotted intervals (False: spotting only).
@@ -53,6 +58,7 @@ class EngineOptions:
     max_missed_frames: int = 10
     alignment_smoothing: float = 0.5
     spotting: Optional[SpottingParams] = None
+    spotting_overrides: Optional[Mapping[str, Any]] = None
     k_ms: Optional[float] = None
     fps_hint: Optional[float] = None
     recognize: bool = True
@@ -75,3 +81,25 @@ class EngineOptions:
             raise InputError(f"fps_hint must be in (0, 2000], got {self.fps_hint}")
         if self.k_ms is not None and self.k_ms <= 0:
             raise InputError(f"k_ms must be > 0, got {self.k_ms}")
+        if self.spotting_overrides is not None:
+            object.__setattr__(self, "spotting_overrides",
+                               MappingProxyType(_checked_overrides(self.spotting_overrides)))
+
+
+def _checked_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``spotting_overrides`` whose keys are :class:`SpottingParams` fields.
+
+    The values are checked when the engine combines them with the spotter's
+    calibration (:meth:`SpottingParams.__post_init__`), since only the
+    combination can be judged.
+    """
+    if not isinstance(overrides, Mapping):
+        raise InputError(f"spotting_overrides: expected a mapping of SpottingParams fields, "
+                         f"got {type(overrides).__name__}")
+    valid = sorted(f.name for f in fields(SpottingParams) if f.name != "k_ms")
+    for name in overrides:
+        if name == "k_ms":
+            raise InputError("spotting_overrides: set the motion lag with the k_ms option")
+        if name not in valid:
+            raise InputError(f"spotting_overrides: unknown parameter {name!r}; valid: {valid}")
+    return dict(overrides)

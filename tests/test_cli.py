@@ -223,12 +223,16 @@ def test_no_still_check_reports_the_short_bursts_of_a_talking_face(default_run, 
 def test_no_still_check_keeps_the_spotters_calibration():
     import argparse
 
-    from mer_edge._models import Model
-    from mer_edge.cli._still_check import spotting_params
+    import mer_edge as me
+    from mer_edge.cli._still_check import spotting_overrides
 
     calibrated = REPO / "mer_edge" / "models" / "regional_tcn_spotter.onnx"
-    detection = Model(calibrated).info.detection
-    params = spotting_params(argparse.Namespace(no_still_check=True), str(calibrated))
-    assert params is not None and params.me_quiet_ratio is None
+    detection = me.Model(calibrated).info.detection
+    overrides = spotting_overrides(argparse.Namespace(no_still_check=True))
+    options = me.EngineOptions(spotting_model=str(calibrated), recognize=False,
+                               spotting_overrides=overrides)
+    with me.Engine.from_options(options) as engine:
+        params = engine.spotting_params
+    assert params.me_quiet_ratio is None
     assert detection and all(getattr(params, name) == value for name, value in detection.items())
-    assert spotting_params(argparse.Namespace(no_still_check=False), str(calibrated)) is None
+    assert spotting_overrides(argparse.Namespace(no_still_check=False)) is None

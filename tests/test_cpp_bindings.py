@@ -129,6 +129,10 @@ def test_create_process_flush_close_on_noise(probe: dict) -> None:
     # options
     ("create_unknown_key", INVALID_ARGUMENT, "unknown option 'no_such_option'"),
     ("create_unknown_spotting_key", INVALID_ARGUMENT, "unknown option 'spotting.nope'"),
+    # the "spotting" keys go over the spotter's calibration (EngineOptions.spotting_overrides)
+    ("create_bad_spotting_value", INVALID_ARGUMENT,
+     "spotting_overrides {'p': 1.5} over the detection parameters of flowmag_spotter.onnx"),
+    ("create_spotting_twice", INVALID_ARGUMENT, "either 'spotting' or 'spotting_overrides'"),
     ("create_bad_json", INVALID_ARGUMENT, "options_json is not valid JSON"),
     ("create_not_object", INVALID_ARGUMENT, "must be a JSON object, got list"),
     ("create_callback", INVALID_ARGUMENT, "'result_callback' cannot be set"),
@@ -154,6 +158,10 @@ def test_errors_have_a_status_and_a_message(probe: dict, step: str, status: int,
     got_status, got_message = probe[step]
     assert got_status == status, f"{step}: {got_message}"
     assert message in got_message
+
+
+def test_spotting_keys_set_over_the_calibration(probe: dict) -> None:
+    assert probe["create_spotting_keys"] == (OK, "")
 
 
 def test_engines_on_several_threads(probe: dict) -> None:

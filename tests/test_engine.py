@@ -91,10 +91,35 @@ def test_resolution_change_is_refused():
     ({"running_mode": "batch"}, "running_mode"),
     ({"max_faces": 0}, "max_faces"),
     ({"fps_hint": -3.0}, "fps_hint"),
+    ({"spotting_overrides": {"threshold": 0.5}}, "unknown parameter 'threshold'; valid: .*'p'"),
+    ({"spotting_overrides": {"k_ms": 100.0}}, "with the k_ms option"),
+    ({"spotting_overrides": [("p", 0.5)]}, "expected a mapping"),
 ])
 def test_bad_options_are_named(options, message):
     with pytest.raises(me.InputError, match=message):
         me.EngineOptions(**options)
+
+
+def test_spotting_overrides_go_over_the_spotters_calibration():
+    from mer_edge._models import default_model_path
+
+    calibrated = default_model_path("spotting").parent / "regional_tcn_spotter.onnx"
+    detection = me.Model(calibrated).info.detection
+    assert detection, "the regional spotter carries calibrated detection parameters"
+    options = me.EngineOptions(spotting_model=str(calibrated), recognize=False,
+                               spotting_overrides={"me_quiet_ratio": None, "warmup_ms": 100.0})
+    with me.Engine.from_options(options) as engine:
+        params = engine.spotting_params
+    assert params.me_quiet_ratio is None and params.warmup_ms == 100.0
+    assert all(getattr(params, name) == value for name, value in detection.items())
+    # over explicit parameters too, and a value that does not fit is named with its source
+    explicit = me.EngineOptions(recognize=False, spotting=me.SpottingParams(p=0.2),
+                                spotting_overrides={"min_score": 0.1})
+    with me.Engine.from_options(explicit) as engine:
+        assert (engine.spotting_params.p, engine.spotting_params.min_score) == (0.2, 0.1)
+    bad = me.EngineOptions(recognize=False, spotting_overrides={"me_quiet_ms": 60_000.0})
+    with pytest.raises(me.InputError, match="spotting_overrides .*me_quiet_ms"):
+        me.Engine.from_options(bad)
 
 
 def test_modes_are_enforced(engine):

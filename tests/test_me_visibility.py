@@ -30,6 +30,8 @@ def test_injected_me_stands_out_of_the_re_encoding_floor(tiny_bench, videos, tmp
         injected = sum(event["kind"] == "ME" for event in entry["events"])
         assert len(found) + skipped == injected
         measured += found
+        # --kind MaE measures only the macro-expressions, and the tiny bench injects none
+        assert visibility.measure_video(entry, split, videos, tmp_path, flow, "MaE") == ([], 0)
     assert measured, "the tiny bench's test split has an ME on a tracked face"
     for item in measured:
         # at the apex the bench frame differs from its source by the ME; at the onset it does not

@@ -85,6 +85,7 @@ Api* g_api = nullptr;      // set once, under g_bind_mutex and the GIL
 
 // The option that cannot cross the C boundary.
 constexpr const char* kCallbackOption = "result_callback";
+constexpr const char* kOverridesOption = "spotting_overrides";
 
 std::string join(const std::vector<std::string>& names) {
   std::string out;
@@ -269,10 +270,15 @@ Outcome make_options(const char* options_json, Ref* options) {
       }
       Outcome spotting_keys = check_keys(spotting, api.spotting_names, "spotting.");
       if (spotting_keys.failed()) return spotting_keys;
-      Ref empty(PyTuple_New(0));
-      Ref params(empty ? PyObject_Call(api.spotting_cls, empty.get(), spotting) : nullptr);
-      if (!params) return python_failure(Origin::kCallerInput);
-      if (PyDict_SetItemString(kwargs.get(), "spotting", params.get()) < 0) {
+      // The keys given are set over the spotter's calibrated parameters, not
+      // over the SpottingParams defaults: EngineOptions.spotting_overrides.
+      if (PyDict_GetItemString(kwargs.get(), kOverridesOption) != nullptr) {
+        return Outcome::fail(MER_EDGE_INVALID_ARGUMENT,
+                             std::string("give either 'spotting' or '") + kOverridesOption +
+                                 "', not both");
+      }
+      if (PyDict_SetItemString(kwargs.get(), kOverridesOption, spotting) < 0 ||
+          PyDict_DelItemString(kwargs.get(), "spotting") < 0) {
         return python_failure(Origin::kEngine);
       }
     }

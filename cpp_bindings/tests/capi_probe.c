@@ -104,6 +104,10 @@ static int synthetic(void) {
   printf("version\t0\t%s\n", mer_edge_version());
   create_with("create_unknown_key", "{\"max_faces\": 2, \"no_such_option\": 1}");
   create_with("create_unknown_spotting_key", "{\"spotting\": {\"nope\": 1}}");
+  create_with("create_spotting_keys", "{\"spotting\": {\"me_quiet_ratio\": null, \"p\": 0.6}}");
+  create_with("create_bad_spotting_value", "{\"spotting\": {\"p\": 1.5}}");
+  create_with("create_spotting_twice",
+              "{\"spotting\": {\"p\": 0.6}, \"spotting_overrides\": {\"p\": 0.7}}");
   create_with("create_bad_json", "{\"max_faces\": ");
   create_with("create_not_object", "[1, 2]");
   create_with("create_callback", "{\"result_callback\": null}");

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     paths = _model_paths(args)
     options = EngineOptions(running_mode="file", spotting_model=paths["spotting"],
                             recognition_model=paths["recognition"], backend=args.backend,
-                            spotting=still_check.spotting_params(args, paths["spotting"]))
+                            spotting_overrides=still_check.spotting_overrides(args))
     first = args.bench[0].resolve()
     out = args.out or first.parent / f"eval_{first.name}"
     report = evaluate_bench(args.bench, options=options, out_dir=out,

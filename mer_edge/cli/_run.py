@@ -214,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
             recognize=not args.no_recognize, backend=args.backend,
             allow_fallback=args.allow_fallback, max_faces=args.max_faces,
             fps_hint=frames.fps,
-            spotting=still_check.spotting_params(args, spotter))
+            spotting_overrides=still_check.spotting_overrides(args))
         engine = stack.enter_context(Engine.from_options(options))
         recognition = engine.models.get("recognition")
         class_names = recognition.info.class_names if recognition is not None else ()

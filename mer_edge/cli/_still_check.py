@@ -8,10 +8,7 @@ with, which is what a comparison with published MEGC spotting figures needs.
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 from typing import Any
-
-from .._spotting import SpottingParams
 
 
 def add_argument(parser: Any) -> None:
@@ -21,19 +18,6 @@ def add_argument(parser: Any) -> None:
                              "moving just before it (the plain MEGC rule)")
 
 
-def spotting_params(args: argparse.Namespace, spotter: str | None) -> SpottingParams | None:
-    """Detection parameters for :class:`~mer_edge.EngineOptions`; None keeps the engine's own.
-
-    The spotter is opened on the CPU only to read its calibrated parameters.
-    """
-    if not args.no_still_check:
-        return None
-    from .._engine import detection_params
-    from .._models import Model, default_model_path
-    from .._options import EngineOptions
-
-    model = Model(spotter or default_model_path("spotting"), expected_task="spotting")
-    try:
-        return replace(detection_params(model, EngineOptions()), me_quiet_ratio=None)
-    finally:
-        model.close()
+def spotting_overrides(args: argparse.Namespace) -> dict[str, Any] | None:
+    """``EngineOptions.spotting_overrides`` for the flag; None keeps the spotter's calibration."""
+    return {"me_quiet_ratio": None} if args.no_still_check else None

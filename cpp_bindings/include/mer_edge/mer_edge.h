@@ -69,8 +69,12 @@ typedef enum {
  * `options_json`: NULL, or a JSON object whose keys are fields of
  * mer_edge.EngineOptions, e.g. {"max_faces": 2, "recognize": false,
  * "spotting": {"p": 0.6}}.  Only the keys given are passed on; every default
- * lives in the Python package.  An unknown key is MER_EDGE_INVALID_ARGUMENT
- * with a message naming it.  `result_callback` cannot be set from C.
+ * lives in the Python package.  The "spotting" keys are set over the
+ * detection parameters the spotting model was calibrated with (they become
+ * EngineOptions.spotting_overrides), e.g. {"spotting": {"me_quiet_ratio":
+ * null}} turns the still-face check off and keeps the rest.  An unknown key
+ * is MER_EDGE_INVALID_ARGUMENT with a message naming it.  `result_callback`
+ * cannot be set from C.
  *
  * On success `*out` is a new engine, to be released with
  * mer_edge_engine_close(). */
