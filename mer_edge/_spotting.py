@@ -13,13 +13,16 @@ too).  The detector:
    one run (the rise and the fall of one movement are two bumps);
 4. when a run closes (the score stays below threshold for ``close_gap_ms``,
    ``k`` by default, or it reaches ``max_interval_ms``) it emits
-   ``[onset, offset]`` with onset the first frame of the run, apex its
-   highest score and offset the run's end minus ``offset_lag * k`` (not
-   before the apex);
+   ``[onset, offset]`` with apex the run's highest score, offset the run's
+   end minus ``offset_lag * k`` (not before the apex) and onset where the
+   score began its climb: from the first frame above threshold, back while
+   the score keeps falling and stays above the history's median, by at most
+   ``rise_onset_ms`` (None: the first frame above threshold, which is
+   usually near the apex);
 5. names the interval ``"ME"`` when it lasts at most ``me_max_ms``, else
    ``"MaE"``;
 6. keeps an ME only if the face was quiet just before it: the mean smoothed
-   score over the ``me_quiet_ms`` before its onset must be at most
+   score over the ``me_quiet_ms`` before the run crossed the threshold must be at most
    ``me_quiet_ratio`` times its peak.  A micro-expression is a brief movement
    of an otherwise still face; a short burst inside speech or an ongoing
    expression cannot be told from it by motion, and reporting such bursts is
@@ -64,7 +67,11 @@ class SpottingParams:
             ``me_quiet_ms`` before its onset is at most this fraction of its
             peak score (an ME whose onset comes less than ``me_quiet_ms``
             after the warm-up has no such history and is dropped); None
-            keeps every short run.
+            keeps every short run.  The check is anchored on the first frame
+            above threshold, not on the onset of rule 4.
+        rise_onset_ms: how far the onset may be moved back along the
+            score's rise (rule 4); None: no further than the first frame
+            above threshold.
     """
 
     k_ms: float = 200.0
@@ -81,6 +88,7 @@ class SpottingParams:
     warmup_ms: float = 400.0
     me_quiet_ms: float = 1000.0
     me_quiet_ratio: float | None = 0.4
+    rise_onset_ms: float | None = 200.0
 
     def __post_init__(self) -> None:
         checks = {
@@ -93,6 +101,7 @@ class SpottingParams:
             "offset_lag": 0.0 <= self.offset_lag <= 1.0, "warmup_ms": self.warmup_ms >= 0,
             "me_quiet_ms": 0 < self.me_quiet_ms < self.history_ms,
             "me_quiet_ratio": self.me_quiet_ratio is None or 0.0 <= self.me_quiet_ratio <= 1.0,
+            "rise_onset_ms": self.rise_onset_ms is None or self.rise_onset_ms >= 0,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -218,6 +227,25 @@ class IntervalDetector:
             context.append(self._value(position))
         return bool(context) and float(np.mean(context)) <= ratio * self._value(run.peak)
 
+    def _rise_start(self, run: _Run) -> int:
+        """Where the score began its climb to the run (rule 4): the onset.
+
+        The first frame above threshold is part way up the rise; walk back
+        while the score keeps falling and stays above the history's median, by
+        at most ``rise_onset_ms``.  (It cannot reach into the previous event:
+        the score dipped below threshold after that one's offset, and the walk
+        stops at the dip.)
+        """
+        limit = self.params.rise_onset_ms
+        if limit is None or run.start <= self._offset:
+            return run.start
+        baseline = float(np.median(np.fromiter(self._scores, dtype=np.float64)))
+        start = run.start
+        while (start - 1 >= self._offset and self._time(run.start) - self._time(start - 1) <= limit
+               and baseline < self._value(start - 1) < self._value(start)):
+            start -= 1
+        return start
+
     def flush(self) -> list[SpottedInterval]:
         """Close an open run at the end of the stream."""
         return self._close() if self._run is not None else []
@@ -234,7 +262,8 @@ class IntervalDetector:
             if self._time(position) <= end_time:
                 offset = max(position, run.peak)
                 break
-        onset_ms, offset_ms = self._time(run.start), self._time(offset)
+        onset = self._rise_start(run)
+        onset_ms, offset_ms = self._time(onset), self._time(offset)
         duration = offset_ms - onset_ms
         if duration < params.min_interval_ms:
             return []
@@ -244,7 +273,7 @@ class IntervalDetector:
             return []
         return [SpottedInterval(
             track_id=self.track_id,
-            onset_frame=self._frame(run.start), apex_frame=self._frame(run.peak),
+            onset_frame=self._frame(onset), apex_frame=self._frame(run.peak),
             offset_frame=self._frame(offset),
             onset_ms=onset_ms, apex_ms=self._time(run.peak), offset_ms=offset_ms,
             score=float(self._value(run.peak)), kind=kind)]

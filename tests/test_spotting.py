@@ -103,7 +103,7 @@ def test_micro_expression_needs_a_watched_still_face_before_it(noise):
 
 @pytest.mark.parametrize("bad", [
     {"p": 1.5}, {"k_ms": 0}, {"history_ms": 10}, {"max_interval_ms": 100}, {"smooth_ms": -1},
-    {"me_quiet_ratio": 1.5}, {"me_quiet_ms": 0}, {"me_quiet_ms": 30_000}])
+    {"me_quiet_ratio": 1.5}, {"me_quiet_ms": 0}, {"me_quiet_ms": 30_000}, {"rise_onset_ms": -1.0}])
 def test_bad_params_are_named(bad):
     with pytest.raises(InputError, match=next(iter(bad))):
         SpottingParams(**bad)
@@ -153,3 +153,44 @@ def test_ring_samples_a_window_at_another_frame_rate():
     frames = ring.frame_indices[ring.slots_at_times(times)]
     assert frames.tolist() == [19, 25, 32, 39]
     assert ring.frame_indices[ring.slots_at_times(np.array([-50.0]))][0] == 0  # too old: oldest
+
+
+def _ramp(scores, start, rise, hold=6, fall=4, height=0.5):
+    """A movement whose score climbs linearly for ``rise`` frames, holds, then falls."""
+    base = scores[start]
+    shape = np.concatenate([np.linspace(0, 1, rise + 1)[1:], np.ones(hold), np.linspace(1, 0, fall + 1)[1:]])
+    scores[start + 1:start + 1 + len(shape)] = base + height * shape
+    return scores
+
+
+def test_onset_is_where_the_score_began_to_climb():
+    flat = np.full(200, 0.05)
+    scores = _ramp(flat, 99, rise=6)  # climbs over frames 100..105
+    late = _run(scores, SpottingParams(min_score=0.2, rise_onset_ms=None, me_quiet_ratio=None))
+    early = _run(scores, SpottingParams(min_score=0.2, me_quiet_ratio=None))
+    assert len(late) == len(early) == 1
+    # the threshold is crossed part way up; the default walks back to the start of the rise
+    assert late[0].onset_frame >= 102
+    assert early[0].onset_frame == 100
+    assert (early[0].apex_frame, early[0].offset_frame) == (late[0].apex_frame, late[0].offset_frame)
+
+
+def test_onset_walks_back_no_further_than_rise_onset_ms():
+    scores = _ramp(np.full(200, 0.05), 79, rise=30)  # a one-second climb from frame 80
+    params = SpottingParams(min_score=0.2, rise_onset_ms=100.0, me_quiet_ratio=None)
+    (event,) = _run(scores, params)
+    first_above = next(i for i, v in enumerate(scores) if v >= 0.2)
+    assert first_above - 3 <= event.onset_frame < first_above  # 100 ms = 3 frames at 30 fps
+
+
+def test_the_still_face_check_is_anchored_on_the_threshold_crossing():
+    # the onset moves back along the rise, but the quiet second is judged before the crossing,
+    # so the same short movements are kept or dropped with and without rise_onset_ms
+    noisy = np.random.default_rng(3).normal(0.12, 0.05, 900).clip(0)
+    for start in (60, 200, 420, 640):
+        noisy = _ramp(noisy, start, rise=5, height=0.4)
+    with_rise = _run(noisy, SpottingParams(min_score=0.2))
+    without = _run(noisy, SpottingParams(min_score=0.2, rise_onset_ms=None))
+    assert [e.apex_frame for e in with_rise if e.kind == "ME"] == \
+        [e.apex_frame for e in without if e.kind == "ME"]
+    assert all(a.onset_frame <= b.onset_frame for a, b in zip(with_rise, without))
