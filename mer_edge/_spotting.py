@@ -264,9 +264,9 @@ class IntervalDetector:
                 break
         onset = self._rise_start(run)
         onset_ms, offset_ms = self._time(onset), self._time(offset)
+        if offset_ms - self._time(run.start) < params.min_interval_ms:
+            return []  # judged on the run itself: the rise does not make noise an event
         duration = offset_ms - onset_ms
-        if duration < params.min_interval_ms:
-            return []
         kind = "ME" if duration <= params.me_max_ms else "MaE"
         if kind == "ME" and not self._quiet_before(run):
             self.not_still += 1
