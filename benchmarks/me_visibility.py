@@ -6,7 +6,7 @@ A bench video is a clean source segment with movements warped in, so the
 injected motion can be measured exactly: both the bench video and its source
 segment are aligned by the engine's front end, and the optical flow from the
 source crop to the bench crop at the apex is the ME's own displacement.  For
-each micro-expression it prints, in crop pixels (``CROP_SIZE`` crops, 54 px
+each micro-expression (``--kind MaE``: macro-expression) it prints, in crop pixels (``CROP_SIZE`` crops, 54 px
 between the outer eye corners):
 
 * ``signal``: the largest regional mean of that displacement at the apex, as
@@ -44,7 +44,7 @@ _REPO_VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos
 
 @dataclass(frozen=True)
 class Visibility:
-    """The measured visibility of one injected micro-expression."""
+    """The measured visibility of one injected movement (ME or MaE)."""
 
     video: str
     name: str
@@ -79,18 +79,18 @@ def measure_video(entry: dict, split_dir: Path, videos_dir: Path, cache_dir: Pat
                   flow: FlowEstimator, kind: str = "ME") -> tuple[list[Visibility], int]:
     """Visibility of every movement of ``kind`` ("ME" or "MaE") in one bench video; also the
     number of them it could not measure."""
-    micro = [event for event in entry["events"] if event["kind"] == kind]
-    if not micro:
+    events = [event for event in entry["events"] if event["kind"] == kind]
+    if not events:
         return [], 0
     fps = float(entry["fps"])
     bench = _main_track(cached_tracks(split_dir / entry["video"], cache_dir, fps=fps))
     source = _main_track(cached_tracks(videos_dir / entry["source"], cache_dir, fps=fps))
     if bench is None or source is None:
-        return [], len(micro)
+        return [], len(events)
     first_source_frame = int(entry["source_frames"][0])
     results, skipped = [], 0
     context = int(round(CONTEXT_S * fps))
-    for event in micro:
+    for event in events:
         # the sheets and the aligned tracks both number a video's frames from 1
         onset, apex = event["onset"], event["apex"]
         at_bench = _index(bench, apex)

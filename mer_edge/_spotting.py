@@ -62,13 +62,14 @@ class SpottingParams:
         offset_lag: offset = end of the run - ``offset_lag * k_ms``.
         warmup_ms: scores of a track's first ``warmup_ms`` are ignored
             (alignment settling on a new face).
-        me_quiet_ms: how far before an ME's onset the face must be quiet.
+        me_quiet_ms: how far before an ME's threshold crossing (its first
+            frame above threshold, not the onset of rule 4) the face must be
+            quiet.
         me_quiet_ratio: an ME is kept only if the mean smoothed score over
-            ``me_quiet_ms`` before its onset is at most this fraction of its
-            peak score (an ME whose onset comes less than ``me_quiet_ms``
-            after the warm-up has no such history and is dropped); None
-            keeps every short run.  The check is anchored on the first frame
-            above threshold, not on the onset of rule 4.
+            ``me_quiet_ms`` before its threshold crossing is at most this
+            fraction of its peak score (an ME crossing less than
+            ``me_quiet_ms`` after the warm-up has no such history and is
+            dropped); None keeps every short run.
         rise_onset_ms: how far the onset may be moved back along the
             score's rise (rule 4); None: no further than the first frame
             above threshold.
@@ -237,7 +238,7 @@ class IntervalDetector:
         stops at the dip.)
         """
         limit = self.params.rise_onset_ms
-        if limit is None or run.start <= self._offset:
+        if limit is None:
             return run.start
         baseline = float(np.median(np.fromiter(self._scores, dtype=np.float64)))
         start = run.start
