@@ -7,6 +7,13 @@ with the best overall MEGC F1 (ties: best ME F1) is written into the model's
 ``detection`` metadata, where the engine picks it up.  Only validation
 subjects are used: never the test split.
 
+The grid covers the adaptive threshold, the score floor, smoothing, the
+offset rule and how far the onset may walk back along the rise
+(``rise_onset_ms``; ``None`` keeps the first frame above the threshold).  The
+still-face check (``me_quiet_ratio``) is deliberately left at the engine's
+default: its benefit is the false MEs it removes on faces with nothing
+happening, which a validation F1 over labelled intervals cannot see.
+
     python -m export.calibrate mer_edge/models/NAME.onnx --bench bench/val
 
 Torch-free: it needs the runtime and ``onnx`` only.
@@ -30,11 +37,12 @@ from mer_edge.evaluation import BenchVideo, VideoRun, run_video, truth_from_inte
 from mer_edge.metrics import spotting_scores
 
 #: Parameter grid searched by default.
-GRID: dict[str, Sequence[float]] = {
+GRID: dict[str, Sequence[float | None]] = {
     "p": (0.2, 0.35, 0.5, 0.65, 0.8),
     "min_score": (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
     "smooth_ms": (0.0, 70.0),
     "offset_lag": (0.25, 0.5),
+    "rise_onset_ms": (None, 100.0, 200.0),
 }
 
 
@@ -53,9 +61,10 @@ def replay(run: VideoRun, params: SpottingParams) -> list[tuple[str, int, int, s
 
 
 def search(runs: Sequence[VideoRun], truth: Sequence[tuple[str, int, int, str]], k_ms: float,
-           grid: dict[str, Sequence[float]] = GRID) -> tuple[dict[str, float], dict[str, Any]]:
+           grid: dict[str, Sequence[float | None]] = GRID
+           ) -> tuple[dict[str, float | None], dict[str, Any]]:
     """Best parameters on the recorded runs and their scores."""
-    best: tuple[tuple[float, float], dict[str, float], dict[str, Any]] | None = None
+    best: tuple[tuple[float, float], dict[str, float | None], dict[str, Any]] | None = None
     names = sorted(grid)
     for values in itertools.product(*(grid[n] for n in names)):
         chosen = dict(zip(names, values))
@@ -73,7 +82,8 @@ def record_runs(videos: Iterable[BenchVideo], options: EngineOptions) -> list[Vi
     return [run_video(video, options, keep_crops=False) for video in videos]
 
 
-def write_detection(model_path: Path, detection: dict[str, float], metrics: dict[str, Any]) -> None:
+def write_detection(model_path: Path, detection: dict[str, float | None],
+                    metrics: dict[str, Any]) -> None:
     """Store calibrated detection parameters (and val metrics) in the model's metadata."""
     model = onnx.load(str(model_path))
     props = {p.key: p.value for p in model.metadata_props}

@@ -72,6 +72,32 @@ def test_calibration_search_finds_parameters_that_recover_the_truth():
     assert len(found) == 2
 
 
+def test_calibration_search_chooses_how_far_the_onset_walks_back(tmp_path):
+    # movements whose score climbs for a third of a second: the threshold is crossed part way
+    # up, so only an onset walked back to the start of the climb gets IoU >= 0.5
+    frames, fps = 300, 30.0
+    scores = np.random.default_rng(1).normal(0.1, 0.01, frames)
+    truth = []
+    for start in (60, 180):
+        scores[start:start + 10] += np.linspace(0.0, 0.6, 11)[1:]
+        scores[start + 10:start + 13] += np.linspace(0.6, 0.0, 4)[1:]
+        truth.append(("v", start, start + 12, "ME"))
+    run = VideoRun(BenchVideo("v", None, "s"))
+    run.timestamps_ms = {i: i * 1000.0 / fps for i in range(frames)}
+    run.scores[0] = {i: float(s) for i, s in enumerate(scores)}
+    grid = {"p": (0.5,), "min_score": (0.3,), "rise_onset_ms": (None, 400.0)}
+    detection, scores_found = search([run], truth, k_ms=200.0, grid=grid)
+    assert detection["rise_onset_ms"] == 400.0
+    assert scores_found["ME"]["tp"] == 2
+    without = replay(run, me.SpottingParams(k_ms=200.0, **{**detection, "rise_onset_ms": None}))
+    assert all(onset > start + 2 for (_, onset, _, _), start in zip(sorted(without), (60, 180)))
+    model = tmp_path / "spotter.onnx"  # a None (no walk back) survives the metadata round trip
+    shutil.copy(default_model_path("spotting"), model)
+    write_detection(model, {"rise_onset_ms": None}, {})
+    with me.Engine.from_options(me.EngineOptions(spotting_model=str(model), recognize=False)) as engine:
+        assert engine.spotting_params.rise_onset_ms is None
+
+
 def test_calibrated_detection_reaches_the_engine(tmp_path):
     model = tmp_path / "spotter.onnx"
     shutil.copy(default_model_path("spotting"), model)
