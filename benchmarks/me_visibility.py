@@ -26,7 +26,6 @@ The last line sums it up.  The source videos are looked up by name in
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from mer_edge._flow import ROI_NAMES, FlowEstimator, roi_means
-from mer_edge.data.prepare import AlignedVideo, cached_tracks
+from mer_edge.data.injected import SourcePair, source_pairs
 
 #: Around each ME, the source's motion is sampled this far on either side.
 CONTEXT_S = 2.0
@@ -65,51 +64,33 @@ def _regional_motion(flow: FlowEstimator, earlier: np.ndarray, later: np.ndarray
     return np.linalg.norm(roi_means(flow(earlier, later)), axis=1)
 
 
-def _index(track: AlignedVideo, frame: int) -> int | None:
-    """Position of video frame ``frame`` in a track, None where the face was not found."""
-    position = track.index_of(frame)
-    return position if track.frames[position] == frame and track.found[position] else None
-
-
-def _main_track(tracks: list[AlignedVideo]) -> AlignedVideo | None:
-    return max(tracks, key=lambda track: int(track.found.sum()), default=None)
-
-
-def measure_video(entry: dict, split_dir: Path, videos_dir: Path, cache_dir: Path,
-                  flow: FlowEstimator, kind: str = "ME") -> tuple[list[Visibility], int]:
+def measure_video(pair: SourcePair, flow: FlowEstimator, kind: str = "ME"
+                  ) -> tuple[list[Visibility], int]:
     """Visibility of every movement of ``kind`` ("ME" or "MaE") in one bench video; also the
     number of them it could not measure."""
-    events = [event for event in entry["events"] if event["kind"] == kind]
-    if not events:
-        return [], 0
-    fps = float(entry["fps"])
-    bench = _main_track(cached_tracks(split_dir / entry["video"], cache_dir, fps=fps))
-    source = _main_track(cached_tracks(videos_dir / entry["source"], cache_dir, fps=fps))
-    if bench is None or source is None:
+    entry, events = pair.entry, pair.events(kind)
+    if pair.bench is None or pair.source is None:
         return [], len(events)
-    first_source_frame = int(entry["source_frames"][0])
     results, skipped = [], 0
-    context = int(round(CONTEXT_S * fps))
+    context = int(round(CONTEXT_S * float(entry["fps"])))
     for event in events:
         # the sheets and the aligned tracks both number a video's frames from 1
         onset, apex = event["onset"], event["apex"]
-        at_bench = _index(bench, apex)
-        at_source = _index(source, first_source_frame + apex)
-        onset_bench = _index(bench, onset)
-        onset_source = _index(source, first_source_frame + onset)
-        if None in (at_bench, at_source, onset_bench, onset_source):
+        at_apex, at_onset = pair.positions(apex), pair.positions(onset)
+        if at_apex is None or at_onset is None:
             skipped += 1
             continue
-        injected = _regional_motion(flow, source.crops[at_source], bench.crops[at_bench])
+        injected = _regional_motion(flow, pair.source.crops[at_apex[1]], pair.bench.crops[at_apex[0]])
         region = int(np.argmax(injected))
-        floor = _regional_motion(flow, source.crops[onset_source], bench.crops[onset_bench])[region]
+        floor = _regional_motion(flow, pair.source.crops[at_onset[1]],
+                                 pair.bench.crops[at_onset[0]])[region]
         rise = max(1, apex - onset)
         natural = []
         for frame in range(onset - context, apex + context + 1):
-            now = _index(source, first_source_frame + frame)
-            before = _index(source, first_source_frame + frame - rise)
+            now, before = pair.positions(frame), pair.positions(frame - rise)
             if now is not None and before is not None:
-                natural.append(_regional_motion(flow, source.crops[before], source.crops[now])[region])
+                natural.append(_regional_motion(flow, pair.source.crops[before[1]],
+                                                pair.source.crops[now[1]])[region])
         if not natural:
             skipped += 1
             continue
@@ -134,11 +115,8 @@ def main() -> None:
     measured: list[Visibility] = []
     skipped = 0
     for split_dir in args.splits:
-        manifest = json.loads((split_dir / "manifest.json").read_text(encoding="utf-8"))
-        for entry in manifest["videos"]:
-            if entry.get("clean"):
-                continue
-            found, missed = measure_video(entry, split_dir, videos_dir, cache_dir, flow, args.kind)
+        for pair in source_pairs(split_dir, videos_dir, cache_dir, kind=args.kind):
+            found, missed = measure_video(pair, flow, args.kind)
             measured += found
             skipped += missed
     print(f"{'video':24s} {args.kind:14s} {'AUs':8s} {'amp IOD':>7s} {'region':12s} "

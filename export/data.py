@@ -29,7 +29,7 @@ from mer_edge.data.prepare import (AlignedVideo, assign_intervals, cached_alignm
 from mer_edge.data.schema import MEGC_CLASSES, Interval
 
 __all__ = ["Split", "load_bench_split", "load_dataset_split", "SpottingSet", "RecognitionSet",
-           "pair_pool", "unlabelled_windows", "shared_video", "flip_clip", "augment", "split_tracks",
+           "pair_pool", "unlabelled_windows", "shared_video", "shared_videos_dir", "flip_clip", "augment", "split_tracks",
            "recognition_items"]
 
 Progress = Callable[[str], None]
@@ -60,16 +60,29 @@ class Split:
                      {**self.boxes, **other.boxes}, {**self.fps, **other.fps})
 
 
+def _shared_video_folders() -> list[Path]:
+    env = os.environ.get("MER_EDGE_SHARED_VIDEOS") or os.environ.get("MER_EDGE_VIDEOS")
+    return ([Path(env)] if env else []) + [_SHARED_VIDEOS, Path("../shared/data/videos")]
+
+
 def shared_video(name: str) -> Path:
     """A pre-training video: a path, or a name in the shared test-material folder."""
     path = Path(name)
     if path.is_file():
         return path
-    env = os.environ.get("MER_EDGE_SHARED_VIDEOS") or os.environ.get("MER_EDGE_VIDEOS")
-    for folder in ([Path(env)] if env else []) + [_SHARED_VIDEOS, Path("../shared/data/videos")]:
+    for folder in _shared_video_folders():
         if (folder / name).is_file():
             return folder / name
     raise DatasetError("pre-training video not found (set MER_EDGE_SHARED_VIDEOS)", path=name)
+
+
+def shared_videos_dir() -> Path:
+    """The folder of real face videos benchmarks are built from (``$MER_EDGE_VIDEOS`` first)."""
+    for folder in _shared_video_folders():
+        if folder.is_dir():
+            return folder
+    raise DatasetError("source video folder not found (set MER_EDGE_VIDEOS)",
+                       path=str(_shared_video_folders()[0]))
 
 
 def load_bench_split(bench: Path, split: str) -> Split:

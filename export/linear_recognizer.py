@@ -7,7 +7,21 @@ identities and the L2 strength is chosen on the validation identities.  With
 63 parameters it cannot memorise four faces the way the CNN recognizers do.
 It exports to the same ONNX graph shape as the rule recognizer.
 
+What it learns from (``--signal``):
+
+* ``observed``: the onset->apex flow, as the engine sees it (any dataset);
+* ``injected``: on a ``make_bench`` benchmark only, the movement alone,
+  measured as the flow from the clean source crop to the bench crop at the
+  apex.  The onset->apex flow of a talking training face is mostly that
+  person's own motion, which does not carry to new people; the injected
+  displacement is the part that does.  Validation (the L2 choice) always uses
+  the observed flow, as the engine will.
+
+``--mirror`` adds each training sample mirrored left-right (a one-sided AU
+on the other side).
+
     python -m export.linear_recognizer --bench /work/bench --extra-train B1 ... --out FILE.onnx
+        [--signal injected --mirror] [--videos DIR]
 """
 from __future__ import annotations
 
@@ -16,12 +30,16 @@ from pathlib import Path
 
 import numpy as np
 
+from mer_edge._errors import DatasetError
+from mer_edge._features import frame_channels
+from mer_edge._flow import FlowEstimator
 from mer_edge._modelmeta import InputSpec, ModelInfo
 from mer_edge._version import __version__
+from mer_edge.data.injected import source_pairs
 from mer_edge.data.schema import MEGC_CLASSES
 from mer_edge.metrics import recognition_scores
 
-from .data import RecognitionSet, recognition_items
+from .data import RecognitionSet, flip_clip, recognition_items, shared_videos_dir
 from .placeholders import SIZE, linear_recognizer_graph, roi_weights
 from .train import DataSource
 
@@ -36,8 +54,34 @@ def _basis() -> np.ndarray:
     return np.block([[weights, zeros], [zeros, weights]]).astype(np.float32)
 
 
-def _features(samples: RecognitionSet) -> np.ndarray:
-    return samples.clips.reshape(len(samples), -1) @ _basis()
+def _features(clips: np.ndarray) -> np.ndarray:
+    """``(N, 2R)`` regional means of ``(N, 1, 2, S, S)`` recognition clips."""
+    return clips.reshape(len(clips), -1) @ _basis()
+
+
+def injected_samples(split_dirs: list[Path], videos_dir: Path, cache_dir: Path
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Clips ``(N, 1, 2, S, S)`` of the injected displacement at each labelled ME's apex, and labels.
+
+    Raises:
+        DatasetError: no labelled ME could be measured in ``split_dirs``.
+    """
+    flow = FlowEstimator(SPEC.flow_preset)
+    clips, labels = [], []
+    for split_dir in split_dirs:
+        for pair in source_pairs(split_dir, videos_dir, cache_dir):
+            for event in pair.events("ME"):
+                at_apex = pair.positions(event["apex"])
+                if event.get("category") not in MEGC_CLASSES or at_apex is None:
+                    continue
+                bench_crop = pair.bench.crops[at_apex[0]]  # type: ignore[union-attr]
+                displacement = flow(pair.source.crops[at_apex[1]], bench_crop)  # type: ignore[union-attr]
+                clips.append(frame_channels(SPEC, bench_crop, displacement)[None])
+                labels.append(MEGC_CLASSES.index(event["category"]))
+    if not clips:
+        raise DatasetError("no labelled ME could be measured against its source video",
+                           path=", ".join(map(str, split_dirs)))
+    return np.stack(clips), np.asarray(labels, np.int64)
 
 
 def fit(x: np.ndarray, y: np.ndarray, l2: float, steps: int = 3000, lr: float = 0.5
@@ -66,34 +110,59 @@ def predict(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.argmax(x @ w + b, axis=1)
 
 
+def _training_clips(args: argparse.Namespace, source: DataSource) -> tuple[np.ndarray, np.ndarray]:
+    if args.signal == "observed":
+        train = RecognitionSet(recognition_items(source.split("train"), args.cache), SPEC, args.cache)
+        clips, labels = train.clips, train.labels
+    else:
+        split_dirs = [folder / "train" for folder in (args.bench, *args.extra_train)]
+        clips, labels = injected_samples(split_dirs, args.videos or shared_videos_dir(),
+                                         args.cache / "align")
+    if args.mirror:
+        clips = np.concatenate([clips, flip_clip(clips, SPEC.channels)])
+        labels = np.concatenate([labels, labels])
+    return clips, labels
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bench", type=Path, required=True)
     parser.add_argument("--extra-train", type=Path, action="append", default=[])
     parser.add_argument("--extra-val", type=Path, action="append", default=[])
     parser.add_argument("--cache", type=Path, default=Path("runs/cache"))
+    parser.add_argument("--signal", choices=("observed", "injected"), default="observed",
+                        help="learn from the onset->apex flow (default) or from the injected "
+                             "displacement alone (a make_bench benchmark with its source videos)")
+    parser.add_argument("--videos", type=Path, default=None,
+                        help="source videos of the benchmark (default: $MER_EDGE_VIDEOS, else "
+                             "../shared/data/videos)")
+    parser.add_argument("--mirror", action="store_true",
+                        help="also train on every sample mirrored left-right")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     source = DataSource(bench=args.bench, extra_train=tuple(args.extra_train),
                         extra_val=tuple(args.extra_val))
-    sets = {name: RecognitionSet(recognition_items(source.split(name), args.cache), SPEC, args.cache)
-            for name in ("train", "val")}
-    x = {name: _features(s) for name, s in sets.items()}
+    train_clips, train_labels = _training_clips(args, source)
+    val = RecognitionSet(recognition_items(source.split("val"), args.cache), SPEC, args.cache)
+    x_train, x_val = _features(train_clips), _features(val.clips)
+    names = list(MEGC_CLASSES)
     best = None
     for l2 in _L2:
-        w, b = fit(x["train"], sets["train"].labels, l2)
-        names = list(MEGC_CLASSES)
-        scores = recognition_scores([names[i] for i in sets["val"].labels],
-                                    [names[i] for i in predict(x["val"], w, b)], class_names=names)
+        w, b = fit(x_train, train_labels, l2)
+        scores = recognition_scores([names[i] for i in val.labels],
+                                    [names[i] for i in predict(x_val, w, b)], class_names=names)
         print(f"l2 {l2:g}: val UF1 {scores['uf1']:.3f} UAR {scores['uar']:.3f}", flush=True)
         if best is None or scores["uf1"] > best[0]["uf1"]:
             best = (scores, l2, w, b)
     scores, l2, w, b = best
+    signal = ("onset->apex flow" if args.signal == "observed" else
+              "injected displacement (source -> bench flow at the apex)")
     info = ModelInfo(
         name="facs-linear-recognizer", task="recognition", method="linear-facs-regions",
-        version="0.1.0", input=SPEC, class_names=MEGC_CLASSES, sdk_version=__version__,
-        training_data=f"{source.describe()}; {len(sets['train'])} train samples",
-        metrics={"split": "val", "samples": len(sets["val"]), "l2": l2,
+        version="0.2.0", input=SPEC, class_names=MEGC_CLASSES, sdk_version=__version__,
+        training_data=(f"{source.describe()}; {len(train_labels)} train samples of the {signal}"
+                       f"{', mirrored' if args.mirror else ''}"),
+        metrics={"split": "val", "samples": len(val), "l2": l2,
                  **{k: round(scores[k], 4) for k in ("accuracy", "uf1", "uar")}})
     linear_recognizer_graph(_basis() @ w, b, info, args.out)
     print(f"wrote {args.out}: val UF1 {scores['uf1']:.3f} (l2 {l2:g})")

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from mer_edge._flow import ROI_NAMES, FlowEstimator
+from mer_edge.data.injected import source_pairs
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "me_visibility.py"
 
@@ -25,13 +26,17 @@ def test_injected_me_stands_out_of_the_re_encoding_floor(tiny_bench, videos, tmp
     manifest = json.loads((split / "manifest.json").read_text())
     flow = FlowEstimator("ultrafast")
     measured = []
-    for entry in manifest["videos"]:
-        found, skipped = visibility.measure_video(entry, split, videos, tmp_path, flow)
-        injected = sum(event["kind"] == "ME" for event in entry["events"])
-        assert len(found) + skipped == injected
+    pairs = list(source_pairs(split, videos, tmp_path))
+    with_mes = [e for e in manifest["videos"] if not e.get("clean")
+                and any(event["kind"] == "ME" for event in e["events"])]
+    assert [pair.entry for pair in pairs] == with_mes
+    for pair in pairs:
+        found, skipped = visibility.measure_video(pair, flow)
+        assert len(found) + skipped == len(pair.events("ME"))
         measured += found
         # --kind MaE measures only the macro-expressions, and the tiny bench injects none
-        assert visibility.measure_video(entry, split, videos, tmp_path, flow, "MaE") == ([], 0)
+        assert visibility.measure_video(pair, flow, "MaE") == ([], 0)
+    assert not list(source_pairs(split, videos, tmp_path, kind="MaE"))
     assert measured, "the tiny bench's test split has an ME on a tracked face"
     for item in measured:
         # at the apex the bench frame differs from its source by the ME; at the onset it does not

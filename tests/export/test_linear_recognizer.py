@@ -1,10 +1,14 @@
 """The learned linear FACS recognizer: fitting and its ONNX graph."""
 from __future__ import annotations
 
+import json
+import shutil
+
 import numpy as np
 import pytest
 
 import mer_edge as me
+from mer_edge.data.schema import MEGC_CLASSES
 
 pytest.importorskip("torch")  # the training side (export/) needs it
 
@@ -32,3 +36,34 @@ def test_exported_graph_matches_numpy(tmp_path):
     expected = np.exp(logits - logits.max(1, keepdims=True))
     expected /= expected.sum(1, keepdims=True)
     np.testing.assert_allclose(me.Model(tmp_path / "lin.onnx")(clips), expected, atol=1e-5)
+
+
+def test_injected_samples_measure_the_movement_against_its_source(tiny_bench, videos, tmp_path):
+    from export.linear_recognizer import _features, injected_samples
+
+    splits = [tiny_bench / "val", tiny_bench / "test"]
+    expected = [MEGC_CLASSES.index(event["category"]) for split in splits
+                for video in json.loads((split / "manifest.json").read_text())["videos"]
+                for event in video["events"] if event["category"] in MEGC_CLASSES]
+    assert expected, "the tiny bench's val and test splits carry labelled MEs"
+    clips, labels = injected_samples(splits, videos, tmp_path)
+    assert clips.shape == (len(expected), *SPEC.shape[1:]) and list(labels) == expected
+    regional = _features(clips).reshape(len(clips), 2, -1)  # (sample, x/y, region)
+    assert np.hypot(regional[:, 0], regional[:, 1]).max(axis=1).min() > 0.1  # crop pixels
+
+
+def test_injected_samples_name_what_is_missing(tiny_bench, videos, tmp_path):
+    from export.linear_recognizer import injected_samples
+    from mer_edge import DatasetError
+
+    with pytest.raises(DatasetError, match="is not in"):  # no source videos there
+        injected_samples([tiny_bench / "val"], tmp_path, tmp_path)
+    unlabelled = tmp_path / "val"  # the val split with its MEs relabelled 'others'
+    shutil.copytree(tiny_bench / "val", unlabelled)
+    manifest = json.loads((unlabelled / "manifest.json").read_text())
+    for video in manifest["videos"]:
+        for event in video["events"]:
+            event["category"] = "others"
+    (unlabelled / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DatasetError, match="no labelled ME"):
+        injected_samples([unlabelled], videos, tmp_path)
