@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
@@ -44,6 +45,9 @@ from .placeholders import SIZE, linear_recognizer_graph, roi_weights
 from .train import DataSource
 
 SPEC = InputSpec(name="clip", frames=1, channels=("flow_x", "flow_y"), size=SIZE)
+#: Training signals and how the model metadata describes them.
+SIGNALS = {"observed": "onset->apex flow",
+           "injected": "injected displacement (source -> bench flow at the apex)"}
 _L2 = (1e-3, 1e-2, 1e-1, 1.0)
 
 
@@ -110,18 +114,68 @@ def predict(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.argmax(x @ w + b, axis=1)
 
 
-def _training_clips(args: argparse.Namespace, source: DataSource) -> tuple[np.ndarray, np.ndarray]:
-    if args.signal == "observed":
-        train = RecognitionSet(recognition_items(source.split("train"), args.cache), SPEC, args.cache)
+def _training_clips(source: DataSource, signal: str, mirror: bool, videos_dir: Path | None,
+                    cache: Path) -> tuple[np.ndarray, np.ndarray]:
+    if signal == "observed":
+        train = RecognitionSet(recognition_items(source.split("train"), cache), SPEC, cache)
         clips, labels = train.clips, train.labels
+    elif source.bench is None:
+        raise DatasetError("the injected displacement is measured on a make_bench benchmark "
+                           "(--bench); a real dataset has no clean source video")
     else:
-        split_dirs = [folder / "train" for folder in (args.bench, *args.extra_train)]
-        clips, labels = injected_samples(split_dirs, args.videos or shared_videos_dir(),
-                                         args.cache / "align")
-    if args.mirror:
+        split_dirs = [folder / "train" for folder in (source.bench, *source.extra_train)]
+        clips, labels = injected_samples(split_dirs, videos_dir or shared_videos_dir(), cache / "align")
+    if mirror:
         clips = np.concatenate([clips, flip_clip(clips, SPEC.channels)])
         labels = np.concatenate([labels, labels])
     return clips, labels
+
+
+def train_linear(source: DataSource, out: Path, *, signal: str = "observed", mirror: bool = False,
+                 videos_dir: Path | None = None, cache: Path = Path("runs/cache"),
+                 log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Fit on the train split, choose the L2 strength on val, write the ONNX model to ``out``.
+
+    Args:
+        source: the benchmark (or dataset) splits.
+        out: the ``.onnx`` file to write.
+        signal: ``observed`` (onset->apex flow) or ``injected`` (a benchmark's
+            movements alone; see the module docstring).
+        mirror: also train on every sample mirrored left-right.
+        videos_dir: the benchmark's source videos (``injected``).
+        cache: alignment and feature cache folder.
+        log: receives one line per L2 value tried.
+
+    Returns:
+        The model's validation metrics (``split``, ``samples``, ``l2``, ``uf1`` ...).
+    """
+    if signal not in SIGNALS:
+        raise DatasetError(f"unknown training signal {signal!r}; valid: {SIGNALS}")
+    train_clips, train_labels = _training_clips(source, signal, mirror, videos_dir, cache)
+    val = RecognitionSet(recognition_items(source.split("val"), cache), SPEC, cache)
+    x_train, x_val = _features(train_clips), _features(val.clips)
+    names = list(MEGC_CLASSES)
+    best = None
+    for l2 in _L2:
+        w, b = fit(x_train, train_labels, l2)
+        scores = recognition_scores([names[i] for i in val.labels],
+                                    [names[i] for i in predict(x_val, w, b)], class_names=names)
+        log(f"l2 {l2:g}: val UF1 {scores['uf1']:.3f} UAR {scores['uar']:.3f}")
+        if best is None or scores["uf1"] > best[0]["uf1"]:
+            best = (scores, l2, w, b)
+    assert best is not None
+    scores, l2, w, b = best
+    described = SIGNALS[signal] + (", mirrored" if mirror else "")
+    metrics = {"split": "val", "samples": len(val), "l2": l2,
+               **{k: round(scores[k], 4) for k in ("accuracy", "uf1", "uar")}}
+    info = ModelInfo(
+        name="facs-linear-recognizer", task="recognition", method="linear-facs-regions",
+        version="0.2.0", input=SPEC, class_names=MEGC_CLASSES, sdk_version=__version__,
+        training_data=f"{source.describe()}; {len(train_labels)} train samples of the {described}",
+        metrics=metrics)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    linear_recognizer_graph(_basis() @ w, b, info, out)
+    return metrics
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -130,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--extra-train", type=Path, action="append", default=[])
     parser.add_argument("--extra-val", type=Path, action="append", default=[])
     parser.add_argument("--cache", type=Path, default=Path("runs/cache"))
-    parser.add_argument("--signal", choices=("observed", "injected"), default="observed",
+    parser.add_argument("--signal", choices=sorted(SIGNALS), default="observed",
                         help="learn from the onset->apex flow (default) or from the injected "
                              "displacement alone (a make_bench benchmark with its source videos)")
     parser.add_argument("--videos", type=Path, default=None,
@@ -142,30 +196,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     source = DataSource(bench=args.bench, extra_train=tuple(args.extra_train),
                         extra_val=tuple(args.extra_val))
-    train_clips, train_labels = _training_clips(args, source)
-    val = RecognitionSet(recognition_items(source.split("val"), args.cache), SPEC, args.cache)
-    x_train, x_val = _features(train_clips), _features(val.clips)
-    names = list(MEGC_CLASSES)
-    best = None
-    for l2 in _L2:
-        w, b = fit(x_train, train_labels, l2)
-        scores = recognition_scores([names[i] for i in val.labels],
-                                    [names[i] for i in predict(x_val, w, b)], class_names=names)
-        print(f"l2 {l2:g}: val UF1 {scores['uf1']:.3f} UAR {scores['uar']:.3f}", flush=True)
-        if best is None or scores["uf1"] > best[0]["uf1"]:
-            best = (scores, l2, w, b)
-    scores, l2, w, b = best
-    signal = ("onset->apex flow" if args.signal == "observed" else
-              "injected displacement (source -> bench flow at the apex)")
-    info = ModelInfo(
-        name="facs-linear-recognizer", task="recognition", method="linear-facs-regions",
-        version="0.2.0", input=SPEC, class_names=MEGC_CLASSES, sdk_version=__version__,
-        training_data=(f"{source.describe()}; {len(train_labels)} train samples of the {signal}"
-                       f"{', mirrored' if args.mirror else ''}"),
-        metrics={"split": "val", "samples": len(val), "l2": l2,
-                 **{k: round(scores[k], 4) for k in ("accuracy", "uf1", "uar")}})
-    linear_recognizer_graph(_basis() @ w, b, info, args.out)
-    print(f"wrote {args.out}: val UF1 {scores['uf1']:.3f} (l2 {l2:g})")
+    metrics = train_linear(source, args.out, signal=args.signal, mirror=args.mirror,
+                           videos_dir=args.videos, cache=args.cache,
+                           log=lambda line: print(line, flush=True))
+    print(f"wrote {args.out}: val UF1 {metrics['uf1']:.3f} (l2 {metrics['l2']:g})")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ __all__ = ["Model", "MODELS_DIR", "shipped_models", "default_model_path"]
 #: Folder of the models shipped inside the package.
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 #: Task -> file name of the default model of that task.
-_DEFAULTS = {"spotting": "flowmag_spotter.onnx", "recognition": "facs_rule_recognizer.onnx"}
+_DEFAULTS = {"spotting": "flowmag_spotter.onnx", "recognition": "facs_linear_recognizer.onnx"}
 
 
 class Model:

@@ -10,7 +10,7 @@ import mer_edge as me
 from mer_edge._demo import (DemoClip, DemoConfig, DemoReport, build_demo_clip, match_events,
                             plot_timeline)
 from mer_edge.cli import main
-from mer_edge.data.synth import EventTiming, Recipe, SynthEvent
+from mer_edge.data.synth import EventTiming, Recipe, SynthEvent, category_of
 
 LAST_LINE = re.compile(r"^demo: found (\d+)/(\d+) injected micro-expressions$")
 
@@ -141,3 +141,16 @@ def test_demo_command_finds_injected_micro_expressions(tmp_path, capsys):
     assert any(line.startswith("matching rule: MEGC") for line in lines)
     assert (tmp_path / "timeline.png").is_file() and not list(tmp_path.glob("demo_overlay.*"))
     assert found >= 1, "\n".join(lines)
+
+
+def test_default_engine_names_the_class_of_every_micro_expression_it_finds():
+    # seed 2 holds one ME of each MEGC class; the default recognizer (learned from injected
+    # movements on other faces) must name each one the engine finds
+    demo = build_demo_clip(DemoConfig(seed=2))
+    with me.Engine.from_options(me.EngineOptions()) as engine:
+        detections = [e for _, stamp, frame in demo for e in engine.process(frame, stamp).events]
+        detections += engine.flush()
+    matches, found, _ = match_events(demo.events, detections)
+    named = [(category_of(m.truth.recipe.emotion), m.detection.label) for m in matches if m.found]
+    assert found == 3 and {truth for truth, _ in named} == {"negative", "positive", "surprise"}
+    assert all(truth == label for truth, label in named), named

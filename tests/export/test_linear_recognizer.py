@@ -67,3 +67,31 @@ def test_injected_samples_name_what_is_missing(tiny_bench, videos, tmp_path):
     (unlabelled / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(DatasetError, match="no labelled ME"):
         injected_samples([unlabelled], videos, tmp_path)
+
+
+def test_recipe_makes_the_default_recognizer_from_injected_movements(tiny_bench, videos, tmp_path):
+    from export.recipe import main as recipe
+
+    bench = tmp_path / "bench"  # train on the tiny bench's test split (its train ME is unlabelled)
+    shutil.copytree(tiny_bench / "test", bench / "train")
+    shutil.copytree(tiny_bench / "val", bench / "val")
+    recipe(["--bench", str(bench), "--extra-seeds", "0", "--extra-val-seeds", "0",
+            "--videos", str(videos), "--out", str(tmp_path / "runs"), "--models", str(tmp_path)])
+    model = me.Model(tmp_path / "facs_linear_recognizer.onnx")
+    assert model.info.task == "recognition" and model.info.class_names == MEGC_CLASSES
+    assert "injected displacement" in model.info.training_data
+    assert "mirrored" in model.info.training_data
+    assert model.info.metrics["split"] == "val" and 0.0 <= model.info.metrics["uf1"] <= 1.0
+    assert model(np.zeros((2, *SPEC.shape[1:]), np.float32)).shape == (2, 3)
+
+
+def test_injected_signal_needs_a_benchmark(tmp_path):
+    from export.linear_recognizer import train_linear
+    from export.train import DataSource
+    from mer_edge import DatasetError
+
+    source = DataSource(dataset="casme2", root=tmp_path)
+    with pytest.raises(DatasetError, match="make_bench"):
+        train_linear(source, tmp_path / "m.onnx", signal="injected")
+    with pytest.raises(DatasetError, match="unknown training signal"):
+        train_linear(source, tmp_path / "m.onnx", signal="oracle")
