@@ -1,4 +1,8 @@
-"""``benchmarks/me_visibility.py``: an injected ME's own displacement, measured on a real bench."""
+"""The bench diagnostics of ``benchmarks/``, run on a real (tiny) bench.
+
+``me_visibility.py``: an injected ME's own displacement; ``recognizers.py``:
+recognizers on the observed and the injected movement.
+"""
 from __future__ import annotations
 
 import importlib.util
@@ -6,14 +10,17 @@ import json
 import sys
 from pathlib import Path
 
+import mer_edge as me
 from mer_edge._flow import ROI_NAMES, FlowEstimator
+from mer_edge._models import MODELS_DIR, default_model_path
+from mer_edge.data.schema import MEGC_CLASSES
 from mer_edge.data.injected import source_pairs
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "me_visibility.py"
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("me_visibility", SCRIPT)
+def _script(name: str = "me_visibility"):
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclass looks its module up there
     spec.loader.exec_module(module)
@@ -42,3 +49,20 @@ def test_injected_me_stands_out_of_the_re_encoding_floor(tiny_bench, videos, tmp
         # at the apex the bench frame differs from its source by the ME; at the onset it does not
         assert item.signal_px > 3 * item.floor_px and item.region in ROI_NAMES
         assert item.motion_p95_px > 0 and item.visible == (item.signal_px > item.motion_p95_px)
+
+
+def test_recognizers_are_scored_on_observed_and_injected_movements(tiny_bench, videos, tmp_path):
+    recognizers = _script("recognizers")
+    splits = [tiny_bench / "val", tiny_bench / "test"]
+    labelled = [event["category"] for split in splits
+                for video in json.loads((split / "manifest.json").read_text())["videos"]
+                for event in video["events"] if event["category"] in MEGC_CLASSES]
+    models = [me.Model(default_model_path("recognition")),
+              me.Model(MODELS_DIR / "moext_recognizer.onnx")]
+    truth, predicted = recognizers.bench_predictions(models, splits, videos, tmp_path)
+    assert truth == labelled and truth
+    linear, moext = (predicted[m.info.name] for m in models)
+    assert len(linear["observed"]) == len(linear["injected"]) == len(truth)
+    assert set(linear["observed"] + linear["injected"]) <= set(MEGC_CLASSES)
+    # a two-frame grey+flow model has no input made of the injected flow alone
+    assert len(moext["observed"]) == len(truth) and moext["injected"] == []

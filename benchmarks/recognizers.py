@@ -1,0 +1,131 @@
+"""Recognizers on what the engine sees, on the injected movement alone, and on a still face.
+
+    python benchmarks/recognizers.py BENCH/test [BENCH2/test ...] [--models A.onnx ...]
+        [--demo-seeds 20] [--videos DIR] [--cache DIR]
+
+For every labelled ME of the bench splits (MEGC classes), each recognizer
+classifies:
+
+* ``observed``: the onset->apex input, as the engine builds it (on the
+  aligned tracks of ``mer_edge.data.prepare``, so within a few samples of
+  ``mer-edge eval``);
+* ``injected``: the injected movement alone, i.e. the flow from the clean
+  source crop to the bench crop at the apex (``mer_edge.data.injected``);
+  only for single-step flow models, whose input that flow is.
+
+The gap between the two is what the person's own motion costs; ``injected``
+on its own says how good the classifier is.  ``--demo-seeds N`` also runs the
+default engine with each recognizer on the built-in still-face demo clips of
+seeds ``0..N-1`` and scores the MEs that every recognizer's run found.  One
+UF1/UAR/accuracy line per recognizer and input.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+import mer_edge as me
+from mer_edge._features import frame_channels, recognition_clip, sample_positions
+from mer_edge._flow import FlowEstimator
+from mer_edge._models import MODELS_DIR
+from mer_edge.data.injected import source_pairs
+from mer_edge.data.schema import MEGC_CLASSES
+from mer_edge.metrics import recognition_scores
+
+_REPO_VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
+
+
+def _label(model: me.Model, clip: np.ndarray) -> str:
+    return model.info.class_names[int(np.argmax(model(clip[None])[0]))]
+
+
+def bench_predictions(models: Sequence[me.Model], split_dirs: Sequence[Path], videos_dir: Path,
+                      cache_dir: Path) -> tuple[list[str], dict[str, dict[str, list[str]]]]:
+    """True MEGC classes and, per model name and input (``observed``/``injected``), predictions."""
+    flows = {}
+    truth: list[str] = []
+    predicted: dict[str, dict[str, list[str]]] = {m.info.name: {"observed": [], "injected": []}
+                                                  for m in models}
+    for split_dir in split_dirs:
+        for pair in source_pairs(split_dir, videos_dir, cache_dir):
+            for event in pair.events("ME"):
+                apex, onset = pair.positions(event["apex"]), pair.positions(event["onset"])
+                if event.get("category") not in MEGC_CLASSES or apex is None or onset is None:
+                    continue
+                truth.append(event["category"])
+                for model in models:
+                    spec = model.info.input
+                    flow = flows.setdefault(spec.flow_preset, FlowEstimator(spec.flow_preset))
+                    frames = sample_positions(event["onset"], event["apex"], max(spec.frames, 2))
+                    crops = [pair.bench.crops[pair.bench.index_of(int(f))] for f in frames]  # type: ignore[union-attr]
+                    names = predicted[model.info.name]
+                    names["observed"].append(_label(model, recognition_clip(spec, crops, flow)))
+                    if spec.frames == 1 and set(spec.channels) <= {"flow_x", "flow_y", "flow_mag"}:
+                        bench_crop = pair.bench.crops[apex[0]]  # type: ignore[union-attr]
+                        moved = flow(pair.source.crops[apex[1]], bench_crop)  # type: ignore[union-attr]
+                        names["injected"].append(_label(model, frame_channels(spec, bench_crop, moved)[None]))
+    return truth, predicted
+
+
+def demo_predictions(model_paths: Sequence[Path], seeds: int) -> tuple[list[str], dict[str, list[str]]]:
+    """MEGC classes of the demo MEs every model's engine run found, and each model's labels."""
+    from mer_edge._demo import DemoConfig, build_demo_clip, match_events
+    from mer_edge.data.synth import category_of
+
+    truth: list[str] = []
+    labels: dict[str, list[str]] = {str(path): [] for path in model_paths}
+    for seed in range(seeds):
+        clip = build_demo_clip(DemoConfig(seed=seed))
+        frames = list(clip)
+        runs = {}
+        for path in model_paths:
+            with me.Engine.from_options(me.EngineOptions(recognition_model=str(path))) as engine:
+                events = [e for _, stamp, frame in frames for e in engine.process(frame, stamp).events]
+                events += engine.flush()
+            runs[str(path)] = match_events(clip.events, events)[0]
+        for index, event in enumerate(clip.events):
+            if all(matches[index].found for matches in runs.values()):
+                truth.append(category_of(event.recipe.emotion))
+                for name, matches in runs.items():
+                    labels[name].append(matches[index].detection.label)  # type: ignore[union-attr]
+    return truth, labels
+
+
+def _line(name: str, what: str, truth: list[str], labels: list[str]) -> str:
+    scores = recognition_scores(truth, labels, MEGC_CLASSES)
+    return (f"{name:28s} {what:9s} n={len(truth):3d} UF1 {scores['uf1']:.3f} "
+            f"UAR {scores['uar']:.3f} accuracy {scores['accuracy']:.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("splits", nargs="+", type=Path, help="bench split folders (e.g. bench/test)")
+    parser.add_argument("--models", nargs="+", type=Path, default=None,
+                        help="recognizers (.onnx); default: every shipped recognizer")
+    parser.add_argument("--demo-seeds", type=int, default=0, help="also score demo seeds 0..N-1")
+    parser.add_argument("--videos", type=Path, default=None,
+                        help="folder of the source videos the bench was built from")
+    parser.add_argument("--cache", type=Path, default=None, help="alignment cache folder")
+    args = parser.parse_args()
+    paths = args.models or sorted(MODELS_DIR.glob("*_recognizer.onnx"))
+    models = [me.Model(path) for path in paths]
+    videos_dir = args.videos or Path(os.environ.get("MER_EDGE_VIDEOS", _REPO_VIDEOS))
+    cache_dir = args.cache or Path(tempfile.mkdtemp(prefix="mer_edge_recognizers_"))
+    truth, predicted = bench_predictions(models, args.splits, videos_dir, cache_dir)
+    for model in models:
+        for what, labels in predicted[model.info.name].items():
+            if labels:
+                print(_line(model.info.name, what, truth, labels))
+    if args.demo_seeds:
+        demo_truth, demo_labels = demo_predictions(paths, args.demo_seeds)
+        for model, path in zip(models, paths):
+            print(_line(model.info.name, "demo", demo_truth, demo_labels[str(path)]))
+
+
+if __name__ == "__main__":
+    main()
