@@ -76,21 +76,19 @@ def measure_video(pair: SourcePair, flow: FlowEstimator, kind: str = "ME"
     for event in events:
         # the sheets and the aligned tracks both number a video's frames from 1
         onset, apex = event["onset"], event["apex"]
-        at_apex, at_onset = pair.positions(apex), pair.positions(onset)
+        at_apex, at_onset = pair.crops(apex), pair.crops(onset)
         if at_apex is None or at_onset is None:
             skipped += 1
             continue
-        injected = _regional_motion(flow, pair.source.crops[at_apex[1]], pair.bench.crops[at_apex[0]])
+        injected = _regional_motion(flow, at_apex[1], at_apex[0])
         region = int(np.argmax(injected))
-        floor = _regional_motion(flow, pair.source.crops[at_onset[1]],
-                                 pair.bench.crops[at_onset[0]])[region]
+        floor = _regional_motion(flow, at_onset[1], at_onset[0])[region]
         rise = max(1, apex - onset)
         natural = []
         for frame in range(onset - context, apex + context + 1):
-            now, before = pair.positions(frame), pair.positions(frame - rise)
+            now, before = pair.crops(frame), pair.crops(frame - rise)
             if now is not None and before is not None:
-                natural.append(_regional_motion(flow, pair.source.crops[before[1]],
-                                                pair.source.crops[now[1]])[region])
+                natural.append(_regional_motion(flow, before[1], now[1])[region])
         if not natural:
             skipped += 1
             continue

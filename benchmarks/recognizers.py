@@ -6,9 +6,9 @@
 For every labelled ME of the bench splits (MEGC classes), each recognizer
 classifies:
 
-* ``observed``: the onset->apex input, as the engine builds it (on the
-  aligned tracks of ``mer_edge.data.prepare``, so within a few samples of
-  ``mer-edge eval``);
+* ``observed``: the onset->apex input, as the engine and the training code
+  build it (``mer_edge.data.prepare.recognition_sample`` on the cached
+  aligned tracks, so within a few samples of ``mer-edge eval``);
 * ``injected``: the injected movement alone, i.e. the flow from the clean
   source crop to the bench crop at the apex (``mer_edge.data.injected``);
   only for single-step flow models, whose input that flow is.
@@ -30,11 +30,12 @@ from typing import Sequence
 import numpy as np
 
 import mer_edge as me
-from mer_edge._features import frame_channels, recognition_clip, sample_positions
+from mer_edge._features import frame_channels
 from mer_edge._flow import FlowEstimator
 from mer_edge._models import MODELS_DIR
 from mer_edge.data.injected import source_pairs
-from mer_edge.data.schema import MEGC_CLASSES
+from mer_edge.data.prepare import recognition_sample
+from mer_edge.data.schema import MEGC_CLASSES, Interval
 from mer_edge.metrics import recognition_scores
 
 _REPO_VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
@@ -47,28 +48,30 @@ def _label(model: me.Model, clip: np.ndarray) -> str:
 def bench_predictions(models: Sequence[me.Model], split_dirs: Sequence[Path], videos_dir: Path,
                       cache_dir: Path) -> tuple[list[str], dict[str, dict[str, list[str]]]]:
     """True MEGC classes and, per model name and input (``observed``/``injected``), predictions."""
-    flows = {}
+    flows = {m.info.input.flow_preset: FlowEstimator(m.info.input.flow_preset) for m in models}
     truth: list[str] = []
     predicted: dict[str, dict[str, list[str]]] = {m.info.name: {"observed": [], "injected": []}
                                                   for m in models}
     for split_dir in split_dirs:
         for pair in source_pairs(split_dir, videos_dir, cache_dir):
             for event in pair.events("ME"):
-                apex, onset = pair.positions(event["apex"]), pair.positions(event["onset"])
-                if event.get("category") not in MEGC_CLASSES or apex is None or onset is None:
+                at_apex = pair.crops(event["apex"])
+                if (event.get("category") not in MEGC_CLASSES or at_apex is None
+                        or pair.crops(event["onset"]) is None):
                     continue
                 truth.append(event["category"])
+                interval = Interval("synth", pair.entry["subject"], pair.entry["clip"],
+                                    event["onset"], event["apex"], event["offset"],
+                                    float(pair.entry["fps"]))
+                bench_crop, source_crop = at_apex
                 for model in models:
-                    spec = model.info.input
-                    flow = flows.setdefault(spec.flow_preset, FlowEstimator(spec.flow_preset))
-                    frames = sample_positions(event["onset"], event["apex"], max(spec.frames, 2))
-                    crops = [pair.bench.crops[pair.bench.index_of(int(f))] for f in frames]  # type: ignore[union-attr]
-                    names = predicted[model.info.name]
-                    names["observed"].append(_label(model, recognition_clip(spec, crops, flow)))
+                    spec, names = model.info.input, predicted[model.info.name]
+                    flow = flows[spec.flow_preset]
+                    observed = recognition_sample(pair.bench, interval, spec, flow)  # type: ignore[arg-type]
+                    names["observed"].append(_label(model, observed))
                     if spec.frames == 1 and set(spec.channels) <= {"flow_x", "flow_y", "flow_mag"}:
-                        bench_crop = pair.bench.crops[apex[0]]  # type: ignore[union-attr]
-                        moved = flow(pair.source.crops[apex[1]], bench_crop)  # type: ignore[union-attr]
-                        names["injected"].append(_label(model, frame_channels(spec, bench_crop, moved)[None]))
+                        injected = frame_channels(spec, bench_crop, flow(source_crop, bench_crop))
+                        names["injected"].append(_label(model, injected[None]))
     return truth, predicted
 
 

@@ -75,12 +75,11 @@ def injected_samples(split_dirs: list[Path], videos_dir: Path, cache_dir: Path
     for split_dir in split_dirs:
         for pair in source_pairs(split_dir, videos_dir, cache_dir):
             for event in pair.events("ME"):
-                at_apex = pair.positions(event["apex"])
+                at_apex = pair.crops(event["apex"])
                 if event.get("category") not in MEGC_CLASSES or at_apex is None:
                     continue
-                bench_crop = pair.bench.crops[at_apex[0]]  # type: ignore[union-attr]
-                displacement = flow(pair.source.crops[at_apex[1]], bench_crop)  # type: ignore[union-attr]
-                clips.append(frame_channels(SPEC, bench_crop, displacement)[None])
+                bench_crop, source_crop = at_apex
+                clips.append(frame_channels(SPEC, bench_crop, flow(source_crop, bench_crop))[None])
                 labels.append(MEGC_CLASSES.index(event["category"]))
     if not clips:
         raise DatasetError("no labelled ME could be measured against its source video",

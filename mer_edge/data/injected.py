@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
+import numpy as np
+
 from .._errors import DatasetError
 from .prepare import AlignedVideo, cached_tracks
 
@@ -41,8 +43,8 @@ class SourcePair:
     bench: AlignedVideo | None
     source: AlignedVideo | None
 
-    def positions(self, frame: int) -> tuple[int, int] | None:
-        """Track positions ``(bench, source)`` of bench frame ``frame``.
+    def crops(self, frame: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Aligned crops ``(bench, source)`` of bench frame ``frame``.
 
         Frames are numbered as in the ground truth; None where either face was
         not found at that frame.
@@ -55,7 +57,7 @@ class SourcePair:
             position = track.index_of(number)
             if track.frames[position] != number or not track.found[position]:
                 return None
-            found.append(position)
+            found.append(track.crops[position])
         return found[0], found[1]
 
     def events(self, kind: str) -> list[Mapping[str, Any]]:
