@@ -37,7 +37,7 @@ import numpy as np
 from ._lifecycle import Closeable
 from ._errors import InputError, SourceError
 
-__all__ = ["Frame", "FrameSource", "open_source", "IMAGE_EXTENSIONS", "DEFAULT_FPS"]
+__all__ = ["Frame", "FrameSource", "open_source", "image_files", "IMAGE_EXTENSIONS", "DEFAULT_FPS"]
 
 _log = logging.getLogger(__name__)
 
@@ -322,6 +322,18 @@ class FrameSource(Closeable):
                 f"frame_count={self.frame_count}, is_live={self.is_live})")
 
 
+def image_files(folder: str | os.PathLike[str]) -> list[str]:
+    """The still images of ``folder`` in the order a folder source plays them.
+
+    Names ending in :data:`IMAGE_EXTENSIONS`, sorted with digit runs compared
+    as numbers (``img2.jpg`` before ``img10.jpg``), as full paths.
+    """
+    folder = os.fspath(folder)
+    names = sorted((n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS)
+                    and os.path.isfile(os.path.join(folder, n))), key=_natural_key)
+    return [os.path.join(folder, n) for n in names]
+
+
 def _natural_key(name: str) -> list[Any]:
     """Sort key with digit runs compared as numbers: ``2.jpg`` before ``10.jpg``."""
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
@@ -422,11 +434,10 @@ def _open_path(path: str, fps: float | None) -> _Reader:
     if not path:
         raise SourceError("source is an empty path")
     if os.path.isdir(path):
-        names = sorted((n for n in os.listdir(path) if n.lower().endswith(IMAGE_EXTENSIONS)
-                        and os.path.isfile(os.path.join(path, n))), key=_natural_key)
-        if not names:
+        images = image_files(path)
+        if not images:
             raise SourceError(f"image folder {path} holds no {'/'.join(IMAGE_EXTENSIONS)} files")
-        return _ImageReader([os.path.join(path, n) for n in names], fps=fps)
+        return _ImageReader(images, fps=fps)
     if not os.path.isfile(path):
         raise SourceError(f"no such file or folder: {path}")
     if path.lower().endswith(IMAGE_EXTENSIONS):

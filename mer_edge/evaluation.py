@@ -12,8 +12,15 @@ CAS(ME)²: videos plus a ``spotting.csv`` sheet), then scores:
 * **false_me_per_minute_clean**: micro-expression events per minute on the
   videos the manifest marks clean (nothing injected).
 
-It writes ``report.json``, a confusion-matrix plot and one score timeline
-per video (truth shaded, detections marked) to ``out_dir``.
+It writes ``report.json`` (the figures, plus under ``per_video`` every
+video's truth and detections with their matches and recognised classes), a
+confusion-matrix plot and one score timeline per video (truth shaded,
+detections marked) to ``out_dir``.
+
+``mer-edge eval --dataset NAME --root DIR`` (:func:`evaluate_dataset`) does
+the same on a user's copy of a real dataset in the layout its owners
+distribute: spotting and recognition on the long-video datasets, recognition
+on the clip datasets.
 """
 from __future__ import annotations
 
@@ -22,22 +29,22 @@ import os
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Collection, Mapping, Sequence
 
 import numpy as np
 
 from ._engine import Engine
-from ._errors import DatasetError
+from ._errors import DatasetError, SourceError
 from ._features import recognition_clip, sample_positions
 from ._flow import FlowEstimator
 from ._models import Model, default_model_path
 from ._options import EngineOptions
 from ._results import MicroExpression
 from .data.schema import MEGC_CLASSES, Interval
-from .metrics import recognition_scores, spotting_scores
+from .metrics import recognition_scores, spotting_matches, spotting_scores
 
 __all__ = ["BenchVideo", "TruthInterval", "VideoRun", "run_video", "evaluate", "evaluate_bench",
-           "truth_from_interval"]
+           "evaluate_dataset", "truth_from_interval"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,7 @@ class BenchVideo:
     path: Path
     subject: str
     clean: bool = False
+    fps: float | None = None  # frame rate of an image folder; None: the file's own
 
 
 @dataclass(frozen=True)
@@ -83,18 +91,26 @@ class VideoRun:
         return max(source, key=lambda track: len(source[track]))
 
 
-def run_video(video: BenchVideo, options: EngineOptions, *, keep_crops: bool = True) -> VideoRun:
-    """Run the engine over one video, keeping events, scores and (optionally) crops."""
+def run_video(video: BenchVideo, options: EngineOptions, *,
+              keep_crops: bool | Collection[int] = True) -> VideoRun:
+    """Run the engine over one video, keeping events, scores and crops.
+
+    ``keep_crops``: True keeps every aligned crop, False none, a collection
+    of frame indices only those frames' (what recognising a few intervals of
+    a long video needs).
+    """
     run = VideoRun(video)
+    wanted = None if isinstance(keep_crops, bool) else frozenset(keep_crops)
 
     def keep(track_id: int, frame_index: int, _stamp: float, crop: np.ndarray) -> None:
-        run.crops[track_id][frame_index] = crop.copy()
+        if wanted is None or frame_index in wanted:
+            run.crops[track_id][frame_index] = crop.copy()
 
     with Engine.from_options(replace(options, running_mode="file", result_callback=None)) as engine:
-        if keep_crops:
+        if keep_crops is not False:
             engine.add_crop_observer(keep)
         first = last = None
-        for result in engine.run(video.path):
+        for result in engine.run(video.path, fps=video.fps):
             run.events.extend(result.events)
             run.timestamps_ms.setdefault(result.frame_index, result.timestamp_ms)
             for face in result.faces:
@@ -108,74 +124,171 @@ def run_video(video: BenchVideo, options: EngineOptions, *, keep_crops: bool = T
     return run
 
 
-def _recognise_truth(runs: dict[str, VideoRun], truth: Sequence[TruthInterval],
-                     recognizer: Model) -> tuple[list[str], list[str]]:
+#: Frames kept on either side of a recognised interval, for faces missed at its ends.
+_CROP_MARGIN = 5
+
+
+def _recognised(item: TruthInterval) -> bool:
+    return item.kind == "ME" and item.label is not None
+
+
+def _frames_to_keep(truth: Sequence[TruthInterval]) -> set[int]:
+    """Frames whose crops recognising ``truth`` (one video's) may use."""
+    return {frame for item in truth if _recognised(item)
+            for frame in range(max(0, item.onset - _CROP_MARGIN), item.apex + _CROP_MARGIN + 1)}
+
+
+def _recognise(run: VideoRun, item: TruthInterval, recognizer: Model, flow: FlowEstimator) -> str | None:
+    """The class ``recognizer`` gives ``item`` from the run's crops; None without a face."""
+    if run.main_track is None or not run.crops.get(run.main_track):
+        return None
     spec = recognizer.info.input
-    flow = FlowEstimator(spec.flow_preset)
-    names = recognizer.info.class_names
-    y_true: list[str] = []
-    y_pred: list[str] = []
-    for item in truth:
-        label = item.label
-        run = runs.get(item.video_id)
-        if item.kind != "ME" or label is None or run is None or run.main_track is None:
-            continue
-        crops_by_frame = run.crops[run.main_track]
-        if not crops_by_frame:
-            continue
-        known = np.array(sorted(crops_by_frame))
-        positions = sample_positions(item.onset, item.apex, max(spec.frames, 2))
-        nearest = [int(known[np.argmin(np.abs(known - p))]) for p in positions]
-        clip = recognition_clip(spec, [crops_by_frame[f] for f in nearest], flow)
-        probabilities = recognizer(clip[None])[0]
-        y_true.append(label)
-        y_pred.append(names[int(np.argmax(probabilities))])
-    return y_true, y_pred
+    crops_by_frame = run.crops[run.main_track]
+    known = np.array(sorted(crops_by_frame))
+    positions = sample_positions(item.onset, item.apex, max(spec.frames, 2))
+    nearest = [int(known[np.argmin(np.abs(known - p))]) for p in positions]
+    if any(abs(n - p) > _CROP_MARGIN for n, p in zip(nearest, positions)):
+        return None
+    clip = recognition_clip(spec, [crops_by_frame[f] for f in nearest], flow)
+    probabilities = recognizer(clip[None])[0]
+    return recognizer.info.class_names[int(np.argmax(probabilities))]
+
+
+def _event_record(event: MicroExpression) -> dict[str, Any]:
+    iv = event.interval
+    return {"onset": iv.onset_frame, "apex": iv.apex_frame, "offset": iv.offset_frame,
+            "kind": iv.kind, "label": event.label, "score": round(float(iv.score), 5),
+            "track_id": iv.track_id}
+
+
+def _per_video(videos: Sequence[BenchVideo], runs: dict[str, VideoRun],
+               truth: Sequence[TruthInterval], predicted_class: dict[int, str | None],
+               spotting: bool) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Per-video records (truth, detections, matches) and the pooled spotting scores.
+
+    ``predicted_class`` maps an index of ``truth`` to the class recognised for it.
+    """
+    events = [(v.video_id, event) for v in videos for event in runs[v.video_id].events]
+    expected = [(t.video_id, t.onset, t.offset, t.kind) for t in truth]
+    predicted = [(video_id, e.interval.onset_frame, e.interval.offset_frame, e.kind)
+                 for video_id, e in events]
+    matches = dict(spotting_matches(expected, predicted)) if spotting else {}
+    matched_events = set(matches.values())
+    records = {v.video_id: {"video": v.video_id, "path": str(v.path), "subject": v.subject,
+                            "clean": v.clean, "frames": runs[v.video_id].frames,
+                            "seconds": round(runs[v.video_id].duration_ms / 1000.0, 3),
+                            "truth": [], "detections": []} for v in videos}
+    position_in_video: dict[int, int] = {}
+    for index, (video_id, event) in enumerate(events):
+        detections = records[video_id]["detections"]
+        position_in_video[index] = len(detections)
+        record = _event_record(event)
+        if spotting:
+            record["true_positive"] = index in matched_events
+        detections.append(record)
+    for index, item in enumerate(truth):
+        entry: dict[str, Any] = {"onset": item.onset, "apex": item.apex, "offset": item.offset,
+                                 "kind": item.kind, "label": item.label}
+        if spotting:
+            entry["matched_detection"] = (position_in_video[matches[index]]
+                                          if index in matches else None)
+        if index in predicted_class:
+            entry["predicted"] = predicted_class[index]
+        records[item.video_id]["truth"].append(entry)
+    scores = spotting_scores(expected, predicted) if spotting else None
+    return list(records.values()), scores
 
 
 def evaluate(videos: Sequence[BenchVideo], truth: Sequence[TruthInterval], *,
              options: EngineOptions | None = None, out_dir: str | os.PathLike | None = None,
-             progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run the engine over ``videos`` and score it against ``truth``."""
+             progress: Callable[[str], None] | None = None,
+             spotting: bool = True, context: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Run the engine over ``videos`` and score it against ``truth``.
+
+    Each video's labelled MEs are recognised as soon as the engine is done
+    with it, keeping only the crops they need, so long datasets fit in
+    memory.  A video that cannot be read (:class:`~mer_edge.SourceError`) is
+    listed under ``failed_videos`` and its truth left out of the scores;
+    the other videos are still evaluated.
+
+    Args:
+        videos: the videos to run.
+        truth: their intervals in 0-based frames.
+        options: engine options (default: the shipped models, file mode).
+        out_dir: folder for ``report.json`` and the plots (None: nothing written).
+        progress: called with each video id before it runs.
+        spotting: score spotting (False for pre-cut clips, where only
+            recognition is meaningful; the report then has no ``spotting``).
+        context: entries that open the report (what was evaluated).
+    """
     options = options or EngineOptions(running_mode="file")
-    runs: dict[str, VideoRun] = {}
-    for video in videos:
-        if progress is not None:
-            progress(video.video_id)
-        runs[video.video_id] = run_video(video, options)
-    predicted = [(video_id, e.interval.onset_frame, e.interval.offset_frame, e.kind)
-                 for video_id, run in runs.items() for e in run.events]
-    expected = [(t.video_id, t.onset, t.offset, t.kind) for t in truth]
-    spotting = spotting_scores(expected, predicted)
     recognizer = Model(options.recognition_model or default_model_path("recognition"),
                        backend=options.backend, expected_task="recognition",
                        allow_fallback=options.allow_fallback)
-    y_true, y_pred = _recognise_truth(runs, truth, recognizer)
+    flow = FlowEstimator(recognizer.info.input.flow_preset)
+    truth_by_video: dict[str, list[tuple[int, TruthInterval]]] = defaultdict(list)
+    for index, item in enumerate(truth):
+        truth_by_video[item.video_id].append((index, item))
+    runs: dict[str, VideoRun] = {}
+    failed: list[dict[str, str]] = []
+    predicted_class: dict[int, str | None] = {}
+    for video in videos:
+        if progress is not None:
+            progress(video.video_id)
+        own = truth_by_video.get(video.video_id, [])
+        try:
+            run = run_video(video, options, keep_crops=_frames_to_keep([t for _, t in own]))
+        except SourceError as error:
+            failed.append({"video": video.video_id, "error": str(error)})
+            continue
+        for index, item in own:
+            if _recognised(item):
+                predicted_class[index] = _recognise(run, item, recognizer, flow)
+        run.crops.clear()
+        runs[video.video_id] = run
+    kept = [v for v in videos if v.video_id in runs]
+    scored = [index for index, item in enumerate(truth) if item.video_id in runs]
+    scored_truth = [truth[index] for index in scored]
+    per_video, spotting_report = _per_video(
+        kept, runs, scored_truth,
+        {new: predicted_class[old] for new, old in enumerate(scored) if old in predicted_class},
+        spotting)
+    pairs = [(truth[i].label, label) for i, label in sorted(predicted_class.items())
+             if label is not None]
+    y_true = [t for t, _ in pairs]
+    y_pred = [p for _, p in pairs]
     recognition = (recognition_scores(y_true, y_pred, class_names=list(MEGC_CLASSES))
                    if y_true else {"accuracy": 0.0, "uf1": 0.0, "uar": 0.0, "confusion": [],
                                    "classes": list(MEGC_CLASSES)})
     recognition["samples"] = len(y_true)
-    report: dict[str, Any] = {
-        "spotting": spotting,
+    recognition["no_face"] = sum(label is None for label in predicted_class.values())
+    report: dict[str, Any] = dict(context or {})
+    if spotting_report is not None:
+        report["spotting"] = spotting_report
+    report.update({
         "recognition": recognition,
-        "videos": len(videos),
-        "truth": {"ME": sum(t.kind == "ME" for t in truth), "MaE": sum(t.kind == "MaE" for t in truth)},
+        "videos": len(kept),
+        "truth": {"ME": sum(t.kind == "ME" for t in scored_truth),
+                  "MaE": sum(t.kind == "MaE" for t in scored_truth)},
         "models": {"spotting": str(options.spotting_model or default_model_path("spotting")),
                    "recognition": str(recognizer.path)},
-    }
-    clean = [runs[v.video_id] for v in videos if v.clean]
+    })
+    clean = [runs[v.video_id] for v in kept if v.clean]
     if clean:
         minutes = sum(r.duration_ms for r in clean) / 60_000.0
         false_me = sum(1 for r in clean for e in r.events if e.kind == "ME")
         report["false_me_per_minute_clean"] = false_me / minutes if minutes > 0 else 0.0
         report["clean_minutes"] = minutes
+    if failed:
+        report["failed_videos"] = failed
+    report["per_video"] = per_video
     if out_dir is not None:
         from ._evaluation_plots import save_plots
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         (out / "report.json").write_text(json.dumps(report, indent=2))
-        save_plots(out, runs, truth, recognition)
+        save_plots(out, runs, scored_truth, recognition)
     return report
 
 
@@ -202,17 +315,75 @@ def evaluate_bench(split_dirs: str | os.PathLike | Sequence[str | os.PathLike], 
         videos += [BenchVideo(prefix + v.clip, v.path, v.subject, v.clean) for v in split.videos]
         truth += [replace(t, video_id=prefix + t.video_id)
                   for t in map(truth_from_interval, split.spotting)]
-    return evaluate(videos, truth, options=options, out_dir=out_dir, progress=progress)
+    return evaluate(videos, truth, options=options, out_dir=out_dir, progress=progress,
+                    context={"bench": [str(folder) for folder in folders]})
 
 
-def truth_from_interval(item: Interval) -> TruthInterval:
-    """A sheet interval (1-based frames, CAS(ME)^2 style) in the engine's 0-based frames."""
-    onset = item.onset - 1
-    offset = (item.offset if item.offset is not None else item.onset) - 1
-    apex = (item.apex - 1) if item.apex is not None else (onset + offset) // 2
+def truth_from_interval(item: Interval, *, video_id: str | None = None,
+                        index_of: Callable[[int], int | None] | None = None) -> TruthInterval:
+    """A sheet interval in the engine's 0-based frames.
+
+    Args:
+        item: the interval, in its sheet's frame numbers.
+        video_id: the id of its video (default: ``item.clip``).
+        index_of: frame number -> engine frame, None for a number the media
+            lacks (default: 1-based numbers, CAS(ME)^2 style, ``N - 1``).
+
+    An unannotated offset makes a one-frame interval at the onset; an
+    unannotated apex (or one the media lacks) is the middle frame; an apex
+    outside ``[onset, offset]`` is clamped into it.
+
+    Raises:
+        DatasetError: ``index_of`` finds no frame for the onset or offset.
+    """
+    def frame(number: int, what: str) -> int:
+        index = number - 1 if index_of is None else index_of(number)
+        if index is None:
+            raise DatasetError(f"{what} frame {number} of clip {item.clip!r} is not among its "
+                               f"frames", row=item.row)
+        return index
+
+    onset = frame(item.onset, "onset")
+    offset = frame(item.offset if item.offset is not None else item.onset, "offset")
+    apex_index = None
+    if item.apex is not None:
+        apex_index = item.apex - 1 if index_of is None else index_of(item.apex)
+    apex = (onset + offset) // 2 if apex_index is None else apex_index
     apex = min(max(apex, onset), offset)
     try:
         label = item.megc_class
     except ValueError:
         label = None
-    return TruthInterval(item.clip, onset, apex, offset, item.kind, label)
+    return TruthInterval(video_id or item.clip, onset, apex, offset, item.kind, label)
+
+
+def evaluate_dataset(dataset: str, root: str | os.PathLike, *, variant: str | None = None,
+                     subjects: Sequence[str] | None = None,
+                     options: EngineOptions | None = None,
+                     out_dir: str | os.PathLike | None = None,
+                     progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Evaluate the engine on a user's copy of a real dataset.
+
+    Long-video datasets (CAS(ME)², CAS(ME)³, SAMM long videos) are scored
+    for spotting and recognition as :func:`evaluate_bench` scores a bench;
+    clip datasets (CASME II, SAMM, SMIC, MMEW) for recognition only.  Sheet
+    rows whose frames the media lack are listed under ``skipped_intervals``.
+    See :mod:`mer_edge._dataset_eval` for how frame numbers are matched.
+
+    Raises:
+        InputError: unknown dataset or variant.
+        DatasetError: the folder, its sheet or media are missing.
+    """
+    from ._dataset_eval import dataset_inputs
+
+    inputs = dataset_inputs(dataset, root, variant=variant, subjects=subjects)
+    context: dict[str, Any] = {"dataset": dataset, "root": str(root)}
+    if variant is not None:
+        context["variant"] = variant
+    if subjects:
+        context["subjects"] = list(subjects)
+    if inputs.skipped:
+        context["skipped_intervals"] = [
+            {"video": s.video_id, "row": s.row, "reason": s.reason} for s in inputs.skipped]
+    return evaluate(inputs.videos, inputs.truth, options=options, out_dir=out_dir,
+                    progress=progress, spotting=inputs.spotting, context=context)

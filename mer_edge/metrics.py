@@ -42,6 +42,7 @@ __all__ = [
     "SpottingItem",
     "interval_iou",
     "spotting_scores",
+    "spotting_matches",
     "recognition_scores",
     "loso_folds",
     "split_train_val",
@@ -99,9 +100,9 @@ def _validate_items(items: Iterable[Any], name: str) -> list[tuple[Hashable, int
     return checked
 
 
-def _match_count(truth: Sequence[tuple[int, int]], pred: Sequence[tuple[int, int]],
-                 threshold: float) -> int:
-    """Number of one-to-one matches, greedy from the highest IoU (deterministic)."""
+def _match_pairs(truth: Sequence[tuple[int, int]], pred: Sequence[tuple[int, int]],
+                 threshold: float) -> list[tuple[int, int]]:
+    """One-to-one ``(truth, pred)`` index pairs, greedy from the highest IoU (deterministic)."""
     pairs = []
     for t_index, (t_on, t_off) in enumerate(truth):
         for p_index, (p_on, p_off) in enumerate(pred):
@@ -111,11 +112,56 @@ def _match_count(truth: Sequence[tuple[int, int]], pred: Sequence[tuple[int, int
     pairs.sort()
     used_truth: set[int] = set()
     used_pred: set[int] = set()
+    matched = []
     for _, t_index, p_index in pairs:
         if t_index not in used_truth and p_index not in used_pred:
             used_truth.add(t_index)
             used_pred.add(p_index)
-    return len(used_truth)
+            matched.append((t_index, p_index))
+    return matched
+
+
+def _check_threshold(iou_threshold: float) -> float:
+    if isinstance(iou_threshold, bool) or not isinstance(iou_threshold, numbers.Real) \
+            or not 0.0 < float(iou_threshold) <= 1.0:
+        raise InputError(f"iou_threshold: expected a number in (0, 1], got {iou_threshold!r}")
+    return float(iou_threshold)
+
+
+def _grouped_matches(truth: Iterable[SpottingItem], pred: Iterable[SpottingItem],
+                     iou_threshold: float) -> tuple[list[SpottingItem], list[SpottingItem],
+                                                    list[tuple[int, int]]]:
+    """Validated items and their MEGC matches as ``(truth index, pred index)`` pairs."""
+    threshold = _check_threshold(iou_threshold)
+    truth_items = _validate_items(truth, "truth")
+    pred_items = _validate_items(pred, "pred")
+    groups: dict[tuple[str, Hashable], tuple[list[int], list[int]]] = {}
+    for index, (video, _, _, kind) in enumerate(truth_items):
+        groups.setdefault((kind, video), ([], []))[0].append(index)
+    for index, (video, _, _, kind) in enumerate(pred_items):
+        groups.setdefault((kind, video), ([], []))[1].append(index)
+    matches = []
+    for truth_indices, pred_indices in groups.values():
+        spans_truth = [truth_items[i][1:3] for i in truth_indices]
+        spans_pred = [pred_items[i][1:3] for i in pred_indices]
+        matches += [(truth_indices[t], pred_indices[p])
+                    for t, p in _match_pairs(spans_truth, spans_pred, threshold)]
+    return truth_items, pred_items, sorted(matches)
+
+
+def spotting_matches(truth: Iterable[SpottingItem], pred: Iterable[SpottingItem],
+                     iou_threshold: float = 0.5) -> list[tuple[int, int]]:
+    """The MEGC one-to-one matches behind :func:`spotting_scores`.
+
+    Returns:
+        ``(truth index, pred index)`` pairs, in truth order: the true
+        positives.  A truth or prediction in no pair is a false negative or a
+        false positive.
+
+    Raises:
+        InputError: as :func:`spotting_scores`.
+    """
+    return _grouped_matches(truth, pred, iou_threshold)[2]
 
 
 def spotting_scores(truth: Iterable[SpottingItem], pred: Iterable[SpottingItem],
@@ -137,22 +183,17 @@ def spotting_scores(truth: Iterable[SpottingItem], pred: Iterable[SpottingItem],
             onset > offset, negative onset, unknown kind) or a threshold
             outside ``(0, 1]``; the message names the item (``pred[3]``).
     """
-    if isinstance(iou_threshold, bool) or not isinstance(iou_threshold, numbers.Real) \
-            or not 0.0 < float(iou_threshold) <= 1.0:
-        raise InputError(f"iou_threshold: expected a number in (0, 1], got {iou_threshold!r}")
-    truth_items = _validate_items(truth, "truth")
-    pred_items = _validate_items(pred, "pred")
-    groups: dict[tuple[str, Hashable], tuple[list[tuple[int, int]], list[tuple[int, int]]]] = {}
-    for video, onset, offset, kind in truth_items:
-        groups.setdefault((kind, video), ([], []))[0].append((onset, offset))
-    for video, onset, offset, kind in pred_items:
-        groups.setdefault((kind, video), ([], []))[1].append((onset, offset))
+    truth_items, pred_items, matches = _grouped_matches(truth, pred, iou_threshold)
     counts = {kind: [0, 0, 0] for kind in _KINDS}
-    for (kind, _), (group_truth, group_pred) in groups.items():
-        tp = _match_count(group_truth, group_pred, float(iou_threshold))
-        counts[kind][0] += tp
-        counts[kind][1] += len(group_pred) - tp
-        counts[kind][2] += len(group_truth) - tp
+    for _, _, _, kind in truth_items:
+        counts[kind][2] += 1
+    for _, _, _, kind in pred_items:
+        counts[kind][1] += 1
+    for t_index, _ in matches:
+        kind = truth_items[t_index][3]
+        counts[kind][0] += 1
+        counts[kind][1] -= 1
+        counts[kind][2] -= 1
     result = {kind: _prf(*counts[kind]) for kind in _KINDS}
     result["all"] = _prf(*(sum(counts[kind][i] for kind in _KINDS) for i in range(3)))
     return result

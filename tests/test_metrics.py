@@ -11,6 +11,7 @@ from mer_edge.metrics import (
     loso_folds,
     recognition_scores,
     split_train_val,
+    spotting_matches,
     spotting_scores,
 )
 
@@ -78,6 +79,15 @@ def test_spotting_greedy_prefers_highest_iou() -> None:
     truth = [("v", 0, 9, "ME"), ("v", 3, 12, "ME")]
     pred = [("v", 2, 11, "ME"), ("v", 0, 7, "ME")]
     assert _counts(spotting_scores(truth, pred), "ME") == (2, 0, 0)
+    assert spotting_matches(truth, pred) == [(0, 1), (1, 0)]
+
+
+def test_spotting_matches_pair_only_the_same_video_and_kind() -> None:
+    truth = [("a", 10, 20, "ME"), ("b", 10, 20, "ME"), ("a", 50, 90, "MaE")]
+    pred = [("b", 11, 20, "ME"), ("a", 50, 88, "ME"), ("a", 52, 90, "MaE"), ("a", 12, 19, "ME")]
+    assert spotting_matches(truth, pred) == [(0, 3), (1, 0), (2, 2)]
+    assert spotting_scores(truth, pred)["all"]["tp"] == 3
+    assert spotting_matches(truth, pred, iou_threshold=0.95) == [(2, 2)]  # IoU 0.951
 
 
 def test_spotting_ratios_and_zero_denominators() -> None:

@@ -46,7 +46,7 @@ from .._errors import DatasetError, InputError
 from ._parsers import dataset_loader, load_sheet
 from .schema import SMIC_FPS, Interval, normalise_emotion
 
-__all__ = ["load_dataset", "DATASET_VARIANTS"]
+__all__ = ["load_dataset", "frame_number", "DATASET_VARIANTS"]
 
 _IMAGE_SUFFIXES = (".bmp", ".jpg", ".jpeg", ".png")
 _SMIC_CLASSES = ("positive", "negative", "surprise")
@@ -227,11 +227,21 @@ def _frame_range(clip_dir: Path) -> tuple[int, int]:
     for path in clip_dir.iterdir():
         if path.suffix.lower() not in _IMAGE_SUFFIXES:
             continue
-        match = _LAST_NUMBER.search(path.stem)
-        if match is None:
+        number = frame_number(path)
+        if number is None:
             raise DatasetError("image name without a frame number", path=str(path))
-        numbers.append(int(match.group(1)))
+        numbers.append(number)
     if not numbers:
         raise DatasetError(f"no images ({', '.join(_IMAGE_SUFFIXES)}) in clip folder",
                            path=str(clip_dir))
     return min(numbers), max(numbers)
+
+
+def frame_number(image: str | Path) -> int | None:
+    """The frame number an image's name carries: its last run of digits.
+
+    ``img46.jpg`` -> 46, ``reg_img46.jpg`` -> 46, ``006_05562.jpg`` -> 5562,
+    ``image0106583.bmp`` -> 106583; None when the name has no digit.
+    """
+    match = _LAST_NUMBER.search(Path(image).stem)
+    return None if match is None else int(match.group(1))

@@ -1,0 +1,174 @@
+"""``mer-edge eval --dataset``: the engine scored on a real dataset's layout.
+
+The tiny bench is written in the CAS(ME)² and CASME II layouts, so a copy
+without its manifest is exactly what a user's dataset folder looks like.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+
+from mer_edge import DatasetError, InputError
+from mer_edge._dataset_eval import dataset_inputs
+from mer_edge.evaluation import evaluate_bench, evaluate_dataset
+
+#: Frame number of the first image in the frame-folder copy (CASME II clips start mid-video).
+FIRST_FRAME = 101
+
+
+def _sheet(split: Path) -> Path:
+    (sheet,) = [path for path in split.glob("*.csv")]
+    return sheet
+
+
+@pytest.fixture(scope="module")
+def casme_copy(tiny_bench: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny test split as a user's CAS(ME)² folder: ``rawvideo/`` and the sheet, no manifest."""
+    split = tiny_bench / "test"
+    root = tmp_path_factory.mktemp("casme_sq")
+    shutil.copytree(split / "rawvideo", root / "rawvideo")
+    shutil.copy(_sheet(split), root / _sheet(split).name)
+    return root
+
+
+@pytest.fixture(scope="module")
+def casme_frames(casme_copy: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same videos as ``rawpic/`` frame folders numbered from FIRST_FRAME, the sheet to match."""
+    root = tmp_path_factory.mktemp("casme_sq_frames")
+    for video in sorted((casme_copy / "rawvideo").glob("*/*.avi")):
+        folder = root / "rawpic" / video.parent.name / video.stem
+        folder.mkdir(parents=True)
+        capture = cv2.VideoCapture(str(video))
+        number = FIRST_FRAME
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            cv2.imwrite(str(folder / f"img{number}.png"), frame)  # lossless: same pixels
+            number += 1
+        capture.release()
+    source = _sheet(casme_copy)
+    with source.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    for row in rows:
+        for column in (2, 3, 4):  # onset, apex, offset
+            row[column] = str(int(row[column]) + FIRST_FRAME - 1)
+    with (root / source.name).open("w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    return root
+
+
+def _injected(report: dict) -> dict[str, dict]:
+    """Per-video records of the videos with truth, by clip name."""
+    return {record["video"].split("/")[-1].split(":")[-1]: record
+            for record in report["per_video"] if record["truth"]}
+
+
+def test_a_real_layout_copy_of_the_bench_scores_as_the_bench(tiny_bench, casme_copy, tmp_path):
+    bench = evaluate_bench(tiny_bench / "test")
+    dataset = evaluate_dataset("casme_sq", casme_copy, out_dir=tmp_path)
+    assert dataset["dataset"] == "casme_sq"
+    assert dataset["truth"] == bench["truth"]
+    assert dataset["recognition"] == bench["recognition"]
+    ours, theirs = _injected(dataset), _injected(bench)
+    assert set(ours) == set(theirs) and ours
+    for clip, record in ours.items():
+        assert record["truth"] == theirs[clip]["truth"]
+        assert record["detections"] == theirs[clip]["detections"]
+    # The sheet lists only videos with intervals: the bench's clean copies are not in it.
+    assert dataset["videos"] == len(ours) < bench["videos"]
+    assert json.loads((tmp_path / "report.json").read_text())["root"] == str(casme_copy)
+
+
+def test_frame_folders_are_matched_to_the_sheet_by_the_number_in_each_image_name(
+        casme_copy, casme_frames):
+    from_video = dataset_inputs("casme_sq", casme_copy)
+    from_frames = dataset_inputs("casme_sq", casme_frames)
+    assert from_frames.truth == from_video.truth  # sheet number 101 is the engine's frame 0
+    assert all(video.path.is_dir() and video.fps == 30.0 for video in from_frames.videos)
+    video = evaluate_dataset("casme_sq", casme_copy)
+    frames = evaluate_dataset("casme_sq", casme_frames)
+    assert frames["recognition"] == video["recognition"]
+    assert [r["detections"] for r in frames["per_video"]] == [r["detections"] for r in video["per_video"]]
+
+
+def test_a_row_whose_frames_are_missing_is_skipped_and_named(casme_frames, tmp_path):
+    root = tmp_path / "copy"
+    shutil.copytree(casme_frames, root)
+    truth = dataset_inputs("casme_sq", root).truth[0]
+    folder = next((root / "rawpic").glob(f"*/{truth.video_id.split('/')[-1]}"))
+    (folder / f"img{truth.offset + FIRST_FRAME}.png").unlink()
+    inputs = dataset_inputs("casme_sq", root)
+    assert len(inputs.truth) == len(dataset_inputs("casme_sq", casme_frames).truth) - 1
+    (skipped,) = inputs.skipped
+    assert skipped.video_id == truth.video_id
+    assert f"offset frame {truth.offset + FIRST_FRAME}" in skipped.reason and skipped.row is not None
+
+
+def test_an_unreadable_video_is_listed_and_the_others_still_scored(casme_copy, tmp_path):
+    root = tmp_path / "copy"
+    shutil.copytree(casme_copy, root)
+    broken = sorted((root / "rawvideo").glob("*/*.avi"))[0]
+    broken.write_bytes(b"not a video" * 100)
+    report = evaluate_dataset("casme_sq", root, out_dir=tmp_path / "out")
+    (failed,) = report["failed_videos"]
+    assert broken.stem in failed["video"] and "cannot open" in failed["error"]
+    whole = evaluate_dataset("casme_sq", casme_copy)
+    assert report["videos"] == whole["videos"] - 1
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["failed_videos"] == [failed]
+
+
+def test_per_video_records_agree_with_the_pooled_scores(casme_copy):
+    report = evaluate_dataset("casme_sq", casme_copy)
+    detections = [d for record in report["per_video"] for d in record["detections"]]
+    truth = [t for record in report["per_video"] for t in record["truth"]]
+    spotting = report["spotting"]["all"]
+    assert len(detections) == spotting["tp"] + spotting["fp"]
+    assert sum(d["true_positive"] for d in detections) == spotting["tp"]
+    assert sum(t["matched_detection"] is not None for t in truth) == spotting["tp"]
+    assert len(truth) == spotting["tp"] + spotting["fn"]
+    recognised = [t for t in truth if "predicted" in t]
+    assert len(recognised) == report["recognition"]["samples"] + report["recognition"]["no_face"]
+
+
+def test_a_clip_dataset_is_scored_for_recognition_only(tiny_bench):
+    report = evaluate_dataset("casme2", tiny_bench / "test" / "recognition")
+    assert "spotting" not in report
+    clips = dataset_inputs("casme2", tiny_bench / "test" / "recognition")
+    labelled = [t for t in clips.truth if t.label is not None]
+    assert labelled and report["recognition"]["samples"] == len(labelled)
+    assert all(t.onset >= 0 and t.onset <= t.apex <= t.offset for t in clips.truth)
+    assert report["videos"] == len(clips.videos)
+
+
+def test_subjects_restrict_the_evaluation_and_an_unknown_one_is_named(casme_copy):
+    inputs = dataset_inputs("casme_sq", casme_copy)
+    subject = inputs.videos[0].subject
+    only = dataset_inputs("casme_sq", casme_copy, subjects=[subject])
+    assert only.videos and all(video.subject == subject for video in only.videos)
+    with pytest.raises(DatasetError, match=f"no interval of subjects.*'{subject}'"):
+        dataset_inputs("casme_sq", casme_copy, subjects=["nobody"])
+    with pytest.raises(InputError, match="unknown variant"):
+        dataset_inputs("casme_sq", casme_copy, variant="cropped")
+
+
+def test_eval_command_on_a_dataset(casme_copy, tmp_path):
+    command = [sys.executable, "-m", "mer_edge.cli", "eval"]
+    result = subprocess.run(command + ["--dataset", "casme_sq", "--root", str(casme_copy),
+                                       "--out", str(tmp_path)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(summary["spotting"]) == {"ME", "MaE", "all"}
+    assert set(summary["recognition"]) == {"accuracy", "uf1", "uar"}
+    assert (tmp_path / "report.json").is_file()
+    wrong = subprocess.run(command + ["--dataset", "casme_sq"], capture_output=True, text=True,
+                           timeout=60)
+    assert wrong.returncode != 0 and "--dataset needs --root" in wrong.stderr
