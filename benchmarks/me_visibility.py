@@ -26,7 +26,6 @@ The last line sums it up.  The source videos are looked up by name in
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,11 +34,10 @@ import numpy as np
 
 from mer_edge._flow import ROI_NAMES, FlowEstimator, roi_means
 from mer_edge.data.injected import SourcePair, source_pairs
+from mer_edge.data.synth.bench import default_videos_dir
 
 #: Around each ME, the source's motion is sampled this far on either side.
 CONTEXT_S = 2.0
-_REPO_VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
-
 
 @dataclass(frozen=True)
 class Visibility:
@@ -107,7 +105,9 @@ def main() -> None:
     parser.add_argument("--kind", choices=("ME", "MaE"), default="ME",
                         help="measure the micro-expressions (default) or the macro-expressions")
     args = parser.parse_args()
-    videos_dir = args.videos or Path(os.environ.get("MER_EDGE_VIDEOS", _REPO_VIDEOS))
+    videos_dir = args.videos or default_videos_dir()
+    if videos_dir is None:
+        parser.error("pass --videos DIR (the benches' source videos) or set MER_EDGE_VIDEOS")
     cache_dir = args.cache or Path(tempfile.mkdtemp(prefix="mer_edge_visibility_"))
     flow = FlowEstimator("ultrafast")
     measured: list[Visibility] = []

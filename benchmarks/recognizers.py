@@ -22,7 +22,6 @@ UF1/UAR/accuracy line per recognizer and input.
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 from pathlib import Path
 from typing import Sequence
@@ -36,9 +35,8 @@ from mer_edge._models import MODELS_DIR
 from mer_edge.data.injected import source_pairs
 from mer_edge.data.prepare import recognition_sample
 from mer_edge.data.schema import MEGC_CLASSES, Interval
+from mer_edge.data.synth.bench import default_videos_dir
 from mer_edge.metrics import recognition_scores
-
-_REPO_VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
 
 
 def _label(model: me.Model, clip: np.ndarray) -> str:
@@ -117,7 +115,9 @@ def main() -> None:
     args = parser.parse_args()
     paths = args.models or sorted(MODELS_DIR.glob("*_recognizer.onnx"))
     models = [me.Model(path) for path in paths]
-    videos_dir = args.videos or Path(os.environ.get("MER_EDGE_VIDEOS", _REPO_VIDEOS))
+    videos_dir = args.videos or default_videos_dir()
+    if videos_dir is None:
+        parser.error("pass --videos DIR (the benches' source videos) or set MER_EDGE_VIDEOS")
     cache_dir = args.cache or Path(tempfile.mkdtemp(prefix="mer_edge_recognizers_"))
     truth, predicted = bench_predictions(models, args.splits, videos_dir, cache_dir)
     for model in models:

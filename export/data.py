@@ -27,13 +27,13 @@ from mer_edge.data.prepare import (AlignedVideo, assign_intervals, cached_alignm
                                    cached_tracks, recognition_sample, spotting_features,
                                    spotting_labels, spotting_windows)
 from mer_edge.data.schema import MEGC_CLASSES, Interval
+from mer_edge.data.synth.bench import CHECKOUT_VIDEOS, VIDEOS_ENV, default_videos_dir
 
 __all__ = ["Split", "load_bench_split", "load_dataset_split", "SpottingSet", "RecognitionSet",
            "pair_pool", "unlabelled_windows", "shared_video", "shared_videos_dir", "flip_clip", "augment", "split_tracks",
            "recognition_items"]
 
 Progress = Callable[[str], None]
-_SHARED_VIDEOS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "videos"
 
 
 @dataclass
@@ -60,29 +60,24 @@ class Split:
                      {**self.boxes, **other.boxes}, {**self.fps, **other.fps})
 
 
-def _shared_video_folders() -> list[Path]:
-    env = os.environ.get("MER_EDGE_SHARED_VIDEOS") or os.environ.get("MER_EDGE_VIDEOS")
-    return ([Path(env)] if env else []) + [_SHARED_VIDEOS, Path("../shared/data/videos")]
-
-
 def shared_video(name: str) -> Path:
-    """A pre-training video: a path, or a name in the shared test-material folder."""
+    """A pre-training video: a path, or a name in :func:`shared_videos_dir`."""
     path = Path(name)
     if path.is_file():
         return path
-    for folder in _shared_video_folders():
-        if (folder / name).is_file():
-            return folder / name
-    raise DatasetError("pre-training video not found (set MER_EDGE_SHARED_VIDEOS)", path=name)
+    folder = default_videos_dir()
+    if folder is not None and (folder / name).is_file():
+        return folder / name
+    raise DatasetError(f"pre-training video not found in {folder} (set {VIDEOS_ENV})", path=name)
 
 
 def shared_videos_dir() -> Path:
     """The folder of real face videos benchmarks are built from (``$MER_EDGE_VIDEOS`` first)."""
-    for folder in _shared_video_folders():
-        if folder.is_dir():
-            return folder
-    raise DatasetError("source video folder not found (set MER_EDGE_VIDEOS)",
-                       path=str(_shared_video_folders()[0]))
+    folder = default_videos_dir()
+    if folder is None or not folder.is_dir():
+        raise DatasetError(f"source video folder not found (set {VIDEOS_ENV})",
+                           path=str(folder or CHECKOUT_VIDEOS))
+    return folder
 
 
 def load_bench_split(bench: Path, split: str) -> Split:

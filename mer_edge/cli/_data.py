@@ -17,10 +17,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-#: Where a developer checkout keeps the team's face videos (beside the repo).
-_CHECKOUT_VIDEOS = Path("..") / "shared" / "data" / "videos"
-
-
 def register(subparsers: Any) -> None:
     """Add the ``data`` subcommand and its actions."""
     parser = subparsers.add_parser("data", help="benchmarks and dataset annotation sheets")
@@ -44,15 +40,15 @@ def register(subparsers: Any) -> None:
 
 
 def _videos_folder(explicit: Path | None) -> Path | None:
+    from ..data.synth.bench import VIDEOS_ENV, default_videos_dir
+
     if explicit is not None:
         return explicit
-    if os.environ.get("MER_EDGE_VIDEOS"):
-        return Path(os.environ["MER_EDGE_VIDEOS"])
-    if _CHECKOUT_VIDEOS.is_dir():
-        print(f"make-bench: using the videos in {_CHECKOUT_VIDEOS} (pass --videos to choose)",
+    folder = default_videos_dir()
+    if folder is not None and not os.environ.get(VIDEOS_ENV):
+        print(f"make-bench: using the videos in {folder} (pass --videos to choose)",
               file=sys.stderr)
-        return _CHECKOUT_VIDEOS
-    return None  # make_bench explains what to pass
+    return folder  # None: make_bench explains what to pass
 
 
 def run_make_bench(args: argparse.Namespace) -> int:

@@ -13,8 +13,8 @@ from mer_edge._errors import DatasetError, InputError
 from mer_edge.data.loaders import load_dataset, load_sheet
 from mer_edge.data.synth import (DEFAULT_LAYOUT, TINY_LAYOUT, BenchSource, iter_frames,
                                  make_bench, read_bench_split)
-from mer_edge.data.synth.bench import (MAX_FRAMES, RECOGNITION_SHEET, SPLITS, SPOTTING_SHEET,
-                                       VIDEOS_ENV)
+from mer_edge.data.synth.bench import (CHECKOUT_VIDEOS, MAX_FRAMES, RECOGNITION_SHEET, SPLITS,
+                                       SPOTTING_SHEET, VIDEOS_ENV, default_videos_dir)
 from mer_edge.data.synth._writers import CASME2_HEADER
 
 SEED = 5
@@ -155,6 +155,17 @@ def test_videos_folder_comes_from_the_environment(videos: Path, tmp_path: Path,
     monkeypatch.setenv(VIDEOS_ENV, str(videos))
     root = make_bench(tmp_path / "env", 0, layout={"val": TINY_LAYOUT["val"]})
     assert (root / "val" / SPOTTING_SHEET).is_file()
+
+
+def test_default_videos_folder_is_the_environment_then_the_checkout(
+        videos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(VIDEOS_ENV, str(tmp_path / "missing"))
+    assert default_videos_dir() == tmp_path / "missing"  # named even when missing: errors say so
+    monkeypatch.delenv(VIDEOS_ENV)
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])  # the repository root
+    assert default_videos_dir() == CHECKOUT_VIDEOS and CHECKOUT_VIDEOS.resolve() == videos.resolve()
+    monkeypatch.chdir(tmp_path)  # elsewhere: found beside this package's source tree
+    assert default_videos_dir().resolve() == videos.resolve()
 
 
 def test_make_bench_refuses_bad_requests(videos: Path, tmp_path: Path, bench: Path) -> None:

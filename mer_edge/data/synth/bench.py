@@ -48,12 +48,15 @@ from ._writers import (JPEG_QUALITY, VIDEO_FOURCC, Casme2Row, CasmeSqRow, VideoS
                        write_casme2_sheet, write_casme_sq_sheet, write_jpeg)
 
 __all__ = ["BenchSource", "DEFAULT_LAYOUT", "TINY_LAYOUT", "SPLITS", "GENERATOR_VERSION",
-           "VIDEOS_ENV", "SPOTTING_SHEET", "RECOGNITION_SHEET", "make_bench"]
+           "VIDEOS_ENV", "CHECKOUT_VIDEOS", "SPOTTING_SHEET", "RECOGNITION_SHEET", "make_bench",
+           "default_videos_dir"]
 
 #: Version of the generator, written into every manifest.
 GENERATOR_VERSION = "1"
 #: Environment variable naming the folder of source videos.
 VIDEOS_ENV = "MER_EDGE_VIDEOS"
+#: Where a developer checkout keeps the team's face videos: beside the repository.
+CHECKOUT_VIDEOS = Path("..") / "shared" / "data" / "videos"
 #: Split names, in build order.
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 #: File name of each split's CAS(ME)^2-style sheet (the interface name of make-bench).
@@ -148,6 +151,24 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def default_videos_dir() -> Path | None:
+    """The folder of source face videos when the caller names none.
+
+    ``$MER_EDGE_VIDEOS`` when it is set (even to a missing folder, so the
+    error names it); else :data:`CHECKOUT_VIDEOS` of a developer checkout,
+    seen from the working directory (the repository root) or from this
+    package's source tree; else None: an installed package has neither.
+    """
+    env = os.environ.get(VIDEOS_ENV)
+    if env:
+        return Path(env)
+    beside_source = Path(__file__).resolve().parents[3] / CHECKOUT_VIDEOS
+    for folder in (CHECKOUT_VIDEOS, beside_source):
+        if folder.is_dir():
+            return folder
+    return None
 
 
 def _videos_dir(videos_dir: str | os.PathLike[str] | None) -> Path:
