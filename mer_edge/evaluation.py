@@ -139,11 +139,17 @@ def _frames_to_keep(truth: Sequence[TruthInterval]) -> set[int]:
 
 
 def _recognise(run: VideoRun, item: TruthInterval, recognizer: Model, flow: FlowEstimator) -> str | None:
-    """The class ``recognizer`` gives ``item`` from the run's crops; None without a face."""
-    if run.main_track is None or not run.crops.get(run.main_track):
+    """The class ``recognizer`` gives ``item`` from the run's crops; None without a face.
+
+    The face is the track seen in most frames around the interval (a long
+    video's face may be tracked anew after it left the picture).
+    """
+    window = range(item.onset - _CROP_MARGIN, item.apex + _CROP_MARGIN + 1)
+    counts = {track: sum(frame in crops for frame in window) for track, crops in run.crops.items()}
+    if not counts or max(counts.values()) == 0:
         return None
     spec = recognizer.info.input
-    crops_by_frame = run.crops[run.main_track]
+    crops_by_frame = run.crops[max(counts, key=lambda track: counts[track])]
     known = np.array(sorted(crops_by_frame))
     positions = sample_positions(item.onset, item.apex, max(spec.frames, 2))
     nearest = [int(known[np.argmin(np.abs(known - p))]) for p in positions]

@@ -134,3 +134,26 @@ def test_apex_is_the_frame_farthest_from_the_neutral_onset():
     reference, refined = refine_apex(ring, interval, FlowEstimator("fast"), k_ms=100.0)
     assert ring.frame_indices[reference] < 4
     assert refined.apex_frame == 6 and refined.onset_frame == 4 and refined.offset_frame == 10
+
+
+def test_an_me_is_recognised_on_the_face_tracked_around_it(tiny_bench):
+    """A long video's face may be tracked anew: the track present at the ME is used."""
+    from mer_edge._flow import FlowEstimator as Flow
+    from mer_edge._models import Model
+    from mer_edge.data.synth import read_bench_split
+    from mer_edge.evaluation import _recognise, run_video, truth_from_interval
+
+    split = read_bench_split(tiny_bench / "test")
+    item = truth_from_interval(next(i for i in split.spotting if i.kind == "ME"))
+    video = next(v for v in split.videos if v.clip == item.video_id)
+    run = run_video(BenchVideo(video.clip, video.path, video.subject), me.EngineOptions())
+    recognizer = Model(default_model_path("recognition"))
+    flow = Flow(recognizer.info.input.flow_preset)
+    expected = _recognise(run, item, recognizer, flow)
+    assert expected is not None
+    (face,) = run.crops.values()
+    # The same crops under a later track id, and an earlier track seen in more frames but
+    # nowhere near the ME.
+    run.crops = {7: dict(face), 0: {frame: next(iter(face.values()))
+                                    for frame in range(-1000, -1000 + 2 * len(face))}}
+    assert _recognise(run, item, recognizer, flow) == expected
