@@ -17,8 +17,9 @@ folder, frame ``N`` is the image whose name carries ``N`` (``img46.jpg``,
 starts at ``img46.jpg`` therefore maps onset 46 to the engine's frame 0.  In a
 video file frame ``N`` is the ``N``-th frame (1-based: CAS(ME)²'s
 ``rawpic/.../img1.jpg`` is the first frame of its ``rawvideo``).  An interval
-whose onset or offset is not among its folder's images is skipped and listed,
-not silently dropped.
+whose onset or offset is not among its folder's images, or whose media are
+not in the copy at all (a partial download), is skipped and listed, not
+silently dropped; when no interval has media the folder is refused.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from pathlib import Path
 from ._errors import DatasetError
 from ._sources import image_files
 from .data import load_dataset
-from .data._layouts import frame_number
+from .data._layouts import frame_number, media_candidates
 from .data.schema import Interval
 from .evaluation import BenchVideo, TruthInterval, truth_from_interval
 
@@ -69,14 +70,6 @@ def _folder_index(folder: Path) -> Callable[[int], int | None]:
     return positions.get
 
 
-def _media(item: Interval) -> Path:
-    """The media the engine plays for ``item``: the video file when there is one."""
-    media = item.video_path or item.frames_dir
-    if media is None:  # load_dataset(require_media=True) never leaves both unset
-        raise DatasetError(f"no media attached to clip {item.clip!r}", row=item.row)
-    return Path(media)
-
-
 def dataset_inputs(dataset: str, root: str | os.PathLike[str], *, variant: str | None = None,
                    subjects: Sequence[str] | None = None) -> DatasetInputs:
     """Videos and 0-based truth of a dataset copy, for :func:`~mer_edge.evaluation.evaluate`.
@@ -91,10 +84,11 @@ def dataset_inputs(dataset: str, root: str | os.PathLike[str], *, variant: str |
 
     Raises:
         InputError: unknown dataset or variant.
-        DatasetError: the folder, sheet or media are missing, or no interval
-            belongs to ``subjects`` (the message lists the subjects there are).
+        DatasetError: the folder or its sheet is missing, no interval's media
+            are there, or no interval belongs to ``subjects`` (the message lists
+            the subjects there are).
     """
-    intervals = load_dataset(dataset, root, variant=variant)
+    intervals = load_dataset(dataset, root, variant=variant, require_media=False)
     if subjects:
         wanted = set(subjects)
         present = sorted({item.subject for item in intervals})
@@ -102,12 +96,22 @@ def dataset_inputs(dataset: str, root: str | os.PathLike[str], *, variant: str |
         if not intervals:
             raise DatasetError(f"no interval of subjects {sorted(wanted)}; the sheet has "
                                f"subjects {present}", path=str(root))
+    skipped: list[SkippedInterval] = []
     by_media: dict[Path, list[Interval]] = {}
     for item in intervals:
-        by_media.setdefault(_media(item), []).append(item)
+        media = item.video_path or item.frames_dir
+        if media is None:
+            looked = ", ".join(map(str, media_candidates(dataset, root, item, variant)))
+            skipped.append(SkippedInterval(f"{item.subject}/{item.clip}", item.row,
+                                           f"media not found; looked for {looked}"))
+        else:
+            by_media.setdefault(Path(media), []).append(item)
+    if not by_media:
+        raise DatasetError(f"the media of none of the {len(intervals)} intervals were found "
+                           f"(first: {skipped[0].reason}); is this the dataset's folder and "
+                           f"variant?", path=str(root))
     videos: list[BenchVideo] = []
     truth: list[TruthInterval] = []
-    skipped: list[SkippedInterval] = []
     for media, items in by_media.items():
         first = items[0]
         video_id = f"{first.subject}/{first.clip}"

@@ -172,3 +172,52 @@ def test_eval_command_on_a_dataset(casme_copy, tmp_path):
     wrong = subprocess.run(command + ["--dataset", "casme_sq"], capture_output=True, text=True,
                            timeout=60)
     assert wrong.returncode != 0 and "--dataset needs --root" in wrong.stderr
+
+
+SAMM_LV_SHEET = "SAMM_LongVideos_V2_Release.xlsx"
+
+
+@pytest.fixture(scope="module")
+def samm_lv_partial(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A partial SAMM long-video copy: the real sheet, and 121 frames (300..420) of video 006_1.
+
+    The frames are a real face (lp_d19), named as SAMM numbers them; they cover the
+    sheet's ME 006_1_4 (frames 324-403 at 200 fps) and no other interval.
+    """
+    root = tmp_path_factory.mktemp("samm_lv")
+    shutil.copy(shared_data / "annotations" / SAMM_LV_SHEET, root / SAMM_LV_SHEET)
+    folder = root / "SAMM_longvideos" / "006_1"
+    folder.mkdir(parents=True)
+    capture = cv2.VideoCapture(str(shared_data / "videos" / "lp_d19.mp4"))
+    for number in range(300, 421):
+        ok, frame = capture.read()
+        assert ok
+        cv2.imwrite(str(folder / f"006_1_{number:04d}.jpg"), frame)
+    capture.release()
+    return root
+
+
+def test_a_partial_samm_long_video_copy_is_scored_on_what_is_there(samm_lv_partial, tmp_path):
+    inputs = dataset_inputs("samm_lv", samm_lv_partial, subjects=["006"])
+    (video,) = inputs.videos
+    assert video.fps == 200.0 and video.video_id == "006/006_1"
+    (truth,) = inputs.truth
+    assert (truth.onset, truth.apex, truth.offset, truth.kind) == (24, 68, 103, "ME")
+    reasons = [s.reason for s in inputs.skipped]
+    assert len(reasons) == 33  # subject 006 has 34 intervals in the real sheet
+    assert sum("media not found" in r for r in reasons) == 27  # videos 006_2 .. 006_7
+    assert sum("is not among its frames" in r for r in reasons) == 6  # 006_1 outside 300..420
+    report = evaluate_dataset("samm_lv", samm_lv_partial, subjects=["006"], out_dir=tmp_path)
+    assert report["videos"] == 1 and report["truth"] == {"ME": 1, "MaE": 0}
+    assert report["spotting"]["all"]["tp"] + report["spotting"]["all"]["fn"] == 1
+    assert report["recognition"]["samples"] == 0  # SAMM long videos carry no emotion labels
+    (record,) = report["per_video"]
+    assert record["frames"] == 121 and record["seconds"] == pytest.approx(120 / 200, abs=1e-3)
+    assert len(report["skipped_intervals"]) == 33
+
+
+def test_a_copy_without_any_media_is_refused(samm_lv_partial, tmp_path):
+    shutil.copy(samm_lv_partial / SAMM_LV_SHEET, tmp_path / SAMM_LV_SHEET)
+    with pytest.raises(DatasetError, match="media of none of the .* intervals were found.*"
+                                           "SAMM_longvideos"):
+        dataset_inputs("samm_lv", tmp_path)

@@ -46,7 +46,7 @@ from .._errors import DatasetError, InputError
 from ._parsers import dataset_loader, load_sheet
 from .schema import SMIC_FPS, Interval, normalise_emotion
 
-__all__ = ["load_dataset", "frame_number", "DATASET_VARIANTS"]
+__all__ = ["load_dataset", "media_candidates", "frame_number", "DATASET_VARIANTS"]
 
 _IMAGE_SUFFIXES = (".bmp", ".jpg", ".jpeg", ".png")
 _SMIC_CLASSES = ("positive", "negative", "surprise")
@@ -175,6 +175,19 @@ def _first_existing(candidates: Sequence[Path], want_dir: bool) -> Path | None:
         if (candidate.is_dir() if want_dir else candidate.is_file()):
             return candidate
     return None
+
+
+def media_candidates(dataset: str, root: str | Path, item: Interval,
+                     variant: str | None = None) -> list[Path]:
+    """Where :func:`load_dataset` looks for ``item``'s media: frame folders, then videos.
+
+    For SMIC, whose intervals come from their folders, the clip's own folder.
+    """
+    if dataset == "smic":
+        return [path for path in [item.frames_dir] if path is not None]
+    layout = _LAYOUTS[dataset]
+    folders, videos = layout.locate(Path(root), variant or layout.variants[0], item)
+    return [*folders, *videos]
 
 
 def _attach(root: Path, variant: str, item: Interval, locate: _Locator,
