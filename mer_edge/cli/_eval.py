@@ -77,6 +77,8 @@ def _table(report: dict[str, Any]) -> str:
     r = report["recognition"]
     rows.append(f"recognition on {r.get('samples', 0)} true MEs: accuracy {r['accuracy']:.3f}  "
                 f"UF1 {r['uf1']:.3f}  UAR {r['uar']:.3f}")
+    if r.get("no_face"):
+        rows.append(f"  ({r['no_face']} labelled MEs left out: no face tracked around them)")
     if "false_me_per_minute_clean" in report:
         rows.append(f"false MEs per minute on clean video: {report['false_me_per_minute_clean']:.2f}"
                     f" ({report['clean_minutes']:.2f} min)")
