@@ -221,3 +221,19 @@ def test_a_copy_without_any_media_is_refused(samm_lv_partial, tmp_path):
     with pytest.raises(DatasetError, match="media of none of the .* intervals were found.*"
                                            "SAMM_longvideos"):
         dataset_inputs("samm_lv", tmp_path)
+
+
+def test_a_clip_without_a_face_is_counted_not_scored(tiny_bench, tmp_path):
+    root = tmp_path / "casme2"
+    shutil.copytree(tiny_bench / "test" / "recognition", root)
+    whole = evaluate_dataset("casme2", root)
+    clip = sorted(root.glob("CASME2_RAW_selected/*/*"))[0]
+    for image in clip.iterdir():  # the same frames with the face painted out
+        frame = cv2.imread(str(image))
+        frame[:] = 128
+        cv2.imwrite(str(image), frame)
+    report = evaluate_dataset("casme2", root)
+    assert report["recognition"]["no_face"] == 1
+    assert report["recognition"]["samples"] == whole["recognition"]["samples"] - 1
+    (record,) = [r for r in report["per_video"] if r["path"] == str(clip)]
+    assert record["truth"][0]["predicted"] is None
