@@ -205,6 +205,51 @@ def _per_video(videos: Sequence[BenchVideo], runs: dict[str, VideoRun],
     return list(records.values()), scores
 
 
+def _run_and_recognise(videos: Sequence[BenchVideo], truth: Sequence[TruthInterval],
+                       options: EngineOptions, recognizer: Model,
+                       progress: Callable[[str], None] | None
+                       ) -> tuple[dict[str, VideoRun], list[dict[str, str]], dict[int, str | None]]:
+    """Runs of the readable videos (crops dropped), the unreadable ones, and the class
+    recognised for each labelled ME (by index in ``truth``; None: no face around it)."""
+    flow = FlowEstimator(recognizer.info.input.flow_preset)
+    truth_by_video: dict[str, list[tuple[int, TruthInterval]]] = defaultdict(list)
+    for index, item in enumerate(truth):
+        truth_by_video[item.video_id].append((index, item))
+    runs: dict[str, VideoRun] = {}
+    failed: list[dict[str, str]] = []
+    predicted_class: dict[int, str | None] = {}
+    for video in videos:
+        if progress is not None:
+            progress(video.video_id)
+        own = truth_by_video.get(video.video_id, [])
+        try:
+            run = run_video(video, options, keep_crops=_frames_to_keep([t for _, t in own]))
+        except SourceError as error:
+            failed.append({"video": video.video_id, "error": str(error)})
+            continue
+        for index, item in own:
+            if _recognised(item):
+                predicted_class[index] = _recognise(run, item, recognizer, flow)
+        run.crops.clear()
+        runs[video.video_id] = run
+    return runs, failed, predicted_class
+
+
+def _recognition_report(truth: Sequence[TruthInterval],
+                        predicted_class: dict[int, str | None]) -> dict[str, Any]:
+    """MEGC three-class scores of the recognised MEs, with how many had no face."""
+    pairs = [(truth[i].label, label) for i, label in sorted(predicted_class.items())
+             if label is not None]
+    y_true = [t for t, _ in pairs]
+    y_pred = [p for _, p in pairs]
+    recognition = (recognition_scores(y_true, y_pred, class_names=list(MEGC_CLASSES))
+                   if y_true else {"accuracy": 0.0, "uf1": 0.0, "uar": 0.0, "confusion": [],
+                                   "classes": list(MEGC_CLASSES)})
+    recognition["samples"] = len(y_true)
+    recognition["no_face"] = sum(label is None for label in predicted_class.values())
+    return recognition
+
+
 def evaluate(videos: Sequence[BenchVideo], truth: Sequence[TruthInterval], *,
              options: EngineOptions | None = None, out_dir: str | os.PathLike | None = None,
              progress: Callable[[str], None] | None = None,
@@ -231,27 +276,8 @@ def evaluate(videos: Sequence[BenchVideo], truth: Sequence[TruthInterval], *,
     recognizer = Model(options.recognition_model or default_model_path("recognition"),
                        backend=options.backend, expected_task="recognition",
                        allow_fallback=options.allow_fallback)
-    flow = FlowEstimator(recognizer.info.input.flow_preset)
-    truth_by_video: dict[str, list[tuple[int, TruthInterval]]] = defaultdict(list)
-    for index, item in enumerate(truth):
-        truth_by_video[item.video_id].append((index, item))
-    runs: dict[str, VideoRun] = {}
-    failed: list[dict[str, str]] = []
-    predicted_class: dict[int, str | None] = {}
-    for video in videos:
-        if progress is not None:
-            progress(video.video_id)
-        own = truth_by_video.get(video.video_id, [])
-        try:
-            run = run_video(video, options, keep_crops=_frames_to_keep([t for _, t in own]))
-        except SourceError as error:
-            failed.append({"video": video.video_id, "error": str(error)})
-            continue
-        for index, item in own:
-            if _recognised(item):
-                predicted_class[index] = _recognise(run, item, recognizer, flow)
-        run.crops.clear()
-        runs[video.video_id] = run
+    runs, failed, predicted_class = _run_and_recognise(videos, truth, options, recognizer,
+                                                       progress)
     kept = [v for v in videos if v.video_id in runs]
     scored = [index for index, item in enumerate(truth) if item.video_id in runs]
     scored_truth = [truth[index] for index in scored]
@@ -259,15 +285,7 @@ def evaluate(videos: Sequence[BenchVideo], truth: Sequence[TruthInterval], *,
         kept, runs, scored_truth,
         {new: predicted_class[old] for new, old in enumerate(scored) if old in predicted_class},
         spotting)
-    pairs = [(truth[i].label, label) for i, label in sorted(predicted_class.items())
-             if label is not None]
-    y_true = [t for t, _ in pairs]
-    y_pred = [p for _, p in pairs]
-    recognition = (recognition_scores(y_true, y_pred, class_names=list(MEGC_CLASSES))
-                   if y_true else {"accuracy": 0.0, "uf1": 0.0, "uar": 0.0, "confusion": [],
-                                   "classes": list(MEGC_CLASSES)})
-    recognition["samples"] = len(y_true)
-    recognition["no_face"] = sum(label is None for label in predicted_class.values())
+    recognition = _recognition_report(truth, predicted_class)
     report: dict[str, Any] = dict(context or {})
     if spotting_report is not None:
         report["spotting"] = spotting_report
