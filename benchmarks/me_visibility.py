@@ -39,6 +39,7 @@ from mer_edge.data.synth.bench import default_videos_dir
 #: Around each ME, the source's motion is sampled this far on either side.
 CONTEXT_S = 2.0
 
+
 @dataclass(frozen=True)
 class Visibility:
     """The measured visibility of one injected movement (ME or MaE)."""

@@ -19,7 +19,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from mer_edge._errors import DatasetError
-from mer_edge._features import frame_channels, recognition_clip, scored_time, window_times
+from mer_edge._features import (frame_channels, newest_at_or_before, recognition_clip, scored_time,
+                                window_times)
 from mer_edge._alignment import TEMPLATE_NAME
 from mer_edge._flow import REFERENCE_ROI, FlowEstimator
 from mer_edge._modelmeta import InputSpec
@@ -248,15 +249,15 @@ class SpottingSet:
     def _positions(self, video_index: int, end: int) -> np.ndarray:
         """Frames of the window ending at frame ``end``, sampled at the model's fps like the engine."""
         stamps = self.videos[video_index].video.timestamps_ms
-        times = window_times(float(stamps[end]), self.spec.frames, self.model_fps)
-        return np.clip(np.searchsorted(stamps, times, side="right") - 1, 0, None)
+        return newest_at_or_before(stamps, window_times(float(stamps[end]), self.spec.frames,
+                                                        self.model_fps))
 
     def _scored_frames(self, stamps: np.ndarray, ends: np.ndarray) -> np.ndarray:
         """The frames the scores of the windows ending at ``ends`` belong to (engine rule)."""
         if not self.lag_frames:
             return ends
-        times = scored_time(stamps[ends], 1000.0 * self.lag_frames / self.model_fps)
-        return np.clip(np.searchsorted(stamps, times, side="right") - 1, 0, None)
+        return newest_at_or_before(
+            stamps, scored_time(stamps[ends], 1000.0 * self.lag_frames / self.model_fps))
 
     def video_window(self, video_index: int, end: int) -> tuple[np.ndarray, np.ndarray]:
         """Clip ``(T, C, S, S)`` and labels ``(T,)`` of the window of a video ending at ``end``."""

@@ -18,10 +18,10 @@ import numpy as np
 from ._alignment import CROP_SIZE, FaceAligner
 from ._apex import refine_apex
 from ._errors import InputError, ModelError
-from ._lifecycle import Closeable
 from ._features import frame_channels, recognition_clip, sample_positions, scored_time, window_times
 from ._flow import FlowEstimator
 from ._frontend import FaceLandmarker
+from ._lifecycle import Closeable
 from ._models import Model, default_model_path
 from ._options import EngineOptions
 from ._results import FaceTrack, MicroExpression, SpottedInterval

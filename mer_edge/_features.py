@@ -13,7 +13,8 @@ import numpy as np
 from ._flow import FlowEstimator
 from ._modelmeta import InputSpec
 
-__all__ = ["frame_channels", "recognition_clip", "sample_positions", "scored_time", "window_times"]
+__all__ = ["frame_channels", "recognition_clip", "sample_positions", "scored_time", "window_times",
+           "newest_at_or_before"]
 
 #: Timestamps closer than this are the same instant (float rounding).
 _TIME_TOLERANCE_MS = 1e-3
@@ -57,6 +58,17 @@ def window_times(end_ms: float, frames: int, fps: float) -> np.ndarray:
     at or before it.
     """
     return end_ms - (1000.0 / fps) * np.arange(frames - 1, -1, -1, dtype=np.float64)
+
+
+def newest_at_or_before(stamps_ms: np.ndarray, times_ms: np.ndarray | float) -> np.ndarray:
+    """For each time, the index of the newest of ``stamps_ms`` (ascending) at or before it.
+
+    A time earlier than every stamp gets the first (oldest) index.  The engine
+    (over its frame ring) and the training code (over a video's timestamps)
+    both pick a window's frames with it.
+    """
+    positions = np.searchsorted(stamps_ms, times_ms, side="right") - 1
+    return np.clip(positions, 0, max(len(stamps_ms) - 1, 0))
 
 
 def scored_time(end_ms: float | np.ndarray, lag_ms: float) -> float | np.ndarray:

@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from ._lifecycle import Closeable
 from ._errors import BackendError, InputError
+from ._lifecycle import Closeable
 
 __all__ = ["FaceObservation", "FaceLandmarker", "box_from_landmarks", "box_iou", "validate_bgr"]
 
@@ -424,7 +424,6 @@ class FaceLandmarker(Closeable):
         graph, self._graph = self._graph, None
         if graph is not None:
             graph.close()
-
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> float:

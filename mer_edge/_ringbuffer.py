@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._errors import InputError
+from ._features import newest_at_or_before
 
 __all__ = ["FrameRing"]
 
@@ -122,8 +123,7 @@ class FrameRing:
         order = self._ordered_slots()
         if order.size == 0:
             raise InputError("the ring buffer is empty")
-        positions = np.searchsorted(self.timestamps_ms[order], times_ms, side="right") - 1
-        return order[np.clip(positions, 0, order.size - 1)]
+        return order[newest_at_or_before(self.timestamps_ms[order], times_ms)]
 
     def span_ms(self) -> float:
         """Time covered by the stored frames."""

@@ -34,8 +34,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from ._lifecycle import Closeable
 from ._errors import InputError, SourceError
+from ._lifecycle import Closeable
 
 __all__ = ["Frame", "FrameSource", "open_source", "image_files", "IMAGE_EXTENSIONS", "DEFAULT_FPS"]
 
@@ -315,7 +315,6 @@ class FrameSource(Closeable):
                              self.name, _CLOSE_TIMEOUT_S)
         else:
             self._reader.release()
-
 
     def __repr__(self) -> str:
         return (f"FrameSource(name={self.name!r}, fps={self.fps}, "

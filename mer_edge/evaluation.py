@@ -132,10 +132,14 @@ def _recognised(item: TruthInterval) -> bool:
     return item.kind == "ME" and item.label is not None
 
 
+def _crop_window(item: TruthInterval) -> range:
+    """The frames whose crops recognising ``item`` may use: onset..apex and a margin."""
+    return range(max(0, item.onset - _CROP_MARGIN), item.apex + _CROP_MARGIN + 1)
+
+
 def _frames_to_keep(truth: Sequence[TruthInterval]) -> set[int]:
     """Frames whose crops recognising ``truth`` (one video's) may use."""
-    return {frame for item in truth if _recognised(item)
-            for frame in range(max(0, item.onset - _CROP_MARGIN), item.apex + _CROP_MARGIN + 1)}
+    return {frame for item in truth if _recognised(item) for frame in _crop_window(item)}
 
 
 def _recognise(run: VideoRun, item: TruthInterval, recognizer: Model, flow: FlowEstimator) -> str | None:
@@ -144,8 +148,8 @@ def _recognise(run: VideoRun, item: TruthInterval, recognizer: Model, flow: Flow
     The face is the track seen in most frames around the interval (a long
     video's face may be tracked anew after it left the picture).
     """
-    window = range(item.onset - _CROP_MARGIN, item.apex + _CROP_MARGIN + 1)
-    counts = {track: sum(frame in crops for frame in window) for track, crops in run.crops.items()}
+    counts = {track: sum(frame in crops for frame in _crop_window(item))
+              for track, crops in run.crops.items()}
     if not counts or max(counts.values()) == 0:
         return None
     spec = recognizer.info.input
@@ -360,8 +364,10 @@ def truth_from_interval(item: Interval, *, video_id: str | None = None,
     Raises:
         DatasetError: ``index_of`` finds no frame for the onset or offset.
     """
+    engine_frame = index_of or (lambda number: number - 1)
+
     def frame(number: int, what: str) -> int:
-        index = number - 1 if index_of is None else index_of(number)
+        index = engine_frame(number)
         if index is None:
             raise DatasetError(f"{what} frame {number} of clip {item.clip!r} is not among its "
                                f"frames", row=item.row)
@@ -369,9 +375,7 @@ def truth_from_interval(item: Interval, *, video_id: str | None = None,
 
     onset = frame(item.onset, "onset")
     offset = frame(item.offset if item.offset is not None else item.onset, "offset")
-    apex_index = None
-    if item.apex is not None:
-        apex_index = item.apex - 1 if index_of is None else index_of(item.apex)
+    apex_index = None if item.apex is None else engine_frame(item.apex)
     apex = (onset + offset) // 2 if apex_index is None else apex_index
     apex = min(max(apex, onset), offset)
     try:
@@ -391,12 +395,14 @@ def evaluate_dataset(dataset: str, root: str | os.PathLike, *, variant: str | No
     Long-video datasets (CAS(ME)², CAS(ME)³, SAMM long videos) are scored
     for spotting and recognition as :func:`evaluate_bench` scores a bench;
     clip datasets (CASME II, SAMM, SMIC, MMEW) for recognition only.  Sheet
-    rows whose frames the media lack are listed under ``skipped_intervals``.
-    See :mod:`mer_edge._dataset_eval` for how frame numbers are matched.
+    rows whose frames or media the copy lacks are listed under
+    ``skipped_intervals``.  See :mod:`mer_edge._dataset_eval` for how frame
+    numbers are matched.
 
     Raises:
         InputError: unknown dataset or variant.
-        DatasetError: the folder, its sheet or media are missing.
+        DatasetError: the folder or its sheet is missing, or no interval's
+            media are there.
     """
     from ._dataset_eval import dataset_inputs
 

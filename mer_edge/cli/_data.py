@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+
 def register(subparsers: Any) -> None:
     """Add the ``data`` subcommand and its actions."""
     parser = subparsers.add_parser("data", help="benchmarks and dataset annotation sheets")
