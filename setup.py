@@ -43,5 +43,6 @@ setup(
     entry_points={"console_scripts": [
         "mer-edge=mer_edge.cli:main",
         "mer-edge-train=mer_edge_export.train:main",
+        "mer-edge-loso=mer_edge_export.loso:main",
     ]},
 )

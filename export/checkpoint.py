@@ -25,7 +25,7 @@ from mer_edge._errors import InputError
 
 from .config import TrainConfig
 
-__all__ = ["RunState", "RunDir", "load_run_weights"]
+__all__ = ["RunState", "RunDir", "load_run_weights", "write_json_atomically"]
 
 
 def load_run_weights(run_dir: str | os.PathLike, model: nn.Module, which: str = "best") -> None:
@@ -49,7 +49,8 @@ class RunState:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _atomic_json(path: Path, data: Any) -> None:
+def write_json_atomically(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON to ``path`` through a temporary file: never a half-written file."""
     partial = path.with_suffix(".tmp")
     partial.write_text(json.dumps(data, indent=2, sort_keys=True, default=float), encoding="utf-8")
     os.replace(partial, path)
@@ -75,7 +76,7 @@ class RunDir:
                 raise InputError(f"{self.path}: --resume with a different config; "
                                  "use the same config (and --tiny flag) as the original run")
         self.ckpt.mkdir(parents=True, exist_ok=True)
-        _atomic_json(saved, config.to_json())
+        write_json_atomically(saved, config.to_json())
         self.state = RunState()
         if resume and (self.path / "state.json").is_file():
             self.state = RunState(**json.loads((self.path / "state.json").read_text(encoding="utf-8")))
@@ -88,13 +89,13 @@ class RunDir:
                    self.ckpt / "optim.pt")
         self.state.stage, self.state.epoch = stage, epoch
         self.state.history.append({"stage": stage, "epoch": epoch, **record})
-        _atomic_json(self.path / "state.json", self.state.__dict__)
+        write_json_atomically(self.path / "state.json", self.state.__dict__)
 
     def save_best(self, model: nn.Module, score: float, epoch: int, metrics: dict[str, Any]) -> None:
         save_file(_tensors(model), str(self.path / "best.safetensors"))
         self.state.best_score, self.state.best_epoch = score, epoch
         self.state.best_metrics = metrics
-        _atomic_json(self.path / "state.json", self.state.__dict__)
+        write_json_atomically(self.path / "state.json", self.state.__dict__)
 
     def restore(self, model: nn.Module, optimizer: torch.optim.Optimizer | None, stage: str) -> int:
         """Load the last checkpoint of ``stage``; returns the first epoch still to run."""
@@ -111,7 +112,7 @@ class RunDir:
         load_run_weights(self.path, model, which)
 
     def write_result(self, result: dict[str, Any]) -> None:
-        _atomic_json(self.path / "result.json", result)
+        write_json_atomically(self.path / "result.json", result)
 
     @staticmethod
     def read_result(path: str | os.PathLike) -> dict[str, Any]:

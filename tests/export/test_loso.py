@@ -1,0 +1,191 @@
+"""Leave-one-subject-out cross-validation on real-layout copies of a five-person benchmark.
+
+The benchmark's three splits are merged into one CASME II folder and one
+CAS(ME)² folder, as a user's dataset would hold all its subjects together;
+every fold trains, exports and is evaluated by the engine for real.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("mediapipe")
+
+from export.loso import main, plan_folds, pooled_figures, run_loso  # noqa: E402
+from mer_edge import DatasetError, InputError  # noqa: E402
+from mer_edge._models import Model  # noqa: E402
+from mer_edge._options import EngineOptions  # noqa: E402
+from mer_edge.data.loaders import load_dataset  # noqa: E402
+from mer_edge.evaluation import evaluate_dataset  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory, videos: Path) -> Path:
+    from mer_edge.data.synth import BenchSource as Source
+    from mer_edge.data.synth import make_bench
+
+    layout = {"train": (Source("lp_d6.mp4", "lp_d6_woman", "expressive", 0, 250),
+                        Source("lp_d3.mp4", "lp_d3_woman", "frown", 0, 250)),
+              "val": (Source("lp_d9.mp4", "lp_d9_man", "glasses", 0, 250),),
+              "test": (Source("lp_d19.mp4", "lp_d19_man", "subtle", 0, 250),
+                       Source("default.wmv", "openface_man", "talk", 0, 250))}
+    # no "others": every subject then has MEs with a MEGC class
+    return make_bench(tmp_path_factory.mktemp("loso_bench"), 5, videos_dir=videos, layout=layout,
+                      emotion_weights={"happiness": 1.0, "surprise": 1.0, "disgust": 1.0,
+                                       "repression": 1.0})
+
+
+def _merged_rows(sheets: list[Path], header: bool) -> tuple[list[str] | None, list[list[str]]]:
+    first, rows = None, []
+    for sheet in sheets:
+        with sheet.open(newline="") as handle:
+            content = list(csv.reader(handle))
+        if header:
+            first, content = content[0], content[1:]
+        rows += content
+    return first, rows
+
+
+def _write_rows(path: Path, header: list[str] | None, rows: list[list[str]]) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        if header:
+            writer.writerow(header)
+        writer.writerows(rows)
+
+
+@pytest.fixture(scope="module")
+def casme2(bench: Path, tmp_path_factory) -> Path:
+    """All five subjects in one CASME II folder."""
+    root = tmp_path_factory.mktemp("casme2")
+    sheets = []
+    for split in ("train", "val", "test"):
+        folder = bench / split / "recognition"
+        shutil.copytree(folder / "CASME2_RAW_selected", root / "CASME2_RAW_selected",
+                        dirs_exist_ok=True)
+        sheets += sorted(folder.glob("CASME2-coding*.csv"))
+    header, rows = _merged_rows(sheets, header=True)
+    _write_rows(root / sheets[0].name, header, rows)
+    return root
+
+
+@pytest.fixture(scope="module")
+def casme_sq(bench: Path, tmp_path_factory) -> Path:
+    """All five subjects' long videos in one CAS(ME)² folder."""
+    root = tmp_path_factory.mktemp("casme_sq")
+    sheets = []
+    for split in ("train", "val", "test"):
+        shutil.copytree(bench / split / "rawvideo", root / "rawvideo", dirs_exist_ok=True)
+        sheets.append(bench / split / "spotting.csv")
+    _, rows = _merged_rows(sheets, header=False)
+    _write_rows(root / "spotting.csv", None, rows)
+    return root
+
+
+@pytest.fixture(scope="module")
+def linear_run(casme2: Path, tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("loso_linear") / "run"
+    return out, run_loso("linear", "casme2", casme2, out, log=lambda _: None)
+
+
+def test_every_subject_is_held_out_once_and_never_trained_on(casme2, linear_run):
+    out, summary = linear_run
+    subjects = sorted({i.subject for i in load_dataset("casme2", casme2)})
+    assert len(subjects) == 5 and sorted(summary["folds"]) == subjects and summary["complete"]
+    for subject, fold in summary["folds"].items():
+        assert subject not in fold["train_subjects"] + fold["val_subjects"]
+        assert not set(fold["train_subjects"]) & set(fold["val_subjects"])
+        assert sorted(fold["train_subjects"] + fold["val_subjects"] + [subject]) == subjects
+        model = Model(fold["model"], expected_task="recognition")
+        assert "casme2" in model.info.training_data and model.info.metrics["split"] == "val"
+        model.close()
+    assert json.loads((out / "loso.json").read_text()) == json.loads(json.dumps(summary))
+
+
+def test_pooled_figures_are_those_of_all_folds_predictions(casme2, linear_run):
+    out, summary = linear_run
+    reports = {s: json.loads((out / f"fold-{s}" / "report.json").read_text())["report"]
+               for s in summary["folds"]}
+    labelled = [i for i in load_dataset("casme2", casme2) if i.kind == "ME"]
+    pooled = summary["pooled"]
+    assert pooled["samples"] + pooled["no_face"] == len(labelled)
+    assert pooled["samples"] == sum(f["figures"]["samples"] for f in summary["folds"].values())
+    confusion = sum(np.asarray(pooled_figures("recognition", {s: r})["confusion"])
+                    for s, r in reports.items())
+    assert confusion.tolist() == pooled["confusion"]
+    assert pooled["accuracy"] == pytest.approx(np.trace(confusion) / confusion.sum(), abs=1e-4)
+
+
+def test_a_fold_scores_as_mer_edge_eval_of_its_model_on_the_held_out_subject(casme2, linear_run):
+    _, summary = linear_run
+    subject, fold = next(iter(summary["folds"].items()))
+    alone = evaluate_dataset("casme2", casme2, subjects=[subject],
+                             options=EngineOptions(running_mode="file", recognition_model=fold["model"]))
+    assert alone["recognition"]["uf1"] == pytest.approx(fold["figures"]["uf1"], abs=1e-4)
+    assert alone["recognition"]["samples"] == fold["figures"]["samples"]
+
+
+def test_resume_keeps_finished_folds_and_pools_them_with_new_ones(casme2, tmp_path):
+    out = tmp_path / "loso"
+    first = run_loso("linear", "casme2", casme2, out, subjects=["01"], log=lambda _: None)
+    assert list(first["folds"]) == ["01"] and not first["complete"]
+    kept = (out / "fold-01" / "report.json").stat().st_mtime_ns
+    with pytest.raises(InputError, match="--resume"):
+        run_loso("linear", "casme2", casme2, out, subjects=["02"], log=lambda _: None)
+    with pytest.raises(InputError, match="other settings"):
+        run_loso("linear", "casme2", casme2, out, seed=1, resume=True, log=lambda _: None)
+    lines: list[str] = []
+    second = run_loso("linear", "casme2", casme2, out, subjects=["02"], resume=True,
+                      log=lines.append)
+    assert list(second["folds"]) == ["01", "02"]
+    assert (out / "fold-01" / "report.json").stat().st_mtime_ns == kept
+    assert any("subject 01): done before, kept" in line for line in lines)
+    assert second["pooled"]["samples"] == sum(f["figures"]["samples"]
+                                              for f in second["folds"].values())
+
+
+def test_a_trained_method_resumes_an_interrupted_fold(casme2, tmp_path):
+    out = tmp_path / "loso"
+    first = run_loso("moext", "casme2", casme2, out, subjects=["03"], tiny=True, log=lambda _: None)
+    state = json.loads((out / "fold-03" / "run" / "state.json").read_text())
+    (out / "fold-03" / "report.json").unlink()  # stopped after training, before evaluating
+    again = run_loso("moext", "casme2", casme2, out, subjects=["03"], tiny=True, resume=True,
+                     log=lambda _: None)
+    assert json.loads((out / "fold-03" / "run" / "state.json").read_text())["history"] == \
+        state["history"]  # no epoch trained twice
+    assert again["folds"]["03"]["figures"] == first["folds"]["03"]["figures"]
+    assert Model(out / "fold-03" / "model.onnx").info.method == "moext"
+
+
+def test_a_spotter_is_cross_validated_on_long_videos(casme_sq, tmp_path):
+    summary = run_loso("regional_tcn", "casme_sq", casme_sq, tmp_path / "loso",
+                       subjects=["s01", "s04"], tiny=True, log=lambda _: None)
+    truth = [i for i in load_dataset("casme_sq", casme_sq) if i.subject in ("s01", "s04")]
+    pooled = summary["pooled"]
+    assert pooled["all"]["tp"] + pooled["all"]["fn"] == len(truth)
+    for kind in ("ME", "MaE", "all"):
+        assert pooled[kind]["fp"] == sum(f["figures"][kind]["fp"] for f in summary["folds"].values())
+    assert Model(summary["folds"]["s04"]["model"]).info.task == "spotting"
+
+
+def test_plans_and_errors(casme2, bench, tmp_path, capsys):
+    intervals = load_dataset("casme2", casme2)
+    with pytest.raises(InputError, match="long videos"):
+        plan_folds(intervals, "spotting", "casme2")
+    with pytest.raises(DatasetError, match="at least 3 subjects"):
+        plan_folds([i for i in intervals if i.subject in ("01", "02")], "recognition", "casme2")
+    with pytest.raises(DatasetError, match=r"not folds of this dataset; its folds are \['01'"):
+        run_loso("linear", "casme2", casme2, tmp_path / "x", subjects=["99"], log=lambda _: None)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["regional_tcn", "--dataset", "casme2", "--root", str(casme2), "--out",
+              str(tmp_path / "y"), "--tiny"])
+    assert exit_info.value.code == 2 and "pre-cut clips" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
