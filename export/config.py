@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from mer_edge._errors import InputError
 from mer_edge._modelmeta import InputSpec
@@ -127,8 +127,17 @@ class TrainConfig:
         return cls(**values)
 
 
-def load_config(name_or_path: str, *, tiny: bool = False) -> TrainConfig:
-    """A config from a method name (``ssl3d``...) or a JSON path; ``tiny`` applies its ``tiny`` block."""
+def load_config(name_or_path: str, *, tiny: bool = False,
+                pretrain_videos: Sequence[str] | None = None) -> TrainConfig:
+    """A config from a method name (``ssl3d``...) or a JSON path.
+
+    Args:
+        name_or_path: a method name or a JSON config file.
+        tiny: apply the config's ``tiny`` block (tests).
+        pretrain_videos: replace the config's pre-training videos (paths, or
+            names in the shared videos folder); empty: pre-train on the
+            training split's own videos only.
+    """
     path = Path(name_or_path)
     if not path.suffix and name_or_path in METHOD_CONFIGS:
         path = CONFIG_DIR / METHOD_CONFIGS[name_or_path]
@@ -143,4 +152,6 @@ def load_config(name_or_path: str, *, tiny: bool = False) -> TrainConfig:
             if key in overrides:
                 overrides[key] = tuple(overrides[key])
         config = replace(config, **overrides)
+    if pretrain_videos is not None:
+        config = replace(config, pretrain_videos=tuple(str(v) for v in pretrain_videos))
     return config

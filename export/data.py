@@ -69,7 +69,10 @@ def shared_video(name: str) -> Path:
     folder = default_videos_dir()
     if folder is not None and (folder / name).is_file():
         return folder / name
-    raise DatasetError(f"pre-training video not found in {folder} (set {VIDEOS_ENV})", path=name)
+    raise DatasetError(f"pre-training video {name!r} of the config's pretrain_videos is neither a "
+                       f"file nor in the shared videos folder {folder}: set {VIDEOS_ENV} to the "
+                       "folder that holds it, or pass --pretrain-videos with your own face videos "
+                       "(no value: pre-train on the training data alone)", path=name)
 
 
 def shared_videos_dir() -> Path:

@@ -45,8 +45,9 @@ from mer_edge.data.schema import MEGC_CLASSES, Interval
 from mer_edge.metrics import recognition_scores, spotting_scores
 
 from .checkpoint import write_json_atomically
+from .config import load_config
 from .data import Split
-from .train import DataSource
+from .train import DataSource, add_pretrain_videos_option
 
 __all__ = ["LINEAR", "LONG_VIDEO_DATASETS", "FoldPlan", "plan_folds", "pooled_figures", "run_loso",
            "main"]
@@ -123,8 +124,6 @@ def _chosen_folds(plan: FoldPlan, only: Sequence[str]) -> set[str]:
 def _method_task(method: str, tiny: bool) -> str:
     if method == LINEAR:
         return "recognition"
-    from .config import load_config
-
     return load_config(method, tiny=tiny).task
 
 
@@ -134,7 +133,8 @@ def _split_subjects(split: Split) -> list[str]:
 
 
 def _train_fold(method: str, source: DataSource, fold_dir: Path, *, tiny: bool, seed: int,
-                resume: bool, cache: Path, log: Log) -> tuple[Path, dict[str, Any]]:
+                resume: bool, cache: Path, pretrain_videos: Sequence[str] | None, log: Log
+                ) -> tuple[Path, dict[str, Any]]:
     """Train one fold and export its model; returns the ONNX path and the val metrics."""
     model_path = fold_dir / "model.onnx"
     if method == LINEAR:
@@ -143,13 +143,13 @@ def _train_fold(method: str, source: DataSource, fold_dir: Path, *, tiny: bool, 
         metrics = train_linear(source, model_path, signal="observed", mirror=True, cache=cache,
                                log=log)
         return model_path, metrics
-    from .config import load_config
     from .onnx_export import export_run
     from .train import train
 
     run_dir = fold_dir / "run"
     resume_run = resume and (run_dir / "state.json").is_file()
-    train(load_config(method, tiny=tiny), source, run_dir, seed=seed, resume=resume_run,
+    config = load_config(method, tiny=tiny, pretrain_videos=pretrain_videos)
+    train(config, source, run_dir, seed=seed, resume=resume_run,
           cache=cache, log=log)
     summary = export_run(run_dir, model_path)
     return model_path, summary["val_metrics"]
@@ -224,7 +224,8 @@ def _fold_figures(task: str, subject: str, report: dict[str, Any]) -> dict[str, 
 def run_loso(method: str, dataset: str, root: str | Path, out: str | Path, *,
              subjects: Sequence[str] = (), variant: str | None = None, tiny: bool = False,
              seed: int = 0, val_fraction: float = 0.2, resume: bool = False,
-             cache: str | Path | None = None, log: Log | None = None) -> dict[str, Any]:
+             cache: str | Path | None = None, pretrain_videos: Sequence[str] | None = None,
+             log: Log | None = None) -> dict[str, Any]:
     """Cross-validate ``method`` on a dataset, one held-out subject at a time.
 
     Args:
@@ -240,6 +241,8 @@ def run_loso(method: str, dataset: str, root: str | Path, out: str | Path, *,
         val_fraction: share of a fold's training subjects used for validation.
         resume: go on with a LOSO folder left unfinished.
         cache: alignment cache (default ``<out>/_cache``).
+        pretrain_videos: replace the config's pre-training videos (see
+            :func:`export.config.load_config`).
         log: receives progress lines.
 
     Returns:
@@ -287,7 +290,7 @@ def run_loso(method: str, dataset: str, root: str | Path, out: str | Path, *,
         else:
             fold = _run_fold(method, dataset, root, subject, fold_dir, task=task, variant=variant,
                              tiny=tiny, seed=seed, val_fraction=val_fraction, resume=resume,
-                             cache=cache, log=log)
+                             cache=cache, pretrain_videos=pretrain_videos, log=log)
             write_json_atomically(report_path, fold)
             log(f"fold {number}/{len(plan.folds)} (subject {subject}): "
                 + json.dumps(fold["figures"], default=float))
@@ -301,7 +304,7 @@ def run_loso(method: str, dataset: str, root: str | Path, out: str | Path, *,
 
 def _run_fold(method: str, dataset: str, root: Path, subject: str, fold_dir: Path, *, task: str,
               variant: str | None, tiny: bool, seed: int, val_fraction: float, resume: bool,
-              cache: Path, log: Log) -> dict[str, Any]:
+              cache: Path, pretrain_videos: Sequence[str] | None, log: Log) -> dict[str, Any]:
     """Train, export and evaluate the fold that holds ``subject`` out."""
     started = time.monotonic()
     source = DataSource(dataset=dataset, root=root, val_fraction=val_fraction, seed=seed,
@@ -312,7 +315,8 @@ def _run_fold(method: str, dataset: str, root: Path, subject: str, fold_dir: Pat
         if subject in train_subjects + val_subjects:  # load_dataset_split guarantees it
             raise MerEdgeError(f"held-out subject {subject} leaked into training")
         model, val_metrics = _train_fold(method, source, fold_dir, tiny=tiny, seed=seed,
-                                         resume=resume, cache=cache, log=log)
+                                         resume=resume, cache=cache,
+                                         pretrain_videos=pretrain_videos, log=log)
     except DatasetError as error:
         raise DatasetError(f"fold of held-out subject {subject}: {error}") from error
     report = _evaluate_fold(dataset, root, subject, model, task, variant)
@@ -348,6 +352,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--resume", action="store_true", help="go on with an unfinished LOSO folder")
     parser.add_argument("--cache", type=Path, default=None, help="alignment cache (default <out>/_cache)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    add_pretrain_videos_option(parser)
     args = parser.parse_args(argv)
     if args.threads:
         import torch
@@ -358,7 +363,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         summary = run_loso(args.method, args.dataset, args.root, out,
                            subjects=[s for s in args.subjects.split(",") if s], variant=args.variant,
                            tiny=args.tiny, seed=args.seed, val_fraction=args.val_fraction,
-                           resume=args.resume, cache=args.cache)
+                           resume=args.resume, cache=args.cache,
+                           pretrain_videos=args.pretrain_videos)
     except MerEdgeError as error:
         parser.exit(2, f"error: {error}\n")
     print(f"{len(summary['folds'])} folds of {summary['method']} on {summary['dataset']} "

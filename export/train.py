@@ -39,7 +39,7 @@ from .data import (RecognitionSet, Split, SpottingSet, load_bench_split, load_da
 from .evaluate import recognition_metrics, spotting_metrics, tune_detector
 from .models import METHOD_NAMES, build_model, count_params
 
-__all__ = ["main", "train", "DataSource"]
+__all__ = ["main", "train", "DataSource", "add_pretrain_videos_option"]
 
 
 class DataSource:
@@ -318,6 +318,14 @@ def train(config: TrainConfig, source: DataSource, out: Path, *, seed: int = 0,
     return result
 
 
+def add_pretrain_videos_option(parser: argparse.ArgumentParser) -> None:
+    """``--pretrain-videos``: the videos self-supervised pre-training reads, instead of the config's."""
+    parser.add_argument("--pretrain-videos", nargs="*", default=None, metavar="VIDEO",
+                        help="face videos for self-supervised pre-training instead of the config's "
+                             "(moext and miacnet name lp_d6.mp4 of the team's shared videos); "
+                             "with no value, pre-train on the training data alone")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m export.train", description=__doc__.splitlines()[0])
     parser.add_argument("config", help="method name (ssl3d, regional_tcn, moext, miacnet, attrclip) or a JSON config")
@@ -336,11 +344,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    add_pretrain_videos_option(parser)
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        config = load_config(args.config, tiny=args.tiny)
+        config = load_config(args.config, tiny=args.tiny, pretrain_videos=args.pretrain_videos)
         source = DataSource(args.bench, args.dataset, args.root, args.val_fraction, args.seed,
                             tuple(s for s in args.test_subjects.split(",") if s),
                             tuple(args.extra_train), tuple(args.extra_val))

@@ -40,3 +40,17 @@ def test_bad_channel_is_refused():
     data["channels"] = ["depth"]
     with pytest.raises(ValueError, match="depth"):
         TrainConfig.from_json(data)
+
+
+def test_pretrain_videos_can_be_replaced_or_emptied(tmp_path, monkeypatch):
+    from export.data import shared_video
+    from mer_edge._errors import DatasetError
+
+    assert load_config("moext").pretrain_videos == ("lp_d6.mp4",)
+    assert load_config("moext", pretrain_videos=[]).pretrain_videos == ()
+    own = tmp_path / "me.mp4"
+    assert load_config("moext", pretrain_videos=[own]).pretrain_videos == (str(own),)
+    # a user's machine: no shared videos folder; the error says how to go on
+    monkeypatch.setenv("MER_EDGE_VIDEOS", str(tmp_path / "absent"))
+    with pytest.raises(DatasetError, match="--pretrain-videos"):
+        shared_video("lp_d6.mp4")
