@@ -32,7 +32,7 @@ from mer_edge.data.synth.bench import CHECKOUT_VIDEOS, VIDEOS_ENV, default_video
 
 __all__ = ["Split", "load_bench_split", "load_dataset_split", "SpottingSet", "RecognitionSet",
            "pair_pool", "unlabelled_windows", "shared_video", "shared_videos_dir", "flip_clip", "augment", "split_tracks",
-           "recognition_items"]
+           "recognition_items", "megc_label"]
 
 Progress = Callable[[str], None]
 
@@ -297,7 +297,7 @@ class RecognitionSet:
                  flow_preset: str = "ultrafast", progress: Progress | None = None) -> None:
         self.spec = spec
         self.class_names = MEGC_CLASSES
-        usable = [(v, i) for v, i in items if _megc(i) is not None]
+        usable = [(v, i) for v, i in items if megc_label(i) is not None]
         if max_items:
             usable = usable[:max_items]
         flow = FlowEstimator(flow_preset)
@@ -310,7 +310,7 @@ class RecognitionSet:
                                          cache_dir / "align", fps=interval.fps)
             for shift in shifts:
                 clips.append(recognition_sample(video, interval, spec, flow, shift=shift))
-                labels.append(MEGC_CLASSES.index(_megc(interval)))  # type: ignore[arg-type]
+                labels.append(MEGC_CLASSES.index(megc_label(interval)))  # type: ignore[arg-type]
                 aus.append(interval.aus)
                 owners.append(number)
         if not clips:
@@ -350,7 +350,8 @@ def recognition_items(split: Split, cache_dir: Path, *, max_videos: int = 0,
     return items or [(None, i) for i in split.recognition]
 
 
-def _megc(interval: Interval) -> str | None:
+def megc_label(interval: Interval) -> str | None:
+    """The interval's MEGC class, or None (``others``, or an emotion outside the three)."""
     try:
         return interval.megc_class
     except ValueError:

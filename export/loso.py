@@ -46,7 +46,7 @@ from mer_edge.metrics import recognition_scores, spotting_scores
 
 from .checkpoint import write_json_atomically
 from .config import load_config
-from .data import Split
+from .data import Split, megc_label
 from .train import DataSource, add_pretrain_videos_option
 
 __all__ = ["LINEAR", "LONG_VIDEO_DATASETS", "FoldPlan", "plan_folds", "pooled_figures", "run_loso",
@@ -80,13 +80,6 @@ class FoldPlan:
     without_samples: tuple[str, ...]
 
 
-def _has_megc_label(interval: Interval) -> bool:
-    try:
-        return interval.kind == "ME" and interval.megc_class in MEGC_CLASSES
-    except ValueError:
-        return False
-
-
 def plan_folds(intervals: Sequence[Interval], task: str, dataset: str) -> FoldPlan:
     """Which subjects are held out in turn.
 
@@ -106,7 +99,8 @@ def plan_folds(intervals: Sequence[Interval], task: str, dataset: str) -> FoldPl
         raise DatasetError(f"leave-one-subject-out needs at least 3 subjects (one held out, one to "
                            f"train on, one to validate on); the sheet has {list(subjects)}")
     if task == "recognition":
-        usable = {item.subject for item in intervals if _has_megc_label(item)}
+        usable = {item.subject for item in intervals
+                  if item.kind == "ME" and megc_label(item) is not None}
     else:
         usable = set(subjects)
     return FoldPlan(task, subjects, tuple(s for s in subjects if s in usable),
