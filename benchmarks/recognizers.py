@@ -29,7 +29,6 @@ from typing import Sequence
 import numpy as np
 
 import mer_edge as me
-from mer_edge._features import frame_channels
 from mer_edge._flow import FlowEstimator
 from mer_edge._models import MODELS_DIR
 from mer_edge.data.injected import source_pairs
@@ -53,23 +52,21 @@ def bench_predictions(models: Sequence[me.Model], split_dirs: Sequence[Path], vi
     for split_dir in split_dirs:
         for pair in source_pairs(split_dir, videos_dir, cache_dir):
             for event in pair.events("ME"):
-                at_apex = pair.crops(event["apex"])
-                if (event.get("category") not in MEGC_CLASSES or at_apex is None
+                if (event.get("category") not in MEGC_CLASSES or pair.crops(event["apex"]) is None
                         or pair.crops(event["onset"]) is None):
                     continue
                 truth.append(event["category"])
                 interval = Interval("synth", pair.entry["subject"], pair.entry["clip"],
                                     event["onset"], event["apex"], event["offset"],
                                     float(pair.entry["fps"]))
-                bench_crop, source_crop = at_apex
                 for model in models:
                     spec, names = model.info.input, predicted[model.info.name]
                     flow = flows[spec.flow_preset]
                     observed = recognition_sample(pair.bench, interval, spec, flow)  # type: ignore[arg-type]
                     names["observed"].append(_label(model, observed))
                     if spec.frames == 1 and set(spec.channels) <= {"flow_x", "flow_y", "flow_mag"}:
-                        injected = frame_channels(spec, bench_crop, flow(source_crop, bench_crop))
-                        names["injected"].append(_label(model, injected[None]))
+                        injected = pair.injected_input(event["apex"], spec, flow)
+                        names["injected"].append(_label(model, injected[None]))  # type: ignore[index]
     return truth, predicted
 
 

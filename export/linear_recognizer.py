@@ -32,7 +32,6 @@ from typing import Any, Callable
 import numpy as np
 
 from mer_edge._errors import DatasetError
-from mer_edge._features import frame_channels
 from mer_edge._flow import FlowEstimator
 from mer_edge._modelmeta import InputSpec, ModelInfo
 from mer_edge._version import __version__
@@ -75,11 +74,10 @@ def injected_samples(split_dirs: list[Path], videos_dir: Path, cache_dir: Path
     for split_dir in split_dirs:
         for pair in source_pairs(split_dir, videos_dir, cache_dir):
             for event in pair.events("ME"):
-                at_apex = pair.crops(event["apex"])
-                if event.get("category") not in MEGC_CLASSES or at_apex is None:
+                injected = pair.injected_input(event["apex"], SPEC, flow)
+                if event.get("category") not in MEGC_CLASSES or injected is None:
                     continue
-                bench_crop, source_crop = at_apex
-                clips.append(frame_channels(SPEC, bench_crop, flow(source_crop, bench_crop))[None])
+                clips.append(injected[None])
                 labels.append(MEGC_CLASSES.index(event["category"]))
     if not clips:
         raise DatasetError("no labelled ME could be measured against its source video",

@@ -18,6 +18,9 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from .._errors import DatasetError
+from .._features import frame_channels
+from .._flow import FlowEstimator
+from .._modelmeta import InputSpec
 from .prepare import AlignedVideo, cached_tracks
 
 __all__ = ["SourcePair", "source_pairs"]
@@ -59,6 +62,18 @@ class SourcePair:
                 return None
             found.append(track.crops[position])
         return found[0], found[1]
+
+    def injected_input(self, frame: int, spec: InputSpec, flow: FlowEstimator) -> np.ndarray | None:
+        """The injected movement alone at ``frame``, as a one-step model input ``(C, S, S)``.
+
+        The flow from the source crop to the bench crop of the same frame,
+        turned into ``spec``'s channels; None where either face was not found.
+        """
+        crops = self.crops(frame)
+        if crops is None:
+            return None
+        bench_crop, source_crop = crops
+        return frame_channels(spec, bench_crop, flow(source_crop, bench_crop))
 
     def events(self, kind: str) -> list[Mapping[str, Any]]:
         """The injected events of ``kind`` (``"ME"`` or ``"MaE"``)."""
