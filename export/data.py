@@ -23,6 +23,7 @@ from mer_edge._features import (frame_channels, newest_at_or_before, recognition
                                 window_times)
 from mer_edge._alignment import TEMPLATE_NAME
 from mer_edge._flow import REFERENCE_ROI, FlowEstimator
+from mer_edge._dataset_eval import LONG_VIDEO_DATASETS
 from mer_edge._modelmeta import InputSpec
 from mer_edge.data.prepare import (AlignedVideo, assign_intervals, cached_alignment,
                                    cached_tracks, recognition_sample, spotting_features,
@@ -30,7 +31,7 @@ from mer_edge.data.prepare import (AlignedVideo, assign_intervals, cached_alignm
 from mer_edge.data.schema import MEGC_CLASSES, Interval
 from mer_edge.data.synth.bench import CHECKOUT_VIDEOS, VIDEOS_ENV, default_videos_dir
 
-__all__ = ["Split", "load_bench_split", "load_dataset_split", "SpottingSet", "RecognitionSet",
+__all__ = ["Split", "DatasetCopy", "keyed_intervals", "load_bench_split", "load_dataset_split", "SpottingSet", "RecognitionSet",
            "pair_pool", "unlabelled_windows", "shared_video", "shared_videos_dir", "flip_clip", "augment", "split_tracks",
            "recognition_items", "megc_label"]
 
@@ -108,23 +109,71 @@ def load_bench_split(bench: Path, split: str) -> Split:
     return result
 
 
-def load_dataset_split(dataset: str, root: Path, split: str, *, val_fraction: float = 0.2,
-                       seed: int = 0, test_subjects: Sequence[str] = ()) -> Split:
-    """A subject-disjoint split of a user's real dataset (``test_subjects`` held out)."""
+@dataclass(frozen=True)
+class DatasetCopy:
+    """A user's copy of a licensed dataset.
+
+    Attributes:
+        name: its registry name (``casme2``, ``samm``, ``casme_sq``, ...).
+        root: the folder, in the layout the dataset's owners distribute.
+        variant: the media variant (CASME II ``raw``/``cropped``, SMIC camera).
+    """
+
+    name: str
+    root: Path
+    variant: str | None = None
+
+    def describe(self) -> str:
+        return f"{self.name} at {self.root}" + (f" ({self.variant})" if self.variant else "")
+
+
+def keyed_intervals(copies: Sequence[DatasetCopy]) -> list[tuple[DatasetCopy, str, Interval]]:
+    """Every interval of ``copies`` as ``(copy, subject as its sheet writes it, interval)``.
+
+    The returned interval's ``subject`` is the subject's key across the
+    copies: the sheet's own id when every copy is of one dataset (e.g. the
+    splits of a ``make_bench`` benchmark, whose subject numbers never
+    repeat), else ``dataset/subject`` (a composite such as MEGC's CASME II +
+    SAMM + SMIC).
+
+    Raises:
+        DatasetError: a copy cannot be read, or one key appears in two copies.
+    """
     from mer_edge.data.loaders import load_dataset
+
+    composite = len({copy.name for copy in copies}) > 1
+    keyed: list[tuple[DatasetCopy, str, Interval]] = []
+    owner: dict[str, int] = {}
+    for number, copy in enumerate(copies):
+        for interval in load_dataset(copy.name, copy.root, variant=copy.variant):
+            key = f"{copy.name}/{interval.subject}" if composite else interval.subject
+            if owner.setdefault(key, number) != number:
+                raise DatasetError(f"subject {key} is in two copies ({copies[owner[key]].root} "
+                                   f"and {copy.root}); subjects must be one person each",
+                                   path=str(copy.root))
+            keyed.append((copy, interval.subject, replace(interval, subject=key)))
+    return keyed
+
+
+def load_dataset_split(copies: Sequence[DatasetCopy], split: str, *, val_fraction: float = 0.2,
+                       seed: int = 0, test_subjects: Sequence[str] = ()) -> Split:
+    """A subject-disjoint split of a user's real dataset(s) (``test_subjects`` held out).
+
+    Subjects are the keys of :func:`keyed_intervals`; validation subjects
+    are drawn from the subjects not held out.
+    """
     from mer_edge.metrics import split_train_val
 
-    intervals = load_dataset(dataset, root)
+    intervals = [interval for _, _, interval in keyed_intervals(copies)]
     subjects = sorted({i.subject for i in intervals} - set(test_subjects))
     train, val = split_train_val(subjects, val_fraction, seed)
     chosen = {"train": set(train), "val": set(val), "test": set(test_subjects)}[split]
     result = Split(split)
-    long_videos = dataset in ("casme_sq", "samm_lv", "casme3")
     for interval in intervals:
         if interval.subject not in chosen:
             continue
         media = interval.video_path or interval.frames_dir
-        if long_videos and media is not None:
+        if interval.dataset in LONG_VIDEO_DATASETS and media is not None:
             path = Path(media).resolve()
             result.videos.setdefault(path, []).append(interval)
             result.fps[path] = interval.fps

@@ -2,6 +2,8 @@
 
     python -m export.loso METHOD --dataset casme2 --root /data/CASME2 [--out DIR] [--resume]
         [--subjects 01,02] [--val-fraction 0.2] [--seed 0] [--tiny] [--threads N]
+    python -m export.loso METHOD --dataset casme2 --root A --dataset samm --root B ...
+    python -m export.loso METHOD --bench BENCH        # leave one identity out
 
 For every subject (a *fold*): METHOD is trained on the other subjects, with
 its validation subjects drawn from them and never the held-out one; the fold's
@@ -21,6 +23,12 @@ METHOD is a training config of :mod:`export.train` (``ssl3d``,
 learned from the observed onset->apex flow with mirrored copies (a real
 dataset has no clean source video to measure the injected movement on).
 
+Several ``--dataset``/``--root`` pairs form a composite (MEGC's CASME II +
+SAMM + SMIC): subjects become ``dataset/subject`` and every fold trains on
+the other subjects of all of them.  ``--bench`` cross-validates on a
+``make_bench`` benchmark, all splits together: each subject there is one
+identity, so this is leave-one-identity-out.
+
 The output folder holds ``fold-<subject>/`` (the run's checkpoints, the fold's
 ``model.onnx`` and ``report.json``) and ``loso.json``: every finished fold
 and the pooled figures, rewritten after each fold so that nothing finished
@@ -38,24 +46,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from mer_edge._dataset_eval import LONG_VIDEO_DATASETS
 from mer_edge._errors import DatasetError, InputError, MerEdgeError
 from mer_edge._options import EngineOptions
-from mer_edge.data.loaders import load_dataset
 from mer_edge.data.schema import MEGC_CLASSES, Interval
 from mer_edge.metrics import recognition_scores, spotting_scores
 
 from .checkpoint import write_json_atomically
 from .config import load_config
-from .data import Split, megc_label
+from .data import DatasetCopy, Split, keyed_intervals, megc_label
 from .train import DataSource, add_pretrain_videos_option
 
-__all__ = ["LINEAR", "LONG_VIDEO_DATASETS", "FoldPlan", "plan_folds", "pooled_figures", "run_loso",
-           "main"]
+__all__ = ["LINEAR", "LONG_VIDEO_DATASETS", "FoldPlan", "LosoSettings", "bench_copies", "plan_folds",
+           "pooled_figures", "run_loso", "main"]
 
 #: The method name of the FACS-linear recognizer (not a torch training config).
 LINEAR = "linear"
-#: Datasets of long videos, where a spotter can be scored.
-LONG_VIDEO_DATASETS = ("casme_sq", "casme3", "samm_lv")
 _REPORT = "report.json"
 _SUMMARY = "loso.json"
 
@@ -80,8 +86,8 @@ class FoldPlan:
     without_samples: tuple[str, ...]
 
 
-def plan_folds(intervals: Sequence[Interval], task: str, dataset: str) -> FoldPlan:
-    """Which subjects are held out in turn.
+def plan_folds(intervals: Sequence[Interval], task: str, datasets: Sequence[str]) -> FoldPlan:
+    """Which subjects are held out in turn (``datasets``: the copies' dataset names).
 
     A recognizer's folds are the subjects with at least one labelled ME; a
     spotter's are all subjects (their videos also count false positives).
@@ -91,9 +97,10 @@ def plan_folds(intervals: Sequence[Interval], task: str, dataset: str) -> FoldPl
         DatasetError: fewer than three subjects (a fold needs a training and
             a validation subject besides the held-out one).
     """
-    if task == "spotting" and dataset not in LONG_VIDEO_DATASETS:
+    clips = sorted(set(datasets) - set(LONG_VIDEO_DATASETS))
+    if task == "spotting" and clips:
         raise InputError(f"a spotter is cross-validated on long videos "
-                         f"({', '.join(LONG_VIDEO_DATASETS)}); {dataset} holds pre-cut clips")
+                         f"({', '.join(LONG_VIDEO_DATASETS)}); {', '.join(clips)} holds pre-cut clips")
     subjects = tuple(sorted({item.subject for item in intervals}))
     if len(subjects) < 3:
         raise DatasetError(f"leave-one-subject-out needs at least 3 subjects (one held out, one to "
@@ -126,12 +133,11 @@ def _split_subjects(split: Split) -> list[str]:
     return sorted({item.subject for item in items})
 
 
-def _train_fold(method: str, source: DataSource, fold_dir: Path, *, tiny: bool, seed: int,
-                resume: bool, cache: Path, pretrain_videos: Sequence[str] | None, log: Log
-                ) -> tuple[Path, dict[str, Any]]:
+def _train_fold(settings: LosoSettings, source: DataSource, fold_dir: Path, *, resume: bool,
+                cache: Path, log: Log) -> tuple[Path, dict[str, Any]]:
     """Train one fold and export its model; returns the ONNX path and the val metrics."""
     model_path = fold_dir / "model.onnx"
-    if method == LINEAR:
+    if settings.method == LINEAR:
         from .linear_recognizer import train_linear
 
         metrics = train_linear(source, model_path, signal="observed", mirror=True, cache=cache,
@@ -141,21 +147,22 @@ def _train_fold(method: str, source: DataSource, fold_dir: Path, *, tiny: bool, 
     from .train import train
 
     run_dir = fold_dir / "run"
-    resume_run = resume and (run_dir / "state.json").is_file()
-    config = load_config(method, tiny=tiny, pretrain_videos=pretrain_videos)
-    train(config, source, run_dir, seed=seed, resume=resume_run,
-          cache=cache, log=log)
+    config = load_config(settings.method, tiny=settings.tiny,
+                         pretrain_videos=settings.pretrain_videos)
+    train(config, source, run_dir, seed=settings.seed,
+          resume=resume and (run_dir / "state.json").is_file(), cache=cache, log=log)
     summary = export_run(run_dir, model_path)
     return model_path, summary["val_metrics"]
 
 
-def _evaluate_fold(dataset: str, root: Path, subject: str, model: Path, task: str,
-                   variant: str | None) -> dict[str, Any]:
+def _evaluate_fold(copy: DatasetCopy, subject: str, model: Path, task: str) -> dict[str, Any]:
+    """The engine with the fold's model on the held-out subject (``subject`` as its sheet writes it)."""
     from mer_edge.evaluation import evaluate_dataset
 
     role = "spotting_model" if task == "spotting" else "recognition_model"
     options = EngineOptions(running_mode="file", **{role: str(model)})
-    return evaluate_dataset(dataset, root, variant=variant, subjects=[subject], options=options)
+    return evaluate_dataset(copy.name, copy.root, variant=copy.variant, subjects=[subject],
+                            options=options)
 
 
 def _recognition_pairs(report: dict[str, Any]) -> tuple[list[str], list[str], int]:
@@ -215,28 +222,66 @@ def _fold_figures(task: str, subject: str, report: dict[str, Any]) -> dict[str, 
     return {kind: {k: figures[kind][k] for k in ("tp", "fp", "fn", "f1")} for kind in figures}
 
 
-def run_loso(method: str, dataset: str, root: str | Path, out: str | Path, *,
-             subjects: Sequence[str] = (), variant: str | None = None, tiny: bool = False,
-             seed: int = 0, val_fraction: float = 0.2, resume: bool = False,
-             cache: str | Path | None = None, pretrain_videos: Sequence[str] | None = None,
-             log: Log | None = None) -> dict[str, Any]:
-    """Cross-validate ``method`` on a dataset, one held-out subject at a time.
+@dataclass(frozen=True)
+class LosoSettings:
+    """What every fold of a LOSO run shares (and what a resumed run must match).
 
-    Args:
+    Attributes:
         method: a training config name or file (see :mod:`export.train`) or ``linear``.
-        dataset: the dataset's name (``casme2``, ``samm``, ``casme_sq``, ...).
-        root: the user's copy, in its owners' layout.
-        out: the LOSO folder (fold runs, models, reports and ``loso.json``).
-        subjects: hold out only these subjects (default: every fold); with
-            ``resume``, folds finished earlier in ``out`` are pooled with them.
-        variant: the media variant evaluated (CASME II ``raw``/``cropped``...).
+        copies: the dataset copies; several are pooled by subject (a composite).
         tiny: the methods' tiny configurations (tests).
         seed: training seed and validation-subject draw of every fold.
         val_fraction: share of a fold's training subjects used for validation.
-        resume: go on with a LOSO folder left unfinished.
-        cache: alignment cache (default ``<out>/_cache``).
         pretrain_videos: replace the config's pre-training videos (see
             :func:`export.config.load_config`).
+    """
+
+    method: str
+    copies: tuple[DatasetCopy, ...]
+    tiny: bool = False
+    seed: int = 0
+    val_fraction: float = 0.2
+    pretrain_videos: tuple[str, ...] | None = None
+
+    def identity(self, task: str) -> dict[str, Any]:
+        return {"method": self.method, "task": task, "tiny": self.tiny, "seed": self.seed,
+                "val_fraction": self.val_fraction,
+                "copies": [[c.name, str(c.root), c.variant] for c in self.copies],
+                "pretrain_videos": None if self.pretrain_videos is None
+                else list(self.pretrain_videos)}
+
+
+def bench_copies(bench: str | Path, task: str) -> tuple[DatasetCopy, ...]:
+    """A ``make_bench`` benchmark's splits as dataset copies, for leave-one-identity-out.
+
+    Recognition reads each split's CASME II folder (``SPLIT/recognition``),
+    spotting each split's CAS(ME)² folder (``SPLIT``); a benchmark's subject
+    numbers never repeat across splits, so each subject is one identity.
+    """
+    from mer_edge.data.synth.bench import SPLITS
+
+    bench = Path(bench)
+    name, folder = ("casme_sq", "") if task == "spotting" else ("casme2", "recognition")
+    copies = tuple(DatasetCopy(name, bench / split / folder) for split in SPLITS
+                   if (bench / split / folder).is_dir())
+    if not copies:
+        raise DatasetError("not a make_bench benchmark (no train/ val/ test/ folders)",
+                           path=str(bench))
+    return copies
+
+
+def run_loso(settings: LosoSettings, out: str | Path, *, subjects: Sequence[str] = (),
+             resume: bool = False, cache: str | Path | None = None,
+             log: Log | None = None) -> dict[str, Any]:
+    """Cross-validate a method on a dataset (or several), one held-out subject at a time.
+
+    Args:
+        settings: the method, the dataset copies and the training settings.
+        out: the LOSO folder (fold runs, models, reports and ``loso.json``).
+        subjects: hold out only these subjects (default: every fold); with
+            ``resume``, folds finished earlier in ``out`` are pooled with them.
+        resume: go on with a LOSO folder left unfinished.
+        cache: alignment cache (default ``<out>/_cache``).
         log: receives progress lines.
 
     Returns:
@@ -245,21 +290,23 @@ def run_loso(method: str, dataset: str, root: str | Path, out: str | Path, *,
         ``pooled`` (the MEGC figures of every fold's predictions together).
 
     Raises:
-        InputError: an existing LOSO folder without ``resume``, or one made for
-            another method or dataset; a spotter on a clip dataset.
-        DatasetError: the dataset cannot be read, has fewer than three
-            subjects, or a fold cannot be trained (the message names it).
+        InputError: an existing LOSO folder without ``resume``, or one made with
+            other settings; a spotter on a clip dataset.
+        DatasetError: a copy cannot be read, two copies share a subject, fewer
+            than three subjects, or a fold cannot be trained (the message
+            names it).
     """
     log = log or (lambda line: print(line, flush=True))
-    root, out = Path(root), Path(out)
+    out = Path(out)
     cache = Path(cache) if cache is not None else out / "_cache"
-    task = _method_task(method, tiny)
-    intervals = load_dataset(dataset, root, variant=variant, require_media=False)
-    plan = plan_folds(intervals, task, dataset)
+    task = _method_task(settings.method, settings.tiny)
+    keyed = keyed_intervals(settings.copies)
+    plan = plan_folds([interval for _, _, interval in keyed], task,
+                      [copy.name for copy in settings.copies])
     chosen = _chosen_folds(plan, subjects)
+    held_out_in = {interval.subject: (copy, raw) for copy, raw, interval in keyed}
     summary_path = out / _SUMMARY
-    identity = {"method": method, "dataset": dataset, "root": str(root), "variant": variant,
-                "tiny": tiny, "seed": seed, "val_fraction": val_fraction, "task": task}
+    identity = settings.identity(task)
     if summary_path.is_file():
         previous = json.loads(summary_path.read_text(encoding="utf-8"))
         if not resume:
@@ -274,7 +321,7 @@ def run_loso(method: str, dataset: str, root: str | Path, out: str | Path, *,
                                "not_folds": list(plan.without_samples), "folds": {}}
     reports: dict[str, dict[str, Any]] = {}
     for number, subject in enumerate(plan.folds, start=1):
-        fold_dir = out / f"fold-{subject}"
+        fold_dir = out / f"fold-{subject.replace('/', '_')}"
         report_path = fold_dir / _REPORT
         if resume and report_path.is_file():
             fold = json.loads(report_path.read_text(encoding="utf-8"))
@@ -282,9 +329,8 @@ def run_loso(method: str, dataset: str, root: str | Path, out: str | Path, *,
         elif subject not in chosen:
             continue
         else:
-            fold = _run_fold(method, dataset, root, subject, fold_dir, task=task, variant=variant,
-                             tiny=tiny, seed=seed, val_fraction=val_fraction, resume=resume,
-                             cache=cache, pretrain_videos=pretrain_videos, log=log)
+            fold = _run_fold(settings, task, subject, held_out_in[subject], fold_dir,
+                             resume=resume, cache=cache, log=log)
             write_json_atomically(report_path, fold)
             log(f"fold {number}/{len(plan.folds)} (subject {subject}): "
                 + json.dumps(fold["figures"], default=float))
@@ -296,24 +342,26 @@ def run_loso(method: str, dataset: str, root: str | Path, out: str | Path, *,
     return summary
 
 
-def _run_fold(method: str, dataset: str, root: Path, subject: str, fold_dir: Path, *, task: str,
-              variant: str | None, tiny: bool, seed: int, val_fraction: float, resume: bool,
-              cache: Path, pretrain_videos: Sequence[str] | None, log: Log) -> dict[str, Any]:
-    """Train, export and evaluate the fold that holds ``subject`` out."""
+def _run_fold(settings: LosoSettings, task: str, subject: str, held_out: tuple[DatasetCopy, str],
+              fold_dir: Path, *, resume: bool, cache: Path, log: Log) -> dict[str, Any]:
+    """Train, export and evaluate the fold that holds ``subject`` out.
+
+    ``held_out`` is the copy the subject is in and its id in that copy's sheet.
+    """
     started = time.monotonic()
-    source = DataSource(dataset=dataset, root=root, val_fraction=val_fraction, seed=seed,
-                         test_subjects=(subject,))
+    source = DataSource(copies=settings.copies, val_fraction=settings.val_fraction,
+                        seed=settings.seed, test_subjects=(subject,))
     try:
         train_subjects = _split_subjects(source.split("train"))
         val_subjects = _split_subjects(source.split("val"))
         if subject in train_subjects + val_subjects:  # load_dataset_split guarantees it
             raise MerEdgeError(f"held-out subject {subject} leaked into training")
-        model, val_metrics = _train_fold(method, source, fold_dir, tiny=tiny, seed=seed,
-                                         resume=resume, cache=cache,
-                                         pretrain_videos=pretrain_videos, log=log)
+        model, val_metrics = _train_fold(settings, source, fold_dir, resume=resume, cache=cache,
+                                         log=log)
     except DatasetError as error:
         raise DatasetError(f"fold of held-out subject {subject}: {error}") from error
-    report = _evaluate_fold(dataset, root, subject, model, task, variant)
+    copy, sheet_subject = held_out
+    report = _evaluate_fold(copy, sheet_subject, model, task)
     return {"subject": subject, "train_subjects": train_subjects, "val_subjects": val_subjects,
             "model": str(model), "val_metrics": val_metrics,
             "figures": _fold_figures(task, subject, report),
@@ -328,15 +376,28 @@ def _table(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _copies(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[DatasetCopy, ...]:
+    if args.bench is not None:
+        if args.dataset or args.root:
+            parser.error("give --bench DIR or --dataset NAME --root DIR pairs, not both")
+        return bench_copies(args.bench, _method_task(args.method, args.tiny))
+    if not args.dataset or len(args.dataset) != len(args.root or []):
+        parser.error("give one --root DIR after each --dataset NAME (or --bench DIR)")
+    return tuple(DatasetCopy(name, root, args.variant) for name, root in zip(args.dataset, args.root))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m export.loso",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("method", help="ssl3d, regional_tcn, moext, miacnet, attrclip, linear "
                                        "or a JSON training config")
-    parser.add_argument("--dataset", required=True, help="casme2, samm, smic, casme_sq, casme3, "
-                                                         "samm_lv or mmew")
-    parser.add_argument("--root", type=Path, required=True, help="your copy of the dataset")
+    parser.add_argument("--dataset", action="append", help="casme2, samm, smic, casme_sq, casme3, "
+                        "samm_lv or mmew; repeat with --root for a composite (e.g. MEGC's "
+                        "CASME II + SAMM + SMIC)")
+    parser.add_argument("--root", type=Path, action="append", help="your copy of that dataset")
     parser.add_argument("--variant", default=None, help="media variant (e.g. CASME II cropped)")
+    parser.add_argument("--bench", type=Path, default=None,
+                        help="a make-bench benchmark: leave one identity out over all its splits")
     parser.add_argument("--out", type=Path, default=None,
                         help="LOSO folder (default runs/loso-<method>-<dataset>)")
     parser.add_argument("--subjects", default="", help="comma-separated folds to run (default all)")
@@ -352,16 +413,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         import torch
 
         torch.set_num_threads(args.threads)
-    out = args.out or Path("runs") / f"loso-{Path(args.method).stem}-{args.dataset}"
     try:
-        summary = run_loso(args.method, args.dataset, args.root, out,
-                           subjects=[s for s in args.subjects.split(",") if s], variant=args.variant,
-                           tiny=args.tiny, seed=args.seed, val_fraction=args.val_fraction,
-                           resume=args.resume, cache=args.cache,
-                           pretrain_videos=args.pretrain_videos)
+        copies = _copies(parser, args)
+        settings = LosoSettings(args.method, copies, tiny=args.tiny, seed=args.seed,
+                                val_fraction=args.val_fraction,
+                                pretrain_videos=None if args.pretrain_videos is None
+                                else tuple(args.pretrain_videos))
+        names = "+".join(dict.fromkeys(copy.name for copy in copies))
+        out = args.out or Path("runs") / f"loso-{Path(args.method).stem}-{names}"
+        summary = run_loso(settings, out, subjects=[s for s in args.subjects.split(",") if s],
+                           resume=args.resume, cache=args.cache)
     except MerEdgeError as error:
         parser.exit(2, f"error: {error}\n")
-    print(f"{len(summary['folds'])} folds of {summary['method']} on {summary['dataset']} "
+    print(f"{len(summary['folds'])} folds of {args.method} on {names} "
           f"(written to {out / _SUMMARY}):")
     print(_table(summary))
     print(json.dumps({"pooled": summary["pooled"], "folds": len(summary["folds"])}, default=float))

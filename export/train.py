@@ -34,8 +34,9 @@ from mer_edge.data.prepare import cached_alignment
 
 from .checkpoint import RunDir, load_run_weights
 from .config import TrainConfig, load_config
-from .data import (RecognitionSet, Split, SpottingSet, load_bench_split, load_dataset_split,
-                   pair_pool, recognition_items, shared_video, split_tracks, unlabelled_windows)
+from .data import (DatasetCopy, RecognitionSet, Split, SpottingSet, load_bench_split,
+                   load_dataset_split, pair_pool, recognition_items, shared_video, split_tracks,
+                   unlabelled_windows)
 from .evaluate import recognition_metrics, spotting_metrics, tune_detector
 from .models import METHOD_NAMES, build_model, count_params
 
@@ -43,15 +44,21 @@ __all__ = ["main", "train", "DataSource", "add_pretrain_videos_option"]
 
 
 class DataSource:
-    """Where the splits come from: a benchmark folder or a real dataset."""
+    """Where the splits come from: a benchmark folder, or a real dataset (or several).
+
+    ``dataset`` and ``root`` name one copy of a real dataset; ``copies``
+    several, pooled by subject (see :func:`export.data.keyed_intervals`).
+    """
 
     def __init__(self, bench: Path | None = None, dataset: str | None = None,
                  root: Path | None = None, val_fraction: float = 0.2, seed: int = 0,
                  test_subjects: tuple[str, ...] = (), extra_train: tuple[Path, ...] = (),
-                 extra_val: tuple[Path, ...] = ()) -> None:
-        if (bench is None) == (dataset is None):
+                 extra_val: tuple[Path, ...] = (), copies: tuple[DatasetCopy, ...] = ()) -> None:
+        if dataset is not None:
+            copies = (DatasetCopy(dataset, Path(root or ".")), *copies)
+        if (bench is None) == (not copies):
             raise MerEdgeError("give either --bench DIR or --dataset NAME --root DIR")
-        self.bench, self.dataset, self.root = bench, dataset, root
+        self.bench, self.copies = bench, copies
         self.extra_train, self.extra_val = extra_train, extra_val
         self.val_fraction, self.seed, self.test_subjects = val_fraction, seed, test_subjects
 
@@ -63,9 +70,8 @@ class DataSource:
             for extra in self.extra_train if name == "train" else self.extra_val:
                 split = split.merge(load_bench_split(extra, name))
             return split
-        return load_dataset_split(self.dataset, self.root, name,  # type: ignore[arg-type]
-                                  val_fraction=self.val_fraction, seed=self.seed,
-                                  test_subjects=self.test_subjects)
+        return load_dataset_split(self.copies, name, val_fraction=self.val_fraction,
+                                  seed=self.seed, test_subjects=self.test_subjects)
 
     def describe(self) -> str:
         if self.bench is not None:
@@ -82,7 +88,10 @@ class DataSource:
                     "micro-/macro-expressions injected into a handful of real identities; train "
                     f"split for training{extra}; val split (other identities){extra_val} for "
                     "model selection; test identities never used")
-        return f"{self.dataset} at {self.root}, subject-disjoint train/val split"
+        held_out = (f"; subjects {', '.join(self.test_subjects)} held out"
+                    if self.test_subjects else "")
+        return (f"{' + '.join(copy.describe() for copy in self.copies)}, subject-disjoint "
+                f"train/val split{held_out}")
 
 
 def _seed_everything(seed: int) -> np.random.Generator:

@@ -17,7 +17,8 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("mediapipe")
 
-from export.loso import main, plan_folds, pooled_figures, run_loso  # noqa: E402
+from export.data import DatasetCopy  # noqa: E402
+from export.loso import LosoSettings, bench_copies, main, plan_folds, pooled_figures, run_loso  # noqa: E402
 from mer_edge import DatasetError, InputError  # noqa: E402
 from mer_edge._models import Model  # noqa: E402
 from mer_edge._options import EngineOptions  # noqa: E402
@@ -90,10 +91,14 @@ def casme_sq(bench: Path, tmp_path_factory) -> Path:
     return root
 
 
+def _on(root: Path, method: str = "linear", name: str = "casme2", **settings) -> LosoSettings:
+    return LosoSettings(method, (DatasetCopy(name, root),), **settings)
+
+
 @pytest.fixture(scope="module")
 def linear_run(casme2: Path, tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("loso_linear") / "run"
-    return out, run_loso("linear", "casme2", casme2, out, log=lambda _: None)
+    return out, run_loso(_on(casme2), out, log=lambda _: None)
 
 
 def test_every_subject_is_held_out_once_and_never_trained_on(casme2, linear_run):
@@ -135,16 +140,15 @@ def test_a_fold_scores_as_mer_edge_eval_of_its_model_on_the_held_out_subject(cas
 
 def test_resume_keeps_finished_folds_and_pools_them_with_new_ones(casme2, tmp_path):
     out = tmp_path / "loso"
-    first = run_loso("linear", "casme2", casme2, out, subjects=["01"], log=lambda _: None)
+    first = run_loso(_on(casme2), out, subjects=["01"], log=lambda _: None)
     assert list(first["folds"]) == ["01"] and not first["complete"]
     kept = (out / "fold-01" / "report.json").stat().st_mtime_ns
     with pytest.raises(InputError, match="--resume"):
-        run_loso("linear", "casme2", casme2, out, subjects=["02"], log=lambda _: None)
+        run_loso(_on(casme2), out, subjects=["02"], log=lambda _: None)
     with pytest.raises(InputError, match="other settings"):
-        run_loso("linear", "casme2", casme2, out, seed=1, resume=True, log=lambda _: None)
+        run_loso(_on(casme2, seed=1), out, resume=True, log=lambda _: None)
     lines: list[str] = []
-    second = run_loso("linear", "casme2", casme2, out, subjects=["02"], resume=True,
-                      log=lines.append)
+    second = run_loso(_on(casme2), out, subjects=["02"], resume=True, log=lines.append)
     assert list(second["folds"]) == ["01", "02"]
     assert (out / "fold-01" / "report.json").stat().st_mtime_ns == kept
     assert any("subject 01): done before, kept" in line for line in lines)
@@ -154,10 +158,10 @@ def test_resume_keeps_finished_folds_and_pools_them_with_new_ones(casme2, tmp_pa
 
 def test_a_trained_method_resumes_an_interrupted_fold(casme2, tmp_path):
     out = tmp_path / "loso"
-    first = run_loso("moext", "casme2", casme2, out, subjects=["03"], tiny=True, log=lambda _: None)
+    first = run_loso(_on(casme2, "moext", tiny=True), out, subjects=["03"], log=lambda _: None)
     state = json.loads((out / "fold-03" / "run" / "state.json").read_text())
     (out / "fold-03" / "report.json").unlink()  # stopped after training, before evaluating
-    again = run_loso("moext", "casme2", casme2, out, subjects=["03"], tiny=True, resume=True,
+    again = run_loso(_on(casme2, "moext", tiny=True), out, subjects=["03"], resume=True,
                      log=lambda _: None)
     assert json.loads((out / "fold-03" / "run" / "state.json").read_text())["history"] == \
         state["history"]  # no epoch trained twice
@@ -166,8 +170,8 @@ def test_a_trained_method_resumes_an_interrupted_fold(casme2, tmp_path):
 
 
 def test_a_spotter_is_cross_validated_on_long_videos(casme_sq, tmp_path):
-    summary = run_loso("regional_tcn", "casme_sq", casme_sq, tmp_path / "loso",
-                       subjects=["s01", "s04"], tiny=True, log=lambda _: None)
+    summary = run_loso(_on(casme_sq, "regional_tcn", "casme_sq", tiny=True), tmp_path / "loso",
+                       subjects=["s01", "s04"], log=lambda _: None)
     truth = [i for i in load_dataset("casme_sq", casme_sq) if i.subject in ("s01", "s04")]
     pooled = summary["pooled"]
     assert pooled["all"]["tp"] + pooled["all"]["fn"] == len(truth)
@@ -179,13 +183,41 @@ def test_a_spotter_is_cross_validated_on_long_videos(casme_sq, tmp_path):
 def test_plans_and_errors(casme2, bench, tmp_path, capsys):
     intervals = load_dataset("casme2", casme2)
     with pytest.raises(InputError, match="long videos"):
-        plan_folds(intervals, "spotting", "casme2")
+        plan_folds(intervals, "spotting", ["casme2"])
     with pytest.raises(DatasetError, match="at least 3 subjects"):
-        plan_folds([i for i in intervals if i.subject in ("01", "02")], "recognition", "casme2")
+        plan_folds([i for i in intervals if i.subject in ("01", "02")], "recognition", ["casme2"])
     with pytest.raises(DatasetError, match=r"not folds of this dataset; its folds are \['01'"):
-        run_loso("linear", "casme2", casme2, tmp_path / "x", subjects=["99"], log=lambda _: None)
+        run_loso(_on(casme2), tmp_path / "x", subjects=["99"], log=lambda _: None)
+    with pytest.raises(DatasetError, match="is in two copies"):
+        run_loso(LosoSettings("linear", (DatasetCopy("casme2", casme2),) * 2), tmp_path / "x")
     with pytest.raises(SystemExit) as exit_info:
         main(["regional_tcn", "--dataset", "casme2", "--root", str(casme2), "--out",
               str(tmp_path / "y"), "--tiny"])
     assert exit_info.value.code == 2 and "pre-cut clips" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["linear", "--dataset", "casme2", "--root", str(casme2), "--dataset", "samm"])
+    assert "one --root DIR after each --dataset" in capsys.readouterr().err
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_leave_one_identity_out_on_a_benchmark_matches_its_merged_copy(bench, linear_run, tmp_path):
+    _, merged = linear_run
+    copies = bench_copies(bench, "recognition")
+    assert [c.root.parent.name for c in copies] == ["train", "val", "test"]
+    summary = run_loso(LosoSettings("linear", copies), tmp_path / "loso", subjects=["02"],
+                       log=lambda _: None)
+    fold, same = summary["folds"]["02"], merged["folds"]["02"]
+    assert fold["train_subjects"] == same["train_subjects"]
+    assert fold["figures"] == same["figures"]
+
+
+def test_a_composite_of_two_datasets_keys_subjects_by_dataset(casme2, casme_sq, tmp_path):
+    settings = LosoSettings("linear", (DatasetCopy("casme2", casme2), DatasetCopy("casme_sq", casme_sq)))
+    summary = run_loso(settings, tmp_path / "loso", subjects=["casme_sq/s04"], log=lambda _: None)
+    assert "casme2/01" in summary["subjects"] and "casme_sq/s01" in summary["subjects"]
+    fold = summary["folds"]["casme_sq/s04"]
+    assert any(s.startswith("casme2/") for s in fold["train_subjects"] + fold["val_subjects"])
+    assert "casme_sq/s04" not in fold["train_subjects"] + fold["val_subjects"]
+    assert fold["figures"]["samples"] == sum(
+        1 for i in load_dataset("casme_sq", casme_sq) if i.subject == "s04" and i.kind == "ME")
+    assert (tmp_path / "loso" / "fold-casme_sq_s04" / "model.onnx").is_file()
