@@ -131,26 +131,25 @@ def keyed_intervals(copies: Sequence[DatasetCopy]) -> list[tuple[DatasetCopy, st
     """Every interval of ``copies`` as ``(copy, subject as its sheet writes it, interval)``.
 
     The returned interval's ``subject`` is the subject's key across the
-    copies: the sheet's own id when every copy is of one dataset (e.g. the
-    splits of a ``make_bench`` benchmark, whose subject numbers never
-    repeat), else ``dataset/subject`` (a composite such as MEGC's CASME II +
-    SAMM + SMIC).
+    copies: the sheet's own id when every copy is of one dataset (copies of
+    one dataset share its subject numbering, e.g. the splits and seeds of
+    ``make_bench`` benchmarks built on one layout), else ``dataset/subject``
+    (a composite such as MEGC's CASME II + SAMM + SMIC).
 
     Raises:
-        DatasetError: a copy cannot be read, or one key appears in two copies.
+        DatasetError: a copy cannot be read, or one folder is given twice.
     """
     from mer_edge.data.loaders import load_dataset
 
+    roots = [copy.root.resolve() for copy in copies]
+    twice = sorted({str(root) for root in roots if roots.count(root) > 1})
+    if twice:
+        raise DatasetError(f"the same copy is given twice: {twice}; its samples would count double")
     composite = len({copy.name for copy in copies}) > 1
     keyed: list[tuple[DatasetCopy, str, Interval]] = []
-    owner: dict[str, int] = {}
-    for number, copy in enumerate(copies):
+    for copy in copies:
         for interval in load_dataset(copy.name, copy.root, variant=copy.variant):
             key = f"{copy.name}/{interval.subject}" if composite else interval.subject
-            if owner.setdefault(key, number) != number:
-                raise DatasetError(f"subject {key} is in two copies ({copies[owner[key]].root} "
-                                   f"and {copy.root}); subjects must be one person each",
-                                   path=str(copy.root))
             keyed.append((copy, interval.subject, replace(interval, subject=key)))
     return keyed
 

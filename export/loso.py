@@ -251,23 +251,46 @@ class LosoSettings:
                 else list(self.pretrain_videos)}
 
 
-def bench_copies(bench: str | Path, task: str) -> tuple[DatasetCopy, ...]:
-    """A ``make_bench`` benchmark's splits as dataset copies, for leave-one-identity-out.
+def _subject_identities(bench: Path) -> dict[str, str]:
+    identities: dict[str, str] = {}
+    for manifest in sorted(bench.glob("*/manifest.json")):
+        for video in json.loads(manifest.read_text(encoding="utf-8")).get("videos", []):
+            identities[video["subject"]] = video["identity"]
+    return identities
+
+
+def bench_copies(benches: Sequence[str | Path], task: str) -> tuple[DatasetCopy, ...]:
+    """``make_bench`` benchmarks' splits as dataset copies, for leave-one-identity-out.
 
     Recognition reads each split's CASME II folder (``SPLIT/recognition``),
-    spotting each split's CAS(ME)² folder (``SPLIT``); a benchmark's subject
-    numbers never repeat across splits, so each subject is one identity.
+    spotting each split's CAS(ME)² folder (``SPLIT``).  A benchmark numbers
+    its subjects by identity across its splits, so a subject is one identity;
+    several benchmarks (other seeds) pool their movements by subject, and
+    must number the same identities alike.
+
+    Raises:
+        DatasetError: a folder is not a benchmark, or two benchmarks give one
+            subject number to different identities.
     """
     from mer_edge.data.synth.bench import SPLITS
 
-    bench = Path(bench)
     name, folder = ("casme_sq", "") if task == "spotting" else ("casme2", "recognition")
-    copies = tuple(DatasetCopy(name, bench / split / folder) for split in SPLITS
-                   if (bench / split / folder).is_dir())
-    if not copies:
-        raise DatasetError("not a make_bench benchmark (no train/ val/ test/ folders)",
-                           path=str(bench))
-    return copies
+    copies: list[DatasetCopy] = []
+    first: dict[str, str] = {}
+    for bench in map(Path, benches):
+        found = [DatasetCopy(name, bench / split / folder) for split in SPLITS
+                 if (bench / split / folder).is_dir()]
+        if not found:
+            raise DatasetError("not a make_bench benchmark (no train/ val/ test/ folders)",
+                               path=str(bench))
+        identities = _subject_identities(bench)
+        clash = {s: (first[s], i) for s, i in identities.items() if first.setdefault(s, i) != i}
+        if clash:
+            raise DatasetError(f"this benchmark numbers its subjects unlike {benches[0]} "
+                               f"(subject: (there, here)) {clash}; pool benchmarks built on one "
+                               "layout", path=str(bench))
+        copies += found
+    return tuple(copies)
 
 
 def run_loso(settings: LosoSettings, out: str | Path, *, subjects: Sequence[str] = (),
@@ -396,8 +419,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                         "CASME II + SAMM + SMIC)")
     parser.add_argument("--root", type=Path, action="append", help="your copy of that dataset")
     parser.add_argument("--variant", default=None, help="media variant (e.g. CASME II cropped)")
-    parser.add_argument("--bench", type=Path, default=None,
-                        help="a make-bench benchmark: leave one identity out over all its splits")
+    parser.add_argument("--bench", type=Path, action="append", default=None,
+                        help="a make-bench benchmark: leave one identity out over all its splits "
+                             "(repeat for benchmarks of other seeds, pooled by identity)")
     parser.add_argument("--out", type=Path, default=None,
                         help="LOSO folder (default runs/loso-<method>-<dataset>)")
     parser.add_argument("--subjects", default="", help="comma-separated folds to run (default all)")

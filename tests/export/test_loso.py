@@ -188,7 +188,7 @@ def test_plans_and_errors(casme2, bench, tmp_path, capsys):
         plan_folds([i for i in intervals if i.subject in ("01", "02")], "recognition", ["casme2"])
     with pytest.raises(DatasetError, match=r"not folds of this dataset; its folds are \['01'"):
         run_loso(_on(casme2), tmp_path / "x", subjects=["99"], log=lambda _: None)
-    with pytest.raises(DatasetError, match="is in two copies"):
+    with pytest.raises(DatasetError, match="the same copy is given twice"):
         run_loso(LosoSettings("linear", (DatasetCopy("casme2", casme2),) * 2), tmp_path / "x")
     with pytest.raises(SystemExit) as exit_info:
         main(["regional_tcn", "--dataset", "casme2", "--root", str(casme2), "--out",
@@ -202,13 +202,19 @@ def test_plans_and_errors(casme2, bench, tmp_path, capsys):
 
 def test_leave_one_identity_out_on_a_benchmark_matches_its_merged_copy(bench, linear_run, tmp_path):
     _, merged = linear_run
-    copies = bench_copies(bench, "recognition")
+    copies = bench_copies([bench], "recognition")
     assert [c.root.parent.name for c in copies] == ["train", "val", "test"]
     summary = run_loso(LosoSettings("linear", copies), tmp_path / "loso", subjects=["02"],
                        log=lambda _: None)
     fold, same = summary["folds"]["02"], merged["folds"]["02"]
     assert fold["train_subjects"] == same["train_subjects"]
     assert fold["figures"] == same["figures"]
+
+
+def test_benchmarks_pool_by_identity_only_when_numbered_alike(bench, tiny_bench):
+    assert len(bench_copies([bench, bench], "spotting")) == 6
+    with pytest.raises(DatasetError, match="numbers its subjects unlike"):
+        bench_copies([bench, tiny_bench], "recognition")  # s03 is lp_d9 here, lp_d19 there
 
 
 def test_a_composite_of_two_datasets_keys_subjects_by_dataset(casme2, casme_sq, tmp_path):
