@@ -155,14 +155,32 @@ def _train_fold(settings: LosoSettings, source: DataSource, fold_dir: Path, *, r
     return model_path, summary["val_metrics"]
 
 
-def _evaluate_fold(copy: DatasetCopy, subject: str, model: Path, task: str) -> dict[str, Any]:
-    """The engine with the fold's model on the held-out subject (``subject`` as its sheet writes it)."""
+def _evaluate_fold(held_out: Sequence[tuple[DatasetCopy, str]], model: Path, task: str
+                   ) -> dict[str, Any]:
+    """The engine with the fold's model on the held-out subject, in every copy it is in.
+
+    With several copies, their video ids are prefixed by the copy's folder so
+    that two copies' clips of one name stay apart.
+    """
     from mer_edge.evaluation import evaluate_dataset
 
     role = "spotting_model" if task == "spotting" else "recognition_model"
     options = EngineOptions(running_mode="file", **{role: str(model)})
-    return evaluate_dataset(copy.name, copy.root, variant=copy.variant, subjects=[subject],
-                            options=options)
+    if len(held_out) == 1:
+        (copy, subject), = held_out
+        return evaluate_dataset(copy.name, copy.root, variant=copy.variant, subjects=[subject],
+                                options=options)
+    merged: dict[str, Any] = {"per_video": [], "failed_videos": [], "copies": []}
+    for copy, subject in held_out:
+        part = evaluate_dataset(copy.name, copy.root, variant=copy.variant, subjects=[subject],
+                                options=options)
+        merged["per_video"] += [{**video, "video": f"{copy.root}:{video['video']}"}
+                                for video in part["per_video"]]
+        merged["failed_videos"] += part.get("failed_videos", [])
+        merged["copies"].append({"copy": copy.describe(), "subject": subject,
+                                 "recognition": part["recognition"],
+                                 "spotting": part.get("spotting")})
+    return merged
 
 
 def _recognition_pairs(report: dict[str, Any]) -> tuple[list[str], list[str], int]:
@@ -327,7 +345,10 @@ def run_loso(settings: LosoSettings, out: str | Path, *, subjects: Sequence[str]
     plan = plan_folds([interval for _, _, interval in keyed], task,
                       [copy.name for copy in settings.copies])
     chosen = _chosen_folds(plan, subjects)
-    held_out_in = {interval.subject: (copy, raw) for copy, raw, interval in keyed}
+    held_out_in: dict[str, list[tuple[DatasetCopy, str]]] = {}
+    for copy, raw, interval in keyed:
+        if (copy, raw) not in held_out_in.setdefault(interval.subject, []):
+            held_out_in[interval.subject].append((copy, raw))
     summary_path = out / _SUMMARY
     identity = settings.identity(task)
     if summary_path.is_file():
@@ -365,11 +386,12 @@ def run_loso(settings: LosoSettings, out: str | Path, *, subjects: Sequence[str]
     return summary
 
 
-def _run_fold(settings: LosoSettings, task: str, subject: str, held_out: tuple[DatasetCopy, str],
-              fold_dir: Path, *, resume: bool, cache: Path, log: Log) -> dict[str, Any]:
+def _run_fold(settings: LosoSettings, task: str, subject: str,
+              held_out: Sequence[tuple[DatasetCopy, str]], fold_dir: Path, *, resume: bool,
+              cache: Path, log: Log) -> dict[str, Any]:
     """Train, export and evaluate the fold that holds ``subject`` out.
 
-    ``held_out`` is the copy the subject is in and its id in that copy's sheet.
+    ``held_out`` lists the copies the subject is in, with its id in each sheet.
     """
     started = time.monotonic()
     source = DataSource(copies=settings.copies, val_fraction=settings.val_fraction,
@@ -383,8 +405,7 @@ def _run_fold(settings: LosoSettings, task: str, subject: str, held_out: tuple[D
                                          log=log)
     except DatasetError as error:
         raise DatasetError(f"fold of held-out subject {subject}: {error}") from error
-    copy, sheet_subject = held_out
-    report = _evaluate_fold(copy, sheet_subject, model, task)
+    report = _evaluate_fold(held_out, model, task)
     return {"subject": subject, "train_subjects": train_subjects, "val_subjects": val_subjects,
             "model": str(model), "val_metrics": val_metrics,
             "figures": _fold_figures(task, subject, report),

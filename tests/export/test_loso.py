@@ -211,8 +211,17 @@ def test_leave_one_identity_out_on_a_benchmark_matches_its_merged_copy(bench, li
     assert fold["figures"] == same["figures"]
 
 
-def test_benchmarks_pool_by_identity_only_when_numbered_alike(bench, tiny_bench):
-    assert len(bench_copies([bench, bench], "spotting")) == 6
+def test_benchmarks_pool_by_identity_only_when_numbered_alike(bench, tiny_bench, linear_run,
+                                                              tmp_path):
+    again = tmp_path / "again"  # as a benchmark of another seed would be, on the same layout
+    shutil.copytree(bench, again)
+    copies = bench_copies([bench, again], "recognition")
+    assert len(copies) == 6
+    summary = run_loso(LosoSettings("linear", copies), tmp_path / "loso", subjects=["02"],
+                       log=lambda _: None)
+    single = linear_run[1]["folds"]["02"]["figures"]
+    fold = summary["folds"]["02"]["figures"]  # the held-out subject is scored in both copies
+    assert fold["samples"] == 2 * single["samples"] and fold["uf1"] == single["uf1"]
     with pytest.raises(DatasetError, match="numbers its subjects unlike"):
         bench_copies([bench, tiny_bench], "recognition")  # s03 is lp_d9 here, lp_d19 there
 
