@@ -217,8 +217,10 @@ def pooled_figures(task: str, fold_reports: dict[str, dict[str, Any]]) -> dict[s
     if task == "recognition":
         truth, predicted, no_face = [], [], 0
         for report in fold_reports.values():
-            t, p, n = _recognition_pairs(report)
-            truth, predicted, no_face = truth + t, predicted + p, no_face + n
+            fold_truth, fold_predicted, fold_no_face = _recognition_pairs(report)
+            truth.extend(fold_truth)
+            predicted.extend(fold_predicted)
+            no_face += fold_no_face
         if not truth:
             return {"samples": 0, "no_face": no_face}
         scores = recognition_scores(truth, predicted, class_names=list(MEGC_CLASSES))
@@ -227,8 +229,9 @@ def pooled_figures(task: str, fold_reports: dict[str, dict[str, Any]]) -> dict[s
                 "samples": len(truth), "no_face": no_face}
     truth_items, predicted_items = [], []
     for subject, report in fold_reports.items():
-        t, p = _spotting_items(report, subject)
-        truth_items, predicted_items = truth_items + t, predicted_items + p
+        fold_truth_items, fold_predicted_items = _spotting_items(report, subject)
+        truth_items.extend(fold_truth_items)
+        predicted_items.extend(fold_predicted_items)
     scores = spotting_scores(truth_items, predicted_items)
     return {kind: _rounded(dict(values)) for kind, values in scores.items()}
 
