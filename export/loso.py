@@ -331,7 +331,8 @@ def run_loso(settings: LosoSettings, out: str | Path, *, subjects: Sequence[str]
     Returns:
         The content of ``loso.json``: ``folds`` (per held-out subject: the
         training and validation subjects, the fold's figures, its model) and
-        ``pooled`` (the MEGC figures of every fold's predictions together).
+        ``pooled`` (the MEGC figures of every fold's predictions together);
+        for a composite also ``pooled_by_dataset``.
 
     Raises:
         InputError: an existing LOSO folder without ``resume``, or one made with
@@ -384,6 +385,11 @@ def run_loso(settings: LosoSettings, out: str | Path, *, subjects: Sequence[str]
         reports[subject] = fold["report"]
         summary["folds"][subject] = {k: v for k, v in fold.items() if k != "report"}
         summary["pooled"] = pooled_figures(task, reports)
+        names = sorted({copy.name for copy in settings.copies})
+        if len(names) > 1:  # a composite: MEGC also reports each dataset on its own
+            summary["pooled_by_dataset"] = {
+                name: pooled_figures(task, {key: report for key, report in reports.items()
+                                            if key.startswith(name + "/")}) for name in names}
         summary["complete"] = len(reports) == len(plan.folds)
         write_json_atomically(summary_path, summary)
     return summary

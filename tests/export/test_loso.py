@@ -236,3 +236,5 @@ def test_a_composite_of_two_datasets_keys_subjects_by_dataset(casme2, casme_sq, 
     assert fold["figures"]["samples"] == sum(
         1 for i in load_dataset("casme_sq", casme_sq) if i.subject == "s04" and i.kind == "ME")
     assert (tmp_path / "loso" / "fold-casme_sq_s04" / "model.onnx").is_file()
+    by_dataset = summary["pooled_by_dataset"]
+    assert by_dataset["casme_sq"] == summary["pooled"] and by_dataset["casme2"]["samples"] == 0
