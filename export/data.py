@@ -159,13 +159,22 @@ def load_dataset_split(copies: Sequence[DatasetCopy], split: str, *, val_fractio
     """A subject-disjoint split of a user's real dataset(s) (``test_subjects`` held out).
 
     Subjects are the keys of :func:`keyed_intervals`; validation subjects
-    are drawn from the subjects not held out.
+    are drawn from the subjects not held out, among those with an ME of a
+    MEGC class when there are at least two (a subject whose MEs are all
+    ``others``, as some SAMM subjects, cannot validate a recognizer; it
+    trains).
     """
     from mer_edge.metrics import split_train_val
 
     intervals = [interval for _, _, interval in keyed_intervals(copies)]
     subjects = sorted({i.subject for i in intervals} - set(test_subjects))
-    train, val = split_train_val(subjects, val_fraction, seed)
+    labelled = sorted({i.subject for i in intervals if i.kind == "ME" and megc_label(i) is not None}
+                      - set(test_subjects))
+    if len(labelled) >= 2:
+        train, val = split_train_val(labelled, val_fraction, seed)
+        train = tuple(sorted(set(subjects) - set(val)))
+    else:
+        train, val = split_train_val(subjects, val_fraction, seed)
     chosen = {"train": set(train), "val": set(val), "test": set(test_subjects)}[split]
     result = Split(split)
     for interval in intervals:

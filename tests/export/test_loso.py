@@ -238,3 +238,23 @@ def test_a_composite_of_two_datasets_keys_subjects_by_dataset(casme2, casme_sq, 
     assert (tmp_path / "loso" / "fold-casme_sq_s04" / "model.onnx").is_file()
     by_dataset = summary["pooled_by_dataset"]
     assert by_dataset["casme_sq"] == summary["pooled"] and by_dataset["casme2"]["samples"] == 0
+
+
+def test_subjects_without_a_megc_label_train_but_never_validate(casme2, tmp_path):
+    from export.data import load_dataset_split
+
+    root = tmp_path / "casme2"
+    shutil.copytree(casme2, root)
+    (sheet,) = root.glob("CASME2-coding*.csv")
+    header, rows = _merged_rows([sheet], header=True)
+    for row in rows:
+        if row[0] in ("04", "05"):
+            row[-1] = "others"  # as some SAMM subjects: no MEGC class at all
+    _write_rows(sheet, header, rows)
+    copies = (DatasetCopy("casme2", root),)
+    for seed in range(6):
+        split = {name: load_dataset_split(copies, name, val_fraction=0.5, seed=seed,
+                                          test_subjects=("01",)) for name in ("train", "val")}
+        val = {i.subject for i in split["val"].recognition}
+        assert val and val <= {"02", "03"}
+        assert {"04", "05"} <= {i.subject for i in split["train"].recognition}
