@@ -125,7 +125,10 @@ def _chosen_folds(plan: FoldPlan, only: Sequence[str]) -> set[str]:
 def _method_task(method: str, tiny: bool) -> str:
     if method == LINEAR:
         return "recognition"
-    return load_config(method, tiny=tiny).task
+    try:
+        return load_config(method, tiny=tiny).task
+    except InputError as error:
+        raise InputError(f"{error}; or {LINEAR!r} (the FACS-linear recognizer)") from error
 
 
 def _split_subjects(split: Split) -> list[str]:

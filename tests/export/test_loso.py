@@ -197,6 +197,9 @@ def test_plans_and_errors(casme2, bench, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["linear", "--dataset", "casme2", "--root", str(casme2), "--dataset", "samm"])
     assert "one --root DIR after each --dataset" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["nope", "--dataset", "casme2", "--root", str(casme2), "--out", str(tmp_path / "z")])
+    assert "'linear'" in capsys.readouterr().err
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
 
 
