@@ -35,16 +35,20 @@ and the pooled figures, rewritten after each fold so that nothing finished
 is lost.  ``--resume`` skips finished folds and resumes an interrupted one
 from its last epoch.  ``--subjects`` runs only some folds (training still
 uses every other subject); with ``--resume`` the folds finished earlier in
-the folder are pooled with them.
+the folder are pooled with them.  ``--jobs N`` trains N folds at once, each
+in its own process (on a machine with the cores for it).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from mer_edge._dataset_eval import LONG_VIDEO_DATASETS
 from mer_edge._errors import DatasetError, InputError, MerEdgeError
@@ -318,8 +322,8 @@ def bench_copies(benches: Sequence[str | Path], task: str) -> tuple[DatasetCopy,
 
 
 def run_loso(settings: LosoSettings, out: str | Path, *, subjects: Sequence[str] = (),
-             resume: bool = False, cache: str | Path | None = None,
-             log: Log | None = None) -> dict[str, Any]:
+             resume: bool = False, cache: str | Path | None = None, jobs: int = 1,
+             threads: int = 0, log: Log | None = None) -> dict[str, Any]:
     """Cross-validate a method on a dataset (or several), one held-out subject at a time.
 
     Args:
@@ -329,6 +333,9 @@ def run_loso(settings: LosoSettings, out: str | Path, *, subjects: Sequence[str]
             ``resume``, folds finished earlier in ``out`` are pooled with them.
         resume: go on with a LOSO folder left unfinished.
         cache: alignment cache (default ``<out>/_cache``).
+        jobs: folds run at once, each in its own process (finished folds are
+            written as they come; ``loso.json`` lists them in subject order).
+        threads: torch threads of each fold process (0: the cores shared out).
         log: receives progress lines.
 
     Returns:
@@ -370,32 +377,85 @@ def run_loso(settings: LosoSettings, out: str | Path, *, subjects: Sequence[str]
     out.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {**identity, "subjects": list(plan.subjects),
                                "not_folds": list(plan.without_samples), "folds": {}}
-    reports: dict[str, dict[str, Any]] = {}
-    for number, subject in enumerate(plan.folds, start=1):
-        fold_dir = out / f"fold-{subject.replace('/', '_')}"
-        report_path = fold_dir / _REPORT
-        if resume and report_path.is_file():
-            fold = json.loads(report_path.read_text(encoding="utf-8"))
-            log(f"fold {number}/{len(plan.folds)} (subject {subject}): done before, kept")
-        elif subject not in chosen:
-            continue
-        else:
-            fold = _run_fold(settings, task, subject, held_out_in[subject], fold_dir,
-                             resume=resume, cache=cache, log=log)
-            write_json_atomically(report_path, fold)
-            log(f"fold {number}/{len(plan.folds)} (subject {subject}): "
-                + json.dumps(fold["figures"], default=float))
-        reports[subject] = fold["report"]
-        summary["folds"][subject] = {k: v for k, v in fold.items() if k != "report"}
+    folds: dict[str, dict[str, Any]] = {}
+
+    def record(subject: str, fold: dict[str, Any]) -> None:
+        folds[subject] = fold
+        done = [s for s in plan.folds if s in folds]
+        reports = {s: folds[s]["report"] for s in done}
+        summary["folds"] = {s: {k: v for k, v in folds[s].items() if k != "report"} for s in done}
         summary["pooled"] = pooled_figures(task, reports)
         names = sorted({copy.name for copy in settings.copies})
         if len(names) > 1:  # a composite: MEGC also reports each dataset on its own
             summary["pooled_by_dataset"] = {
                 name: pooled_figures(task, {key: report for key, report in reports.items()
                                             if key.startswith(name + "/")}) for name in names}
-        summary["complete"] = len(reports) == len(plan.folds)
+        summary["complete"] = len(done) == len(plan.folds)
         write_json_atomically(summary_path, summary)
+
+    to_run = []
+    for subject in plan.folds:
+        report_path = _fold_dir(out, subject) / _REPORT
+        if resume and report_path.is_file():
+            log(f"fold (subject {subject}): done before, kept")
+            record(subject, json.loads(report_path.read_text(encoding="utf-8")))
+        elif subject in chosen:
+            to_run.append(subject)
+    tasks = [_FoldTask(settings, task, subject, tuple(held_out_in[subject]),
+                       _fold_dir(out, subject), resume, cache) for subject in to_run]
+    for number, (fold_task, fold) in enumerate(_run_folds(tasks, jobs, threads, log), start=1):
+        write_json_atomically(fold_task.fold_dir / _REPORT, fold)
+        log(f"fold {number}/{len(tasks)} (subject {fold_task.subject}): "
+            + json.dumps(fold["figures"], default=float))
+        record(fold_task.subject, fold)
     return summary
+
+
+def _fold_dir(out: Path, subject: str) -> Path:
+    return out / f"fold-{subject.replace('/', '_')}"
+
+
+@dataclass(frozen=True)
+class _FoldTask:
+    """One fold to run (picklable: it crosses to a worker process with ``--jobs``)."""
+
+    settings: LosoSettings
+    task: str
+    subject: str
+    held_out: tuple[tuple[DatasetCopy, str], ...]
+    fold_dir: Path
+    resume: bool
+    cache: Path
+
+    def run(self, log: Log) -> dict[str, Any]:
+        return _run_fold(self.settings, self.task, self.subject, self.held_out, self.fold_dir,
+                         resume=self.resume, cache=self.cache, log=log)
+
+
+def _run_in_worker(fold: _FoldTask, threads: int) -> dict[str, Any]:
+    """A fold in a worker process: its own torch threads, log lines tagged with the subject."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    return fold.run(lambda line: print(f"[{fold.subject}] {line}", flush=True))
+
+
+def _run_folds(tasks: Sequence[_FoldTask], jobs: int, threads: int, log: Log
+               ) -> Iterator[tuple[_FoldTask, dict[str, Any]]]:
+    """Each fold with its result, in order (one job) or as they finish (several)."""
+    if jobs <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            yield task, task.run(log)
+        return
+    per_job = threads or max(1, (os.cpu_count() or 1) // jobs)
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        futures = {pool.submit(_run_in_worker, task, per_job): task for task in tasks}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 
 def _run_fold(settings: LosoSettings, task: str, subject: str,
@@ -463,9 +523,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--tiny", action="store_true", help="tiny configurations (tests)")
     parser.add_argument("--resume", action="store_true", help="go on with an unfinished LOSO folder")
     parser.add_argument("--cache", type=Path, default=None, help="alignment cache (default <out>/_cache)")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads (per fold with --jobs; 0: default)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="folds trained at once, one process each (default 1)")
     add_pretrain_videos_option(parser)
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f"--jobs must be at least 1, got {args.jobs}")
     if args.threads:
         import torch
 
@@ -479,7 +544,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         names = "+".join(dict.fromkeys(copy.name for copy in copies))
         out = args.out or Path("runs") / f"loso-{Path(args.method).stem}-{names}"
         summary = run_loso(settings, out, subjects=[s for s in args.subjects.split(",") if s],
-                           resume=args.resume, cache=args.cache)
+                           resume=args.resume, cache=args.cache, jobs=args.jobs,
+                           threads=args.threads)
     except MerEdgeError as error:
         parser.exit(2, f"error: {error}\n")
     print(f"{len(summary['folds'])} folds of {args.method} on {names} "

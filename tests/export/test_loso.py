@@ -151,7 +151,7 @@ def test_resume_keeps_finished_folds_and_pools_them_with_new_ones(casme2, tmp_pa
     second = run_loso(_on(casme2), out, subjects=["02"], resume=True, log=lines.append)
     assert list(second["folds"]) == ["01", "02"]
     assert (out / "fold-01" / "report.json").stat().st_mtime_ns == kept
-    assert any("subject 01): done before, kept" in line for line in lines)
+    assert any("(subject 01): done before, kept" in line for line in lines)
     assert second["pooled"]["samples"] == sum(f["figures"]["samples"]
                                               for f in second["folds"].values())
 
@@ -261,3 +261,12 @@ def test_subjects_without_a_megc_label_train_but_never_validate(casme2, tmp_path
         val = {i.subject for i in split["val"].recognition}
         assert val and val <= {"02", "03"}
         assert {"04", "05"} <= {i.subject for i in split["train"].recognition}
+
+
+def test_folds_run_in_parallel_processes_give_the_same_figures(casme2, linear_run, tmp_path):
+    _, one_by_one = linear_run
+    summary = run_loso(_on(casme2), tmp_path / "loso", jobs=2, threads=1, log=lambda _: None)
+    assert list(summary["folds"]) == list(one_by_one["folds"])  # subject order, not finish order
+    assert summary["pooled"] == one_by_one["pooled"]
+    for subject, fold in summary["folds"].items():
+        assert fold["figures"] == one_by_one["folds"][subject]["figures"]
