@@ -50,19 +50,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from mer_edge._dataset_eval import LONG_VIDEO_DATASETS
 from mer_edge._errors import DatasetError, InputError, MerEdgeError
 from mer_edge._options import EngineOptions
-from mer_edge.data.schema import MEGC_CLASSES, Interval
-from mer_edge.metrics import recognition_scores, spotting_scores
 
 from .checkpoint import write_json_atomically
 from .config import load_config
-from .data import DatasetCopy, Split, keyed_intervals, megc_label
+from .data import DatasetCopy, Split, keyed_intervals
+from .loso_plan import bench_copies, chosen_folds, plan_folds
+from .loso_pooling import fold_figures, pooled_figures
 from .train import DataSource, add_pretrain_videos_option
 
-__all__ = ["LINEAR", "LONG_VIDEO_DATASETS", "FoldPlan", "LosoSettings", "bench_copies", "plan_folds",
-           "pooled_figures", "run_loso", "main"]
+__all__ = ["LINEAR", "LosoSettings", "run_loso", "main"]
 
 #: The method name of the FACS-linear recognizer (not a torch training config).
 LINEAR = "linear"
@@ -70,60 +68,6 @@ _REPORT = "report.json"
 _SUMMARY = "loso.json"
 
 Log = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class FoldPlan:
-    """The folds of a LOSO run on one dataset.
-
-    Attributes:
-        task: ``recognition`` or ``spotting`` (the method's).
-        subjects: every subject of the sheet, sorted.
-        folds: the subjects held out in turn, in order.
-        without_samples: subjects that cannot be a fold (no MEGC-labelled ME
-            for a recognizer); they still train the other folds' models.
-    """
-
-    task: str
-    subjects: tuple[str, ...]
-    folds: tuple[str, ...]
-    without_samples: tuple[str, ...]
-
-
-def plan_folds(intervals: Sequence[Interval], task: str, datasets: Sequence[str]) -> FoldPlan:
-    """Which subjects are held out in turn (``datasets``: the copies' dataset names).
-
-    A recognizer's folds are the subjects with at least one labelled ME; a
-    spotter's are all subjects (their videos also count false positives).
-
-    Raises:
-        InputError: a spotter on a clip dataset.
-        DatasetError: fewer than three subjects (a fold needs a training and
-            a validation subject besides the held-out one).
-    """
-    clips = sorted(set(datasets) - set(LONG_VIDEO_DATASETS))
-    if task == "spotting" and clips:
-        raise InputError(f"a spotter is cross-validated on long videos "
-                         f"({', '.join(LONG_VIDEO_DATASETS)}); {', '.join(clips)} holds pre-cut clips")
-    subjects = tuple(sorted({item.subject for item in intervals}))
-    if len(subjects) < 3:
-        raise DatasetError(f"leave-one-subject-out needs at least 3 subjects (one held out, one to "
-                           f"train on, one to validate on); the sheet has {list(subjects)}")
-    if task == "recognition":
-        usable = {item.subject for item in intervals
-                  if item.kind == "ME" and megc_label(item) is not None}
-    else:
-        usable = set(subjects)
-    return FoldPlan(task, subjects, tuple(s for s in subjects if s in usable),
-                    tuple(s for s in subjects if s not in usable))
-
-
-def _chosen_folds(plan: FoldPlan, only: Sequence[str]) -> set[str]:
-    unknown = sorted(set(only) - set(plan.folds))
-    if unknown:
-        raise DatasetError(f"--subjects {unknown} are not folds of this dataset; its folds are "
-                           f"{list(plan.folds)}")
-    return set(only or plan.folds)
 
 
 def _method_task(method: str, tiny: bool) -> str:
@@ -190,66 +134,6 @@ def _evaluate_fold(held_out: Sequence[tuple[DatasetCopy, str]], model: Path, tas
     return merged
 
 
-def _recognition_pairs(report: dict[str, Any]) -> tuple[list[str], list[str], int]:
-    """True and predicted classes of a fold's recognised MEs, and how many had no face."""
-    truth, predicted, no_face = [], [], 0
-    for video in report["per_video"]:
-        for item in video["truth"]:
-            if "predicted" not in item:
-                continue
-            if item["predicted"] is None:
-                no_face += 1
-            else:
-                truth.append(item["label"])
-                predicted.append(item["predicted"])
-    return truth, predicted, no_face
-
-
-def _spotting_items(report: dict[str, Any], subject: str
-                    ) -> tuple[list[tuple[str, int, int, str]], list[tuple[str, int, int, str]]]:
-    truth, predicted = [], []
-    for video in report["per_video"]:
-        key = f"{subject}:{video['video']}"
-        truth += [(key, t["onset"], t["offset"], t["kind"]) for t in video["truth"]]
-        predicted += [(key, d["onset"], d["offset"], d["kind"]) for d in video["detections"]]
-    return truth, predicted
-
-
-def _rounded(scores: dict[str, Any]) -> dict[str, Any]:
-    return {k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()}
-
-
-def pooled_figures(task: str, fold_reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The MEGC figures of all folds' predictions pooled (a fold: held-out subject -> report)."""
-    if task == "recognition":
-        truth, predicted, no_face = [], [], 0
-        for report in fold_reports.values():
-            fold_truth, fold_predicted, fold_no_face = _recognition_pairs(report)
-            truth.extend(fold_truth)
-            predicted.extend(fold_predicted)
-            no_face += fold_no_face
-        if not truth:
-            return {"samples": 0, "no_face": no_face}
-        scores = recognition_scores(truth, predicted, class_names=list(MEGC_CLASSES))
-        return {**_rounded({k: scores[k] for k in ("accuracy", "uf1", "uar")}),
-                "confusion": scores["confusion"], "classes": list(MEGC_CLASSES),
-                "samples": len(truth), "no_face": no_face}
-    truth_items, predicted_items = [], []
-    for subject, report in fold_reports.items():
-        fold_truth_items, fold_predicted_items = _spotting_items(report, subject)
-        truth_items.extend(fold_truth_items)
-        predicted_items.extend(fold_predicted_items)
-    scores = spotting_scores(truth_items, predicted_items)
-    return {kind: _rounded(dict(values)) for kind, values in scores.items()}
-
-
-def _fold_figures(task: str, subject: str, report: dict[str, Any]) -> dict[str, Any]:
-    figures = pooled_figures(task, {subject: report})
-    if task == "recognition":
-        return {k: figures[k] for k in ("accuracy", "uf1", "uar", "samples", "no_face") if k in figures}
-    return {kind: {k: figures[kind][k] for k in ("tp", "fp", "fn", "f1")} for kind in figures}
-
-
 @dataclass(frozen=True)
 class LosoSettings:
     """What every fold of a LOSO run shares (and what a resumed run must match).
@@ -277,48 +161,6 @@ class LosoSettings:
                 "copies": [[c.name, str(c.root), c.variant] for c in self.copies],
                 "pretrain_videos": None if self.pretrain_videos is None
                 else list(self.pretrain_videos)}
-
-
-def _subject_identities(bench: Path) -> dict[str, str]:
-    identities: dict[str, str] = {}
-    for manifest in sorted(bench.glob("*/manifest.json")):
-        for video in json.loads(manifest.read_text(encoding="utf-8")).get("videos", []):
-            identities[video["subject"]] = video["identity"]
-    return identities
-
-
-def bench_copies(benches: Sequence[str | Path], task: str) -> tuple[DatasetCopy, ...]:
-    """``make_bench`` benchmarks' splits as dataset copies, for leave-one-identity-out.
-
-    Recognition reads each split's CASME II folder (``SPLIT/recognition``),
-    spotting each split's CAS(ME)² folder (``SPLIT``).  A benchmark numbers
-    its subjects by identity across its splits, so a subject is one identity;
-    several benchmarks (other seeds) pool their movements by subject, and
-    must number the same identities alike.
-
-    Raises:
-        DatasetError: a folder is not a benchmark, or two benchmarks give one
-            subject number to different identities.
-    """
-    from mer_edge.data.synth.bench import SPLITS
-
-    name, folder = ("casme_sq", "") if task == "spotting" else ("casme2", "recognition")
-    copies: list[DatasetCopy] = []
-    first: dict[str, str] = {}
-    for bench in map(Path, benches):
-        found = [DatasetCopy(name, bench / split / folder) for split in SPLITS
-                 if (bench / split / folder).is_dir()]
-        if not found:
-            raise DatasetError("not a make_bench benchmark (no train/ val/ test/ folders)",
-                               path=str(bench))
-        identities = _subject_identities(bench)
-        clash = {s: (first[s], i) for s, i in identities.items() if first.setdefault(s, i) != i}
-        if clash:
-            raise DatasetError(f"this benchmark numbers its subjects unlike {benches[0]} "
-                               f"(subject: (there, here)) {clash}; pool benchmarks built on one "
-                               "layout", path=str(bench))
-        copies += found
-    return tuple(copies)
 
 
 def run_loso(settings: LosoSettings, out: str | Path, *, subjects: Sequence[str] = (),
@@ -358,7 +200,7 @@ def run_loso(settings: LosoSettings, out: str | Path, *, subjects: Sequence[str]
     keyed = keyed_intervals(settings.copies)
     plan = plan_folds([interval for _, _, interval in keyed], task,
                       [copy.name for copy in settings.copies])
-    chosen = _chosen_folds(plan, subjects)
+    chosen = chosen_folds(plan, subjects)
     held_out_in: dict[str, list[tuple[DatasetCopy, str]]] = {}
     for copy, raw, interval in keyed:
         if (copy, raw) not in held_out_in.setdefault(interval.subject, []):
@@ -480,7 +322,7 @@ def _run_fold(settings: LosoSettings, task: str, subject: str,
     report = _evaluate_fold(held_out, model, task)
     return {"subject": subject, "train_subjects": train_subjects, "val_subjects": val_subjects,
             "model": str(model), "val_metrics": val_metrics,
-            "figures": _fold_figures(task, subject, report),
+            "figures": fold_figures(task, subject, report),
             "failed_videos": report.get("failed_videos", []),
             "seconds": round(time.monotonic() - started, 1), "report": report}
 

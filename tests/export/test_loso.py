@@ -18,7 +18,9 @@ pytest.importorskip("torch")
 pytest.importorskip("mediapipe")
 
 from export.data import DatasetCopy  # noqa: E402
-from export.loso import LosoSettings, bench_copies, main, plan_folds, pooled_figures, run_loso  # noqa: E402
+from export.loso import LosoSettings, main, run_loso  # noqa: E402
+from export.loso_plan import bench_copies, plan_folds  # noqa: E402
+from export.loso_pooling import pooled_figures  # noqa: E402
 from mer_edge import DatasetError, InputError  # noqa: E402
 from mer_edge._models import Model  # noqa: E402
 from mer_edge._options import EngineOptions  # noqa: E402
