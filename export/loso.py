@@ -70,6 +70,35 @@ _SUMMARY = "loso.json"
 Log = Callable[[str], None]
 
 
+@dataclass(frozen=True)
+class LosoSettings:
+    """What every fold of a LOSO run shares (and what a resumed run must match).
+
+    Attributes:
+        method: a training config name or file (see :mod:`export.train`) or ``linear``.
+        copies: the dataset copies; several are pooled by subject (a composite).
+        tiny: the methods' tiny configurations (tests).
+        seed: training seed and validation-subject draw of every fold.
+        val_fraction: share of a fold's training subjects used for validation.
+        pretrain_videos: replace the config's pre-training videos (see
+            :func:`export.config.load_config`).
+    """
+
+    method: str
+    copies: tuple[DatasetCopy, ...]
+    tiny: bool = False
+    seed: int = 0
+    val_fraction: float = 0.2
+    pretrain_videos: tuple[str, ...] | None = None
+
+    def identity(self, task: str) -> dict[str, Any]:
+        return {"method": self.method, "task": task, "tiny": self.tiny, "seed": self.seed,
+                "val_fraction": self.val_fraction,
+                "copies": [[c.name, str(c.root), c.variant] for c in self.copies],
+                "pretrain_videos": None if self.pretrain_videos is None
+                else list(self.pretrain_videos)}
+
+
 def _method_task(method: str, tiny: bool) -> str:
     if method == LINEAR:
         return "recognition"
@@ -132,35 +161,6 @@ def _evaluate_fold(held_out: Sequence[tuple[DatasetCopy, str]], model: Path, tas
                                  "recognition": part["recognition"],
                                  "spotting": part.get("spotting")})
     return merged
-
-
-@dataclass(frozen=True)
-class LosoSettings:
-    """What every fold of a LOSO run shares (and what a resumed run must match).
-
-    Attributes:
-        method: a training config name or file (see :mod:`export.train`) or ``linear``.
-        copies: the dataset copies; several are pooled by subject (a composite).
-        tiny: the methods' tiny configurations (tests).
-        seed: training seed and validation-subject draw of every fold.
-        val_fraction: share of a fold's training subjects used for validation.
-        pretrain_videos: replace the config's pre-training videos (see
-            :func:`export.config.load_config`).
-    """
-
-    method: str
-    copies: tuple[DatasetCopy, ...]
-    tiny: bool = False
-    seed: int = 0
-    val_fraction: float = 0.2
-    pretrain_videos: tuple[str, ...] | None = None
-
-    def identity(self, task: str) -> dict[str, Any]:
-        return {"method": self.method, "task": task, "tiny": self.tiny, "seed": self.seed,
-                "val_fraction": self.val_fraction,
-                "copies": [[c.name, str(c.root), c.variant] for c in self.copies],
-                "pretrain_videos": None if self.pretrain_videos is None
-                else list(self.pretrain_videos)}
 
 
 def run_loso(settings: LosoSettings, out: str | Path, *, subjects: Sequence[str] = (),
