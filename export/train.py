@@ -13,6 +13,10 @@ Two stages, each resumable epoch by epoch (``--resume``):
 Data: ``--bench DIR`` (``make_bench`` folder with ``train/ val/ test/``) or a
 real dataset ``--dataset casme2 --root DIR`` split by subject (``--val-fraction``,
 ``--test-subjects`` held out entirely).
+
+``--loso`` runs the leave-one-subject-out protocol instead (one model per
+held-out subject, pooled MEGC figures): the other arguments are those of
+:mod:`export.loso`.
 """
 from __future__ import annotations
 
@@ -336,6 +340,12 @@ def add_pretrain_videos_option(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if "--loso" in arguments:  # one training CLI: the cross-validation runs through it too
+        from .loso import main as loso_main
+
+        loso_main([a for a in arguments if a != "--loso"])
+        return
     parser = argparse.ArgumentParser(prog="python -m export.train", description=__doc__.splitlines()[0])
     parser.add_argument("config", help="method name (ssl3d, regional_tcn, moext, miacnet, attrclip) or a JSON config")
     parser.add_argument("--bench", type=Path, help="make_bench folder with train/ val/ test/")
@@ -354,7 +364,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     add_pretrain_videos_option(parser)
-    args = parser.parse_args(argv)
+    parser.add_argument("--loso", action="store_true",
+                        help="leave-one-subject-out cross-validation instead of one run: the other "
+                             "arguments go to python -m export.loso (see its --help)")
+    args = parser.parse_args(arguments)
     if args.threads:
         torch.set_num_threads(args.threads)
     try:

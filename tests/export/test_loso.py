@@ -272,3 +272,13 @@ def test_folds_run_in_parallel_processes_give_the_same_figures(casme2, linear_ru
     assert summary["pooled"] == one_by_one["pooled"]
     for subject, fold in summary["folds"].items():
         assert fold["figures"] == one_by_one["folds"][subject]["figures"]
+
+
+def test_the_training_cli_runs_the_cross_validation_too(casme2, tmp_path, capsys):
+    from export.train import main as train_main
+
+    train_main(["linear", "--loso", "--dataset", "casme2", "--root", str(casme2), "--out",
+                str(tmp_path / "loso"), "--subjects", "01"])
+    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    summary = json.loads((tmp_path / "loso" / "loso.json").read_text())
+    assert list(summary["folds"]) == ["01"] and last["pooled"] == summary["pooled"]
