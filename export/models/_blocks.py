@@ -1,12 +1,16 @@
 """Building blocks shared by the method networks (conv stacks, losses)."""
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 __all__ = ["conv2d", "conv3d", "up2d", "info_nce", "masked_mse", "count_params", "split_channels",
-           "frame_bce"]
+           "frame_bce", "with_auxiliary"]
+
+Loss = tuple[torch.Tensor, dict[str, float]]
 
 
 def conv2d(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -80,3 +84,12 @@ def split_channels(clip: torch.Tensor, channels: tuple[str, ...], wanted: tuple[
         else:
             parts.append(torch.zeros_like(clip[:, :, :1]))
     return torch.cat(parts, dim=2)
+
+
+def with_auxiliary(loss: torch.Tensor, logs: dict[str, float], weight: float,
+                   auxiliary: Callable[[], Loss]) -> Loss:
+    """``loss + weight * auxiliary loss`` and both logs (the auxiliary is not computed at weight 0)."""
+    if weight <= 0:
+        return loss, logs
+    extra, extra_logs = auxiliary()
+    return loss + weight * extra, {**logs, **extra_logs}

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._blocks import conv2d, info_nce, split_channels, up2d
+from ._blocks import conv2d, info_nce, split_channels, up2d, with_auxiliary
 
 __all__ = ["FeatureSeparator", "MotionExtractor", "MoExt"]
 
@@ -114,9 +114,5 @@ class MoExt(nn.Module):
                       ) -> tuple[torch.Tensor, dict[str, float]]:
         parts = self._encode(clip)
         ce = F.cross_entropy(self.classifier(parts["motion"]), labels, weight=class_weights)
-        loss, logs = ce, {"ce": ce.item()}
-        if aux_weight > 0:
-            aux, aux_logs = self._self_supervised(parts)
-            loss = loss + aux_weight * aux
-            logs.update(aux_logs)
-        return loss, logs
+        return with_auxiliary(ce, {"ce": ce.item()}, aux_weight,
+                              lambda: self._self_supervised(parts))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._blocks import conv3d, frame_bce, masked_mse, split_channels
+from ._blocks import conv3d, frame_bce, masked_mse, split_channels, with_auxiliary
 
 __all__ = ["Encoder3D", "Decoder3D", "SSL3DSpotter"]
 
@@ -100,9 +100,5 @@ class SSL3DSpotter(nn.Module):
                       ) -> tuple[torch.Tensor, dict[str, float]]:
         """Per-frame BCE (last frame weighted x4) plus ``aux_weight`` x reconstruction."""
         bce = frame_bce(self.frame_logits(clip), labels, -1)
-        loss, logs = bce, {"bce": bce.item()}
-        if aux_weight > 0:
-            rec, rec_logs = self.pretrain_loss(clip)
-            loss = loss + aux_weight * rec
-            logs.update(rec_logs)
-        return loss, logs
+        return with_auxiliary(bce, {"bce": bce.item()}, aux_weight,
+                              lambda: self.pretrain_loss(clip))
