@@ -89,5 +89,8 @@ class TextEmbedder:
             for text, vector in zip(missing, np.asarray(vectors, np.float32)):
                 self._cache[self._key(text)] = vector
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            np.savez(self.path, **self._cache)
+            # through a private file: folds trained in parallel (--jobs) share this cache
+            partial = self.path.with_name(f"{self.path.stem}.{os.getpid()}.partial.npz")
+            np.savez(partial, **self._cache)
+            os.replace(partial, self.path)
         return np.stack([self._cache[self._key(t)] for t in texts]).astype(np.float32)
