@@ -94,7 +94,7 @@ class LosoSettings:
     def identity(self, task: str) -> dict[str, Any]:
         return {"method": self.method, "task": task, "tiny": self.tiny, "seed": self.seed,
                 "val_fraction": self.val_fraction,
-                "copies": [[c.name, str(c.root), c.variant] for c in self.copies],
+                "copies": [[c.name, str(c.root.resolve()), c.variant] for c in self.copies],
                 "pretrain_videos": None if self.pretrain_videos is None
                 else list(self.pretrain_videos)}
 

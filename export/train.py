@@ -59,7 +59,9 @@ class DataSource:
                  test_subjects: tuple[str, ...] = (), extra_train: tuple[Path, ...] = (),
                  extra_val: tuple[Path, ...] = (), copies: tuple[DatasetCopy, ...] = ()) -> None:
         if dataset is not None:
-            copies = (DatasetCopy(dataset, Path(root or ".")), *copies)
+            if root is None:
+                raise MerEdgeError(f"--dataset {dataset} needs --root DIR: the folder of your copy")
+            copies = (DatasetCopy(dataset, Path(root)), *copies)
         if (bench is None) == (not copies):
             raise MerEdgeError("give either --bench DIR or --dataset NAME --root DIR")
         self.bench, self.copies = bench, copies

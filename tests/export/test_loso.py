@@ -140,7 +140,7 @@ def test_a_fold_scores_as_mer_edge_eval_of_its_model_on_the_held_out_subject(cas
     assert alone["recognition"]["samples"] == fold["figures"]["samples"]
 
 
-def test_resume_keeps_finished_folds_and_pools_them_with_new_ones(casme2, tmp_path):
+def test_resume_keeps_finished_folds_and_pools_them_with_new_ones(casme2, tmp_path, monkeypatch):
     out = tmp_path / "loso"
     first = run_loso(_on(casme2), out, subjects=["01"], log=lambda _: None)
     assert list(first["folds"]) == ["01"] and not first["complete"]
@@ -150,7 +150,8 @@ def test_resume_keeps_finished_folds_and_pools_them_with_new_ones(casme2, tmp_pa
     with pytest.raises(InputError, match="other settings"):
         run_loso(_on(casme2, seed=1), out, resume=True, log=lambda _: None)
     lines: list[str] = []
-    second = run_loso(_on(casme2), out, subjects=["02"], resume=True, log=lines.append)
+    monkeypatch.chdir(casme2.parent)  # the same copy, named relative to another folder
+    second = run_loso(_on(Path(casme2.name)), out, subjects=["02"], resume=True, log=lines.append)
     assert list(second["folds"]) == ["01", "02"]
     assert (out / "fold-01" / "report.json").stat().st_mtime_ns == kept
     assert any("(subject 01): done before, kept" in line for line in lines)

@@ -65,6 +65,9 @@ def test_cli_needs_a_data_source(capsys):
     with pytest.raises(SystemExit):
         main(["ssl3d", "--tiny"])
     assert "--bench" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["moext", "--tiny", "--dataset", "casme2"])
+    assert "--dataset casme2 needs --root DIR" in capsys.readouterr().err
 
 
 def test_resume_with_other_config_is_refused(tmp_path):
