@@ -150,13 +150,15 @@ def _evaluate_fold(held_out: Sequence[tuple[DatasetCopy, str]], model: Path, tas
         (copy, subject), = held_out
         return evaluate_dataset(copy.name, copy.root, variant=copy.variant, subjects=[subject],
                                 options=options)
-    merged: dict[str, Any] = {"per_video": [], "failed_videos": [], "copies": []}
+    merged: dict[str, Any] = {"per_video": [], "failed_videos": [], "skipped_intervals": [],
+                              "copies": []}
     for copy, subject in held_out:
         part = evaluate_dataset(copy.name, copy.root, variant=copy.variant, subjects=[subject],
                                 options=options)
         merged["per_video"] += [{**video, "video": f"{copy.root}:{video['video']}"}
                                 for video in part["per_video"]]
         merged["failed_videos"] += part.get("failed_videos", [])
+        merged["skipped_intervals"] += part.get("skipped_intervals", [])
         merged["copies"].append({"copy": copy.describe(), "subject": subject,
                                  "recognition": part["recognition"],
                                  "spotting": part.get("spotting")})
@@ -324,6 +326,7 @@ def _run_fold(settings: LosoSettings, task: str, subject: str,
             "model": str(model), "val_metrics": val_metrics,
             "figures": fold_figures(task, subject, report),
             "failed_videos": report.get("failed_videos", []),
+            "skipped_intervals": len(report.get("skipped_intervals", [])),
             "seconds": round(time.monotonic() - started, 1), "report": report}
 
 
