@@ -31,9 +31,10 @@ from mer_edge.data.prepare import (AlignedVideo, assign_intervals, cached_alignm
 from mer_edge.data.schema import MEGC_CLASSES, Interval
 from mer_edge.data.synth.bench import CHECKOUT_VIDEOS, VIDEOS_ENV, default_videos_dir
 
-__all__ = ["Split", "DatasetCopy", "keyed_intervals", "load_bench_split", "load_dataset_split", "SpottingSet", "RecognitionSet",
-           "pair_pool", "unlabelled_windows", "shared_video", "shared_videos_dir", "flip_clip", "augment", "split_tracks",
-           "recognition_items", "megc_label"]
+__all__ = ["Split", "DatasetCopy", "keyed_intervals", "load_bench_split", "load_dataset_split",
+           "SpottingSet", "RecognitionSet", "pair_pool", "unlabelled_windows", "shared_video",
+           "shared_videos_dir", "flip_clip", "augment", "split_tracks", "recognition_items",
+           "megc_label"]
 
 Progress = Callable[[str], None]
 
