@@ -23,18 +23,17 @@ from mer_edge._features import (frame_channels, newest_at_or_before, recognition
                                 window_times)
 from mer_edge._alignment import TEMPLATE_NAME
 from mer_edge._flow import REFERENCE_ROI, FlowEstimator
-from mer_edge._dataset_eval import LONG_VIDEO_DATASETS
 from mer_edge._modelmeta import InputSpec
 from mer_edge.data.prepare import (AlignedVideo, assign_intervals, cached_alignment,
                                    cached_tracks, recognition_sample, spotting_features,
                                    spotting_labels, spotting_windows)
-from mer_edge.data.schema import MEGC_CLASSES, Interval
+from mer_edge.data.schema import LONG_VIDEO_DATASETS, MEGC_CLASSES, Interval, megc_label
 from mer_edge.data.synth.bench import CHECKOUT_VIDEOS, VIDEOS_ENV, default_videos_dir
 
 __all__ = ["Split", "DatasetCopy", "keyed_intervals", "load_bench_split", "load_dataset_split",
-           "SpottingSet", "RecognitionSet", "pair_pool", "unlabelled_windows", "shared_video",
-           "shared_videos_dir", "flip_clip", "augment", "split_tracks", "recognition_items",
-           "megc_label"]
+           "split_intervals", "SpottingSet", "RecognitionSet", "pair_pool", "unlabelled_windows",
+           "shared_video", "shared_videos_dir", "flip_clip", "augment", "split_tracks",
+           "recognition_items"]
 
 Progress = Callable[[str], None]
 
@@ -159,15 +158,23 @@ def load_dataset_split(copies: Sequence[DatasetCopy], split: str, *, val_fractio
                        seed: int = 0, test_subjects: Sequence[str] = ()) -> Split:
     """A subject-disjoint split of a user's real dataset(s) (``test_subjects`` held out).
 
-    Subjects are the keys of :func:`keyed_intervals`; validation subjects
-    are drawn from the subjects not held out, among those with an ME of a
-    MEGC class when there are at least two (a subject whose MEs are all
-    ``others``, as some SAMM subjects, cannot validate a recognizer; it
-    trains).
+    :func:`split_intervals` of the copies' :func:`keyed_intervals`.
+    """
+    return split_intervals([interval for _, _, interval in keyed_intervals(copies)], split,
+                           val_fraction=val_fraction, seed=seed, test_subjects=test_subjects)
+
+
+def split_intervals(intervals: Sequence[Interval], split: str, *, val_fraction: float = 0.2,
+                    seed: int = 0, test_subjects: Sequence[str] = ()) -> Split:
+    """One split of already loaded (keyed) intervals, subject-disjoint.
+
+    Validation subjects are drawn from the subjects not held out, among
+    those with an ME of a MEGC class when there are at least two (a subject
+    whose MEs are all ``others``, as some SAMM subjects, cannot validate a
+    recognizer; it trains).
     """
     from mer_edge.metrics import split_train_val
 
-    intervals = [interval for _, _, interval in keyed_intervals(copies)]
     subjects = sorted({i.subject for i in intervals} - set(test_subjects))
     labelled = sorted({i.subject for i in intervals if i.kind == "ME" and megc_label(i) is not None}
                       - set(test_subjects))
@@ -406,14 +413,6 @@ def recognition_items(split: Split, cache_dir: Path, *, max_videos: int = 0,
                                             progress=progress):
         items += [(video, i) for i in intervals if i.kind in kinds]
     return items or [(None, i) for i in split.recognition]
-
-
-def megc_label(interval: Interval) -> str | None:
-    """The interval's MEGC class, or None (``others``, or an emotion outside the three)."""
-    try:
-        return interval.megc_class
-    except ValueError:
-        return None
 
 
 def pair_pool(videos: Sequence[AlignedVideo], intervals: Sequence[tuple[AlignedVideo, Interval]],

@@ -74,8 +74,10 @@ def injected_samples(split_dirs: list[Path], videos_dir: Path, cache_dir: Path
     for split_dir in split_dirs:
         for pair in source_pairs(split_dir, videos_dir, cache_dir):
             for event in pair.events("ME"):
+                if event.get("category") not in MEGC_CLASSES:
+                    continue
                 injected = pair.injected_input(event["apex"], SPEC, flow)
-                if event.get("category") not in MEGC_CLASSES or injected is None:
+                if injected is None:
                     continue
                 clips.append(injected[None])
                 labels.append(MEGC_CLASSES.index(event["category"]))

@@ -315,7 +315,7 @@ def _run_fold(settings: LosoSettings, task: str, subject: str,
     try:
         train_subjects = _split_subjects(source.split("train"))
         val_subjects = _split_subjects(source.split("val"))
-        if subject in train_subjects + val_subjects:  # load_dataset_split guarantees it
+        if subject in train_subjects + val_subjects:  # split_intervals guarantees it
             raise MerEdgeError(f"held-out subject {subject} leaked into training")
         model, val_metrics = _train_fold(settings, source, fold_dir, resume=resume, cache=cache,
                                          log=log)

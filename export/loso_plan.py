@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from mer_edge._dataset_eval import LONG_VIDEO_DATASETS
 from mer_edge._errors import DatasetError, InputError
-from mer_edge.data.schema import Interval
+from mer_edge.data.schema import LONG_VIDEO_DATASETS, Interval, megc_label
 
-from .data import DatasetCopy, megc_label
+from .data import DatasetCopy
 
 __all__ = ["FoldPlan", "plan_folds", "chosen_folds", "bench_copies"]
 

@@ -35,12 +35,13 @@ from tqdm import tqdm
 
 from mer_edge._errors import MerEdgeError
 from mer_edge.data.prepare import cached_alignment
+from mer_edge.data.schema import Interval
 
 from .checkpoint import RunDir, load_run_weights
 from .config import TrainConfig, load_config
-from .data import (DatasetCopy, RecognitionSet, Split, SpottingSet, load_bench_split,
-                   load_dataset_split, pair_pool, recognition_items, shared_video, split_tracks,
-                   unlabelled_windows)
+from .data import (DatasetCopy, RecognitionSet, Split, SpottingSet, keyed_intervals,
+                   load_bench_split, pair_pool, recognition_items, shared_video, split_intervals,
+                   split_tracks, unlabelled_windows)
 from .evaluate import recognition_metrics, spotting_metrics, tune_detector
 from .models import METHOD_NAMES, build_model, count_params
 
@@ -65,6 +66,7 @@ class DataSource:
         if (bench is None) == (not copies):
             raise MerEdgeError("give either --bench DIR or --dataset NAME --root DIR")
         self.bench, self.copies = bench, copies
+        self._intervals: list[Interval] | None = None  # the copies', loaded once
         self.extra_train, self.extra_val = extra_train, extra_val
         self.val_fraction, self.seed, self.test_subjects = val_fraction, seed, test_subjects
 
@@ -76,8 +78,10 @@ class DataSource:
             for extra in self.extra_train if name == "train" else self.extra_val:
                 split = split.merge(load_bench_split(extra, name))
             return split
-        return load_dataset_split(self.copies, name, val_fraction=self.val_fraction,
-                                  seed=self.seed, test_subjects=self.test_subjects)
+        if self._intervals is None:
+            self._intervals = [interval for _, _, interval in keyed_intervals(self.copies)]
+        return split_intervals(self._intervals, name, val_fraction=self.val_fraction,
+                               seed=self.seed, test_subjects=self.test_subjects)
 
     def describe(self) -> str:
         if self.bench is not None:

@@ -32,14 +32,10 @@ from ._errors import DatasetError
 from ._sources import image_files
 from .data import load_dataset
 from .data._layouts import frame_number, media_candidates
-from .data.schema import Interval
+from .data.schema import LONG_VIDEO_DATASETS, Interval
 from .evaluation import BenchVideo, TruthInterval, truth_from_interval
 
 __all__ = ["LONG_VIDEO_DATASETS", "DatasetInputs", "SkippedInterval", "dataset_inputs"]
-
-#: Datasets of long videos, where spotting is scored (the others are pre-cut clips).
-LONG_VIDEO_DATASETS = ("casme_sq", "casme3", "samm_lv")
-
 
 @dataclass(frozen=True)
 class SkippedInterval:

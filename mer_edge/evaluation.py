@@ -40,7 +40,7 @@ from ._flow import FlowEstimator
 from ._models import Model, default_model_path
 from ._options import EngineOptions
 from ._results import MicroExpression
-from .data.schema import MEGC_CLASSES, Interval
+from .data.schema import MEGC_CLASSES, Interval, megc_label
 from .metrics import recognition_scores, spotting_matches, spotting_scores
 
 __all__ = ["BenchVideo", "TruthInterval", "VideoRun", "run_video", "evaluate", "evaluate_bench",
@@ -378,11 +378,7 @@ def truth_from_interval(item: Interval, *, video_id: str | None = None,
     apex_index = None if item.apex is None else engine_frame(item.apex)
     apex = (onset + offset) // 2 if apex_index is None else apex_index
     apex = min(max(apex, onset), offset)
-    try:
-        label = item.megc_class
-    except ValueError:
-        label = None
-    return TruthInterval(video_id or item.clip, onset, apex, offset, item.kind, label)
+    return TruthInterval(video_id or item.clip, onset, apex, offset, item.kind, megc_label(item))
 
 
 def evaluate_dataset(dataset: str, root: str | os.PathLike, *, variant: str | None = None,

@@ -29,7 +29,9 @@ __all__ = [
     "CASME2_CLASSES",
     "normalise_emotion",
     "megc_class",
+    "megc_label",
     "casme2_class",
+    "LONG_VIDEO_DATASETS",
 ]
 
 IntervalKind = Literal["ME", "MaE"]
@@ -45,6 +47,9 @@ DATASET_FPS: dict[str, float] = {
     "casme3": 30.0,
     "mmew": 90.0,
 }
+
+#: Datasets of long videos, where spotting is scored (the others are clips cut around each ME).
+LONG_VIDEO_DATASETS: tuple[str, ...] = ("casme_sq", "casme3", "samm_lv")
 
 #: SMIC frame rate per camera: high speed, visual and near-infrared.
 SMIC_FPS: dict[str, float] = {"HS": 100.0, "VIS": 25.0, "NIR": 25.0}
@@ -247,3 +252,11 @@ class Interval:
         if self.category is not None:
             return None if self.category == "others" else megc_class(self.category)
         return megc_class(self.emotion) if self.emotion else None
+
+
+def megc_label(interval: Interval) -> str | None:
+    """The interval's MEGC class, or None (``others``, or an emotion with no MEGC class)."""
+    try:
+        return interval.megc_class
+    except ValueError:
+        return None
