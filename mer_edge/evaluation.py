@@ -41,7 +41,7 @@ from ._models import Model, default_model_path
 from ._options import EngineOptions
 from ._results import MicroExpression
 from .data.schema import MEGC_CLASSES, Interval, megc_label
-from .metrics import recognition_scores, spotting_matches, spotting_scores
+from .metrics import recognition_scores, scored_matches
 
 __all__ = ["BenchVideo", "TruthInterval", "VideoRun", "run_video", "evaluate", "evaluate_bench",
            "evaluate_dataset", "truth_from_interval"]
@@ -182,7 +182,8 @@ def _per_video(videos: Sequence[BenchVideo], runs: dict[str, VideoRun],
     expected = [(t.video_id, t.onset, t.offset, t.kind) for t in truth]
     predicted = [(video_id, e.interval.onset_frame, e.interval.offset_frame, e.kind)
                  for video_id, e in events]
-    matches = dict(spotting_matches(expected, predicted)) if spotting else {}
+    scores, match_pairs = scored_matches(expected, predicted) if spotting else (None, [])
+    matches = dict(match_pairs)
     matched_events = set(matches.values())
     records = {v.video_id: {"video": v.video_id, "path": str(v.path), "subject": v.subject,
                             "clean": v.clean, "frames": runs[v.video_id].frames,
@@ -205,7 +206,6 @@ def _per_video(videos: Sequence[BenchVideo], runs: dict[str, VideoRun],
         if index in predicted_class:
             entry["predicted"] = predicted_class[index]
         records[item.video_id]["truth"].append(entry)
-    scores = spotting_scores(expected, predicted) if spotting else None
     return list(records.values()), scores
 
 

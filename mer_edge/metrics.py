@@ -42,6 +42,7 @@ __all__ = [
     "SpottingItem",
     "interval_iou",
     "spotting_scores",
+    "scored_matches",
     "spotting_matches",
     "recognition_scores",
     "loso_folds",
@@ -183,6 +184,17 @@ def spotting_scores(truth: Iterable[SpottingItem], pred: Iterable[SpottingItem],
             onset > offset, negative onset, unknown kind) or a threshold
             outside ``(0, 1]``; the message names the item (``pred[3]``).
     """
+    return scored_matches(truth, pred, iou_threshold)[0]
+
+
+def scored_matches(truth: Iterable[SpottingItem], pred: Iterable[SpottingItem],
+                   iou_threshold: float = 0.5
+                   ) -> tuple[dict[str, dict[str, float | int]], list[tuple[int, int]]]:
+    """:func:`spotting_scores` and :func:`spotting_matches` from one matching.
+
+    Raises:
+        InputError: as :func:`spotting_scores`.
+    """
     truth_items, pred_items, matches = _grouped_matches(truth, pred, iou_threshold)
     counts = {kind: [0, 0, 0] for kind in _KINDS}
     for _, _, _, kind in truth_items:
@@ -196,7 +208,7 @@ def spotting_scores(truth: Iterable[SpottingItem], pred: Iterable[SpottingItem],
         counts[kind][2] -= 1
     result = {kind: _prf(*counts[kind]) for kind in _KINDS}
     result["all"] = _prf(*(sum(counts[kind][i] for kind in _KINDS) for i in range(3)))
-    return result
+    return result, matches
 
 
 def recognition_scores(true_labels: Sequence[Hashable], pred_labels: Sequence[Hashable],

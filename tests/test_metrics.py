@@ -10,6 +10,7 @@ from mer_edge.metrics import (
     interval_iou,
     loso_folds,
     recognition_scores,
+    scored_matches,
     split_train_val,
     spotting_matches,
     spotting_scores,
@@ -88,6 +89,17 @@ def test_spotting_matches_pair_only_the_same_video_and_kind() -> None:
     assert spotting_matches(truth, pred) == [(0, 3), (1, 0), (2, 2)]
     assert spotting_scores(truth, pred)["all"]["tp"] == 3
     assert spotting_matches(truth, pred, iou_threshold=0.95) == [(2, 2)]  # IoU 0.951
+
+
+def test_scored_matches_gives_the_scores_and_matches_of_one_matching() -> None:
+    truth = [("a", 10, 20, "ME"), ("b", 10, 20, "ME"), ("a", 50, 90, "MaE")]
+    pred = [("b", 11, 20, "ME"), ("a", 50, 88, "ME"), ("a", 52, 90, "MaE"), ("a", 12, 19, "ME")]
+    for threshold in (0.5, 0.95):
+        scores, matches = scored_matches(truth, pred, threshold)
+        assert scores == spotting_scores(truth, pred, threshold)
+        assert matches == spotting_matches(truth, pred, threshold)
+    with pytest.raises(InputError, match="pred"):
+        scored_matches(truth, [("a", 9, 3, "ME")])
 
 
 def test_spotting_ratios_and_zero_denominators() -> None:
