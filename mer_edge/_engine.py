@@ -222,6 +222,25 @@ class Engine(Closeable):
             events.extend(self._end_track(track_id))
         return events
 
+    def reset(self) -> list[MicroExpression]:
+        """Start a new stream: close open intervals and forget faces and time.
+
+        Returns the events of the intervals still open (as :meth:`flush`).
+        After it, frame numbers start again at 0 and timestamps may start
+        anew (a second video from its own 0 ms); the models stay loaded.
+        :meth:`run` and :meth:`run_live` call it themselves when the engine
+        has already seen frames, so one engine can run several files.
+        """
+        if self._closed:
+            raise InputError("the engine is closed")
+        events = self.flush()
+        self._tracker.reset()
+        self._landmarker.reset()
+        self._frame_shape = None
+        self._last_timestamp = None
+        self._frame_index = 0
+        return events
+
     # -- stages -----------------------------------------------------------------
     def _new_track(self, track_id: int) -> _Track:
         spec = self._spotter.info.input
@@ -381,17 +400,39 @@ class Engine(Closeable):
         from ._sources import open_source
 
         with open_source(source, fps=fps, live=True) as frames:
+            self._deliver(self._new_stream())
             for frame in frames:
                 self.process(frame.image, self._monotonic(frame.timestamp_ms))
                 processed += 1
                 if should_stop is not None and should_stop():
                     break
             dropped = frames.dropped
-        tail = self.flush()
-        if tail and self.options.result_callback is not None:
-            stamp = self._last_timestamp or 0.0
-            self.options.result_callback(FrameResult(max(self._frame_index - 1, 0), stamp, [], tail))
+        self._deliver(self._end_of_stream())
         return {"processed": processed, "dropped": dropped}
+
+    def _new_stream(self) -> FrameResult | None:
+        """Reset before a source's first frame if this engine has seen frames.
+
+        Returns a result carrying the events of intervals an earlier stream
+        left open (nothing is dropped), or None.
+        """
+        if self._frame_index == 0:
+            return None
+        left_open = self._end_of_stream()
+        self.reset()
+        return left_open
+
+    def _end_of_stream(self) -> FrameResult | None:
+        """:meth:`flush` as a result at the last frame, or None without events."""
+        tail = self.flush()
+        if not tail:
+            return None
+        return FrameResult(max(self._frame_index - 1, 0), self._last_timestamp or 0.0, [], tail)
+
+    def _deliver(self, result: FrameResult | None) -> None:
+        """Hand a result that no frame produced to the result callback (live mode)."""
+        if result is not None and self.options.result_callback is not None:
+            self.options.result_callback(result)
 
     def _monotonic(self, stamp: float) -> float:
         """Nudge equal or backwards source timestamps forward by 1 µs (sources only)."""
@@ -404,6 +445,9 @@ class Engine(Closeable):
         from ._sources import open_source
 
         with open_source(source, fps=fps, live=False) as frames:
+            left_open = self._new_stream()
+            if left_open is not None:
+                yield left_open
             total = frames.frame_count
             last = None
             for frame in frames:
@@ -411,11 +455,9 @@ class Engine(Closeable):
                 if progress is not None:
                     progress(frame.index + 1, total)
                 yield last
-        tail = self.flush()
-        if tail:
-            index = last.frame_index if last else 0
-            stamp = last.timestamp_ms if last else 0.0
-            yield FrameResult(index, stamp, [], tail)
+        tail = self._end_of_stream()
+        if tail is not None:
+            yield tail
 
 
 def detection_params(spotter: Model, options: EngineOptions) -> SpottingParams:

@@ -154,6 +154,38 @@ def test_live_mode_delivers_results_to_the_callback(videos):
     assert len(received) >= 10 and any(r.faces for r in received)
 
 
+def _observed(results):
+    """What a run saw, without track ids (they keep counting up across streams)."""
+    faces = [(r.frame_index, r.timestamp_ms, [(tuple(f.box), f.score) for f in r.faces])
+             for r in results]
+    events = [(e.interval.kind, e.interval.onset_frame, e.interval.apex_frame,
+               e.interval.offset_frame, e.label) for r in results for e in r.events]
+    return faces, events
+
+
+def test_one_engine_runs_several_files_each_as_a_new_stream(videos):
+    with me.Engine.from_options(me.EngineOptions(running_mode="file")) as engine:
+        first = list(engine.run(videos / "lp_d0.mp4"))
+        images = list(engine.run(videos / "openface_image_sequence"))  # another resolution
+        again = list(engine.run(videos / "lp_d0.mp4"))  # timestamps start at 0 again
+    assert len(first) >= 78 and first[0].frame_index == 0 and images[0].frame_index == 0
+    assert np.isfinite(first[-2].faces[0].score)
+    assert _observed(again) == _observed(first)
+
+
+def test_reset_starts_a_new_push_stream_and_returns_open_intervals(videos):
+    frames = _frames(videos / "default.wmv", 20)
+    with me.Engine.from_options(me.EngineOptions(recognize=False)) as engine:
+        for i, frame in enumerate(frames):
+            engine.process(frame, 1000.0 + i * 1000 / 15)
+        assert engine.reset() == []  # nothing open after a second of a still face
+        result = engine.process(frames[0], 0.0)  # time and frame numbers start anew
+        assert result.frame_index == 0 and len(result.faces) == 1
+        engine.close()
+        with pytest.raises(me.InputError, match="closed"):
+            engine.reset()
+
+
 def _with_window(source, target, **window):
     """A copy of a shipped spotter whose metadata window gets ``window`` entries."""
     import json
