@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ._engine import Engine, FrameResult
 from ._errors import (BackendError, DatasetError, InputError, MerEdgeError, ModelError,
-                      SourceError)
+                      SourceError, TimestampWarning)
 from ._modelmeta import InputSpec, ModelInfo
 from ._models import Model, shipped_models
 from ._options import EngineOptions
@@ -40,5 +40,6 @@ __all__ = [
     "ModelError",
     "BackendError",
     "DatasetError",
+    "TimestampWarning",
     "__version__",
 ]

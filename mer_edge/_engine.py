@@ -28,6 +28,7 @@ from ._results import FaceTrack, MicroExpression, SpottedInterval
 from ._ringbuffer import FrameRing
 from ._spotting import IntervalDetector, SpottingParams
 from ._telemetry import StageTimer
+from ._timestamps import FrameRateCheck
 from ._tracking import FaceTracker
 
 __all__ = ["Engine", "FrameResult", "CropObserver"]
@@ -108,6 +109,7 @@ class Engine(Closeable):
         self._frame_shape: tuple[int, ...] | None = None
         self._last_timestamp: float | None = None
         self._frame_index = 0
+        self._rate_check = FrameRateCheck()
         self.timer = StageTimer()
         self._crop_observers: list[CropObserver] = []
         self._closed = False
@@ -178,6 +180,8 @@ class Engine(Closeable):
             raise InputError(f"resolution changed mid-stream: {self._frame_shape[1]}x"
                              f"{self._frame_shape[0]} -> {frame.shape[1]}x{frame.shape[0]}; "
                              "start a new Engine for a new stream")
+        if isinstance(timestamp_ms, (str, bytes, bool)):
+            raise InputError(f"timestamp_ms must be a number of milliseconds, got {timestamp_ms!r}")
         try:
             stamp = float(timestamp_ms)  # type: ignore[arg-type]
         except (TypeError, ValueError):
@@ -199,6 +203,7 @@ class Engine(Closeable):
         started = time.perf_counter()
         self._frame_shape = frame.shape
         self._last_timestamp = stamp
+        self._rate_check.observe(stamp)
         index = self._frame_index
         self._frame_index += 1
         with self.timer.stage("face"):
@@ -239,6 +244,7 @@ class Engine(Closeable):
         self._frame_shape = None
         self._last_timestamp = None
         self._frame_index = 0
+        self._rate_check.reset()
         return events
 
     # -- stages -----------------------------------------------------------------

@@ -14,6 +14,7 @@ __all__ = [
     "ModelError",
     "BackendError",
     "DatasetError",
+    "TimestampWarning",
 ]
 
 
@@ -54,3 +55,7 @@ class DatasetError(MerEdgeError, ValueError):
         self.path = path
         self.row = row
         self.column = column
+
+
+class TimestampWarning(UserWarning):
+    """Frame timestamps that do not look like milliseconds (seconds, microseconds)."""

@@ -14,10 +14,10 @@ from ._flow import FlowEstimator
 from ._modelmeta import InputSpec
 
 __all__ = ["frame_channels", "recognition_clip", "sample_positions", "scored_time", "window_times",
-           "newest_at_or_before"]
+           "newest_at_or_before", "positions_at_or_before", "TIME_TOLERANCE_MS"]
 
 #: Timestamps closer than this are the same instant (float rounding).
-_TIME_TOLERANCE_MS = 1e-3
+TIME_TOLERANCE_MS = 1e-3
 
 
 def frame_channels(spec: InputSpec, crop: np.ndarray, flow: np.ndarray | None) -> np.ndarray:
@@ -63,23 +63,30 @@ def window_times(end_ms: float, frames: int, fps: float) -> np.ndarray:
 def newest_at_or_before(stamps_ms: np.ndarray, times_ms: np.ndarray | float) -> np.ndarray:
     """For each time, the index of the newest of ``stamps_ms`` (ascending) at or before it.
 
-    A time earlier than every stamp gets the first (oldest) index.  The engine
-    (over its frame ring) and the training code (over a video's timestamps)
-    both pick a window's frames with it.
+    A time earlier than every stamp gets the first (oldest) index.  A stamp
+    within ``TIME_TOLERANCE_MS`` after a time counts as at it, so float
+    rounding never decides the frame: ``i * 1000 / 30`` and ``(i / 30) * 1000``
+    pick the same one.  The engine (over its frame ring) and the training
+    code (over a video's timestamps) both pick frames with it.
     """
-    positions = np.searchsorted(stamps_ms, times_ms, side="right") - 1
+    positions = positions_at_or_before(stamps_ms, times_ms)
     return np.clip(positions, 0, max(len(stamps_ms) - 1, 0))
+
+
+def positions_at_or_before(stamps_ms: np.ndarray, times_ms: np.ndarray | float) -> np.ndarray:
+    """As :func:`newest_at_or_before`, but -1 for a time earlier than every stamp."""
+    return np.searchsorted(stamps_ms, np.asarray(times_ms) + TIME_TOLERANCE_MS, side="right") - 1
 
 
 def scored_time(end_ms: float | np.ndarray, lag_ms: float) -> float | np.ndarray:
     """Latest time of the frame a look-ahead spotter's window ending at ``end_ms`` scores.
 
-    The score belongs to the newest frame at or before the returned time.  A
-    hair of tolerance absorbs float rounding (``124 * 1000 / 15 - 200`` must
-    find the frame at ``121 * 1000 / 15``).  The engine and the training code
-    both use it.
+    The score belongs to the newest frame at or before the returned time
+    (:func:`newest_at_or_before`, whose tolerance absorbs float rounding:
+    ``124 * 1000 / 15 - 200`` finds the frame at ``121 * 1000 / 15``).  The
+    engine and the training code both use it.
     """
-    return end_ms - lag_ms + _TIME_TOLERANCE_MS
+    return end_ms - lag_ms
 
 
 def sample_positions(onset: int, apex: int, frames: int) -> np.ndarray:

@@ -68,6 +68,12 @@ class EngineOptions:
             raise InputError(f"running_mode: expected one of {RUNNING_MODES}, got {self.running_mode!r}")
         if self.running_mode == "live" and self.result_callback is None:
             raise InputError("running_mode 'live' needs a result_callback")
+        if self.result_callback is not None and not callable(self.result_callback):
+            raise InputError(f"result_callback must be callable, got "
+                             f"{type(self.result_callback).__name__}")
+        if self.spotting is not None and not isinstance(self.spotting, SpottingParams):
+            raise InputError(f"spotting: expected SpottingParams (or spotting_overrides for a "
+                             f"mapping of fields), got {type(self.spotting).__name__}")
         if self.running_mode != "live" and self.result_callback is not None:
             raise InputError(f"result_callback is only used in 'live' mode, got running_mode "
                              f"{self.running_mode!r}")

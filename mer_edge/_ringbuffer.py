@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._errors import InputError
-from ._features import newest_at_or_before
+from ._features import newest_at_or_before, positions_at_or_before
 
 __all__ = ["FrameRing"]
 
@@ -86,12 +86,14 @@ class FrameRing:
         return (np.arange(start, self._count) % self.capacity).astype(np.int64)
 
     def slot_at_or_before(self, timestamp_ms: float) -> int | None:
-        """Newest slot whose timestamp is <= ``timestamp_ms`` (None if older than all)."""
+        """Newest slot whose timestamp is <= ``timestamp_ms`` (None if older than all).
+
+        Within :data:`~mer_edge._features.TIME_TOLERANCE_MS`, as every time lookup.
+        """
         order = self._ordered_slots()
         if order.size == 0:
             return None
-        times = self.timestamps_ms[order]
-        position = int(np.searchsorted(times, timestamp_ms, side="right")) - 1
+        position = int(positions_at_or_before(self.timestamps_ms[order], timestamp_ms))
         return None if position < 0 else int(order[position])
 
     def slot_of_frame(self, frame_index: int) -> int | None:

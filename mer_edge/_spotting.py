@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._errors import InputError
+from ._features import TIME_TOLERANCE_MS
 from ._results import SpottedInterval
 from ._smoothing import make_smoother
 
@@ -108,6 +109,16 @@ class SpottingParams:
         if bad:
             raise InputError(f"invalid spotting parameters {bad}: got "
                              + ", ".join(f"{n}={getattr(self, n)}" for n in bad))
+
+
+def _not_below(value_ms: float, bound_ms: float) -> bool:
+    """``value_ms >= bound_ms`` within float rounding of timestamps.
+
+    Durations of whole frames land on the rules' limits exactly (6 frames at
+    30 fps are 200 ms), and only rounding would decide which side: this keeps
+    ``i * 1000 / 30`` and ``(i / 30) * 1000`` timestamps to the same events.
+    """
+    return value_ms >= bound_ms - TIME_TOLERANCE_MS
 
 
 @dataclass
@@ -181,7 +192,7 @@ class IntervalDetector:
             raise InputError(f"spotting score must be finite, got {score}")
         if self._start_ms is None:
             self._start_ms = float(timestamp_ms)
-        if timestamp_ms - self._start_ms < self.params.warmup_ms:
+        if not _not_below(timestamp_ms - self._start_ms, self.params.warmup_ms):
             score = None
         smoothed = self._smoother.update(score)
         self._frames.append(frame_index)
@@ -205,11 +216,11 @@ class IntervalDetector:
                 if value > self._value(run.peak):
                     run.peak = position
             run = self._run
-            if now - self._time(run.start) >= params.max_interval_ms:
+            if _not_below(now - self._time(run.start), params.max_interval_ms):
                 return self._close()
             return []
         gap = params.k_ms if params.close_gap_ms is None else params.close_gap_ms
-        if run is not None and now - self._time(run.last_above) >= gap:
+        if run is not None and _not_below(now - self._time(run.last_above), gap):
             return self._close()
         return []
 
@@ -219,11 +230,11 @@ class IntervalDetector:
         if ratio is None:
             return True
         earliest = self._time(run.start) - self.params.me_quiet_ms
-        if self._start_ms is None or earliest < self._start_ms + self.params.warmup_ms:
+        if self._start_ms is None or not _not_below(earliest, self._start_ms + self.params.warmup_ms):
             return False  # the face has not been watched long enough to call it still
         context = []
         for position in range(run.start - 1, self._offset - 1, -1):  # backwards in time
-            if self._time(position) < earliest:
+            if not _not_below(self._time(position), earliest):
                 break
             context.append(self._value(position))
         return bool(context) and float(np.mean(context)) <= ratio * self._value(run.peak)
@@ -242,7 +253,7 @@ class IntervalDetector:
             return run.start
         baseline = float(np.median(np.fromiter(self._scores, dtype=np.float64)))
         start = run.start
-        while (start - 1 >= self._offset and self._time(run.start) - self._time(start - 1) <= limit
+        while (start - 1 >= self._offset and _not_below(limit, self._time(run.start) - self._time(start - 1))
                and baseline < self._value(start - 1) < self._value(start)):
             start -= 1
         return start
@@ -260,15 +271,15 @@ class IntervalDetector:
         # Offset: the last frame at or before end_time, not before the apex.
         offset = run.peak
         for position in range(run.last_above, run.peak - 1, -1):
-            if self._time(position) <= end_time:
+            if _not_below(end_time, self._time(position)):
                 offset = max(position, run.peak)
                 break
         onset = self._rise_start(run)
         onset_ms, offset_ms = self._time(onset), self._time(offset)
-        if offset_ms - self._time(run.start) < params.min_interval_ms:
+        if not _not_below(offset_ms - self._time(run.start), params.min_interval_ms):
             return []  # judged on the run itself: the rise does not make noise an event
         duration = offset_ms - onset_ms
-        kind = "ME" if duration <= params.me_max_ms else "MaE"
+        kind = "ME" if _not_below(params.me_max_ms, duration) else "MaE"
         if kind == "ME" and not self._quiet_before(run):
             self.not_still += 1
             return []

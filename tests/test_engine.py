@@ -68,6 +68,8 @@ def test_bad_frames_are_named(frame, message):
     ((10.0, 10.0), "not after"),
     ((10.0, float("nan")), "finite"),
     ((10.0, "soon"), "number"),
+    ((10.0, "200"), "number of milliseconds"),
+    ((10.0, True), "number of milliseconds"),
 ])
 def test_bad_timestamps_are_named_and_state_is_kept(stamps, message):
     frame = np.zeros((120, 160, 3), np.uint8)
@@ -94,6 +96,8 @@ def test_resolution_change_is_refused():
     ({"spotting_overrides": {"threshold": 0.5}}, "unknown parameter 'threshold'; valid: .*'p'"),
     ({"spotting_overrides": {"k_ms": 100.0}}, "with the k_ms option"),
     ({"spotting_overrides": [("p", 0.5)]}, "expected a mapping"),
+    ({"running_mode": "live", "result_callback": 5}, "result_callback must be callable"),
+    ({"spotting": {"p": 0.5}}, "expected SpottingParams"),
 ])
 def test_bad_options_are_named(options, message):
     with pytest.raises(me.InputError, match=message):
@@ -152,6 +156,26 @@ def test_live_mode_delivers_results_to_the_callback(videos):
                                  should_stop=lambda: len(received) >= 10)
     assert counts["processed"] == len([r for r in received if r.faces or not r.events])
     assert len(received) >= 10 and any(r.faces for r in received)
+
+
+@pytest.mark.parametrize("to_unit, warns", [
+    (lambda ms: ms / 1000.0, True),  # seconds
+    (lambda ms: ms * 1000.0, True),  # microseconds
+    (lambda ms: ms, False),
+])
+def test_timestamps_that_are_not_milliseconds_are_warned_about(videos, to_unit, warns):
+    import warnings
+
+    frames = _frames(videos / "lp_d0.mp4", 14)
+    with me.Engine.from_options(me.EngineOptions(recognize=False)) as engine, \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = [engine.process(frame, to_unit(i * 40.0)) for i, frame in enumerate(frames)]
+    ours = [w for w in caught if issubclass(w.category, me.TimestampWarning)]
+    assert len(ours) == (1 if warns else 0)  # once per stream
+    assert len(results) == 14  # a warning, not an error: nothing is refused
+    if warns:
+        assert "pass milliseconds" in str(ours[0].message) and ours[0].filename == __file__
 
 
 def _observed(results):

@@ -194,3 +194,37 @@ def test_the_still_face_check_is_anchored_on_the_threshold_crossing():
     assert [e.apex_frame for e in with_rise if e.kind == "ME"] == \
         [e.apex_frame for e in without if e.kind == "ME"]
     assert all(a.onset_frame <= b.onset_frame for a, b in zip(with_rise, without))
+
+
+def _events_with_stamps(scores, stamp):
+    detector = IntervalDetector(0, SpottingParams(min_score=0.2), FPS)
+    events = []
+    for index, score in enumerate(scores):
+        events += detector.update(index, stamp(index), score)
+    return [(e.kind, e.onset_frame, e.apex_frame, e.offset_frame) for e in events + detector.flush()]
+
+
+def test_float_rounding_of_timestamps_never_changes_the_events():
+    # Bumps whose gaps are whole numbers of frames sit exactly on the rules' time limits
+    # (6 frames at 30 fps are k = 200 ms): two spellings of the same timestamps must agree.
+    rng = np.random.default_rng(4)
+    scores = rng.normal(0.05, 0.01, 3000)
+    start = 40
+    for frames, gap in zip(rng.integers(3, 30, 60), rng.integers(4, 12, 60)):
+        _bump(scores, start, int(frames), lag=0)
+        start += int(frames) + int(gap)
+    exact = _events_with_stamps(scores, lambda i: i * 1000.0 / FPS)
+    rounded = _events_with_stamps(scores, lambda i: (i / FPS) * 1000.0)
+    assert len(exact) > 20 and rounded == exact
+
+
+def test_ring_lookups_absorb_float_rounding():
+    # The frame exactly k ms before frame i, with the stamps and the query spelled differently.
+    for fps, k_ms in ((15.0, 200.0), (30.0, 200.0), (30.0, 100.0), (60.0, 100.0)):
+        ring = FrameRing(512, (4, 4), 1, (1, 2, 2))
+        for i in range(400):
+            ring.push(i, (i / fps) * 1000.0, np.zeros((4, 4), np.uint8), np.zeros((1, 2)))
+        lag = round(k_ms * fps / 1000.0)
+        found = [ring.frame_indices[ring.slot_at_or_before(i * 1000.0 / fps - k_ms)]
+                 for i in range(lag, 400)]
+        assert found == list(range(400 - lag)), (fps, k_ms)

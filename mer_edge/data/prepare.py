@@ -28,7 +28,7 @@ import numpy as np
 
 from .._alignment import CROP_SIZE, TEMPLATE_NAME, FaceAligner
 from .._errors import DatasetError, InputError
-from .._features import frame_channels, recognition_clip, sample_positions
+from .._features import frame_channels, positions_at_or_before, recognition_clip, sample_positions
 from .._flow import FlowEstimator
 from .._modelmeta import InputSpec
 from .schema import Interval
@@ -331,7 +331,7 @@ def reference_indices(video: AlignedVideo, k_ms: float) -> np.ndarray:
     This is the engine's ``slot_at_or_before(timestamp - k_ms)``.
     """
     stamps = video.timestamps_ms
-    return np.searchsorted(stamps, stamps - k_ms + 1e-6, side="right") - 1
+    return positions_at_or_before(stamps, stamps - k_ms)
 
 
 def spotting_features(video: AlignedVideo, spec: InputSpec, k_ms: float,

@@ -1,0 +1,48 @@
+"""A check that the timestamps an application pushes are milliseconds."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ._errors import TimestampWarning
+
+__all__ = ["FrameRateCheck"]
+
+
+class FrameRateCheck:
+    """Warns once when a stream's first timestamps imply an implausible frame rate.
+
+    :meth:`Engine.process <mer_edge.Engine.process>` takes milliseconds.
+    Seconds (30 fps frames 0.033 apart) or microseconds (33,333 apart) are
+    accepted as numbers but would make every time rule of the spotter wrong,
+    so the median gap of the first frames is checked against
+    ``lowest_fps``..``highest_fps``.
+    """
+
+    def __init__(self, frames: int = 10, lowest_fps: float = 0.5,
+                 highest_fps: float = 2000.0) -> None:
+        self.frames = frames
+        self.lowest_fps = lowest_fps
+        self.highest_fps = highest_fps
+        self._stamps: list[float] = []
+
+    def reset(self) -> None:
+        """A new stream: check its first frames again."""
+        self._stamps = []
+
+    def observe(self, timestamp_ms: float) -> None:
+        """Note one frame's timestamp; warns at the ``frames``-th if the rate is implausible."""
+        if len(self._stamps) > self.frames:
+            return
+        self._stamps.append(timestamp_ms)
+        if len(self._stamps) <= self.frames:
+            return
+        gap_ms = float(np.median(np.diff(self._stamps)))
+        fps = 1000.0 / gap_ms if gap_ms > 0 else float("inf")
+        if self.lowest_fps <= fps <= self.highest_fps:
+            return
+        unit = "seconds" if fps > self.highest_fps else "microseconds or another unit"
+        warnings.warn(f"timestamp_ms: frames {gap_ms:.6g} ms apart ({fps:.4g} fps); the "
+                      f"timestamps look like {unit}; pass milliseconds", TimestampWarning,
+                      stacklevel=3)
