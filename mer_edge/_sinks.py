@@ -19,6 +19,7 @@ Use :func:`open_event_writer` to choose the event format from the suffix.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from pathlib import Path
@@ -61,11 +62,16 @@ def _as_dict(event: EventLike) -> dict[str, Any]:
     raise InputError(f"expected a MicroExpression or a mapping, got {type(event).__name__}")
 
 
+def _write_error(what: str, path: str | os.PathLike, exc: OSError) -> InputError:
+    """The error for an output that cannot be written: names what, the file and why."""
+    return InputError(f"cannot write {what} to {os.fspath(path)}: {exc.strerror or exc}")
+
+
 def _open_text(path: str | os.PathLike, what: str, **kwargs: Any) -> IO[str]:
     try:
         return open(path, "w", encoding="utf-8", **kwargs)
     except OSError as exc:
-        raise InputError(f"cannot write {what} to {os.fspath(path)}: {exc.strerror or exc}") from None
+        raise _write_error(what, path, exc) from None
 
 
 class _LineWriter:
@@ -73,6 +79,7 @@ class _LineWriter:
 
     def __init__(self, path: str | os.PathLike, what: str, **open_kwargs: Any) -> None:
         self.path = Path(path)
+        self._what = what
         self._file: IO[str] | None = _open_text(path, what, **open_kwargs)
         self.count = 0
         """Records written so far."""
@@ -82,11 +89,34 @@ class _LineWriter:
             raise InputError(f"{self.path}: the writer is closed")
         return self._file
 
+    def _emit(self, text: str, records: int) -> None:
+        """Write ``text`` (``records`` records) and flush; a failing disk names the file."""
+        handle = self._handle()
+        try:
+            handle.write(text)
+            handle.flush()
+        except OSError as exc:
+            self._abandon()  # closing would retry the flush and fail again
+            raise _write_error(self._what, self.path, exc) from None
+        self.count += records
+
+    def _abandon(self) -> None:
+        """Close the file after a failed write, dropping what it could not take."""
+        handle, self._file = self._file, None
+        try:
+            if handle is not None:
+                handle.close()
+        except OSError:
+            pass
+
     def close(self) -> None:
         """Flush and close the file (idempotent)."""
         handle, self._file = self._file, None
         if handle is not None:
-            handle.close()
+            try:
+                handle.close()
+            except OSError as exc:
+                raise _write_error(self._what, self.path, exc) from None
 
     def __enter__(self) -> "_LineWriter":
         return self
@@ -114,10 +144,7 @@ class JsonlEventWriter(EventWriter):
         super().__init__(path, "events")
 
     def write(self, event: EventLike) -> None:
-        handle = self._handle()
-        handle.write(json.dumps(_as_dict(event), allow_nan=False) + "\n")
-        handle.flush()
-        self.count += 1
+        self._emit(json.dumps(_as_dict(event), allow_nan=False) + "\n", 1)
 
 
 class CsvEventWriter(EventWriter):
@@ -134,9 +161,7 @@ class CsvEventWriter(EventWriter):
         super().__init__(path, "events", newline="")
         self.class_names = tuple(class_names)
         self.columns = EVENT_COLUMNS + tuple(f"prob_{name}" for name in self.class_names)
-        self._csv = csv.writer(self._handle())
-        self._csv.writerow(self.columns)
-        self._handle().flush()
+        self._emit(self._csv_line(self.columns), 0)
 
     def write(self, event: EventLike) -> None:
         record = _as_dict(event)
@@ -150,10 +175,14 @@ class CsvEventWriter(EventWriter):
                              f"(columns: {list(self.class_names)})")
         row = [record[name] for name in EVENT_COLUMNS]
         row += ["" if name not in probs else probs[name] for name in self.class_names]
-        self._handle()
-        self._csv.writerow(row)
-        self._handle().flush()
-        self.count += 1
+        self._emit(self._csv_line(row), 1)
+
+    @staticmethod
+    def _csv_line(row: Sequence[Any]) -> str:
+        """One CSV record as text (the csv module's quoting and ``\\r\\n`` ending)."""
+        buffer = io.StringIO()
+        csv.writer(buffer).writerow(row)
+        return buffer.getvalue()
 
 
 class TrackWriter(_LineWriter):
@@ -168,12 +197,10 @@ class TrackWriter(_LineWriter):
 
     def write(self, faces: Iterable[FaceTrack]) -> None:
         """Write the faces of one frame (nothing when there are none)."""
-        handle = self._handle()
+        self._handle()
         lines = [json.dumps(face.to_dict(), allow_nan=False) for face in faces]
         if lines:
-            handle.write("\n".join(lines) + "\n")
-            handle.flush()
-            self.count += len(lines)
+            self._emit("\n".join(lines) + "\n", len(lines))
 
 
 def open_event_writer(path: str | os.PathLike, class_names: Sequence[str] = ()) -> EventWriter:
@@ -225,14 +252,27 @@ class VideoWriter:
         if self._writer is not None:
             return
         if not self.path.parent.is_dir():
-            raise InputError(f"cannot write video {self.path}: folder {self.path.parent} does not exist")
+            raise InputError(f"cannot write video to {self.path}: folder {self.path.parent} "
+                             "does not exist")
+        self._check_writable()
         writer = cv2.VideoWriter(os.fspath(self.path), cv2.VideoWriter_fourcc(*self.fourcc),
                                  self.fps, size)
         if not writer.isOpened():
             writer.release()
-            raise InputError(f"OpenCV cannot write {self.path} with codec {self.fourcc} here; "
-                             "try another suffix (.avi)")
+            raise InputError(f"OpenCV has no {self.fourcc} encoder for {self.path.suffix} files "
+                             f"here, cannot write {self.path}; try another suffix (.avi)")
         self._writer, self._size = writer, size
+
+    def _check_writable(self) -> None:
+        """Raise naming the file when it cannot be created (OpenCV only says "not opened")."""
+        existed = self.path.exists()
+        try:
+            with open(self.path, "ab"):
+                pass
+        except OSError as exc:
+            raise _write_error("video", self.path, exc) from None
+        if not existed:
+            _remove_quietly(self.path)
 
     def write(self, frame: np.ndarray) -> None:
         """Append one ``(H, W, 3) uint8`` BGR frame."""

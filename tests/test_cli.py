@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,8 @@ from mer_edge._sinks import EVENT_COLUMNS
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 VIDEO = SHARED / "videos" / "default.wmv"
+SHORT_VIDEO = SHARED / "videos" / "lp_d0.mp4"
+IMAGE_FOLDER = SHARED / "videos" / "openface_image_sequence"
 EVENT_KEYS = set(EVENT_COLUMNS) | {"probs"}
 TRACK_KEYS = {"frame", "timestamp_ms", "track_id", "box"}
 
@@ -52,6 +55,8 @@ def test_run_writes_events_and_tracks_with_the_documented_keys(default_run):
     result, folder = default_run
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
+    for chatter in ("XNNPACK", "absl::InitializeLog", "inference_feedback_manager"):
+        assert chatter not in result.stderr  # MediaPipe's native logs are filtered
     events = _lines(folder / "E.jsonl")
     assert events, "default.wmv has smiles and blinks: something must be spotted"
     for event in events:
@@ -108,7 +113,8 @@ def test_run_image_folder_uses_fps(tmp_path, capsys):
 
 @needs_video
 def test_events_written_before_an_error_stay_on_disk(tmp_path):
-    """A resolution change mid-stream stops the run (exit 2): earlier events are kept."""
+    """A resolution change mid-stream stops the run (exit 2) after the open intervals are
+    written and the summary printed; the error names the source and the frame."""
     frames = tmp_path / "frames"
     frames.mkdir()
     capture = cv2.VideoCapture(str(VIDEO))
@@ -124,8 +130,10 @@ def test_events_written_before_an_error_stay_on_disk(tmp_path):
     assert "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("mer-edge: error:") and "resolution changed" in last
+    assert f"{frames}, frame 120:" in last
     printed = [line for line in result.stdout.splitlines() if line.startswith("event ")]
     assert len(_lines(out)) == len(printed)
+    assert "run: 120 frames" in result.stdout and f"-> {out}" in result.stdout
 
 
 BAD_SOURCES = [
@@ -151,7 +159,8 @@ def test_bad_source_exits_2_with_one_line(tmp_path, name, message):
     (["--save-video", "o.gif"], "--save-video"),
     (["--max-frames", "0"], "--max-frames"),
     (["--spotter", "nope.onnx"], "no such file"),
-    (["--fps", "-3"], "fps"),
+    (["--fps", "-3"], "--fps"),
+    (["--fps", "0"], "--fps must be a positive number, got 0"),
 ])
 def test_bad_options_exit_2(tmp_path, capsys, args, message):
     assert main(["run", str(tmp_path), *args]) == 2
@@ -236,3 +245,161 @@ def test_no_still_check_keeps_the_spotters_calibration():
     assert params.me_quiet_ratio is None
     assert detection and all(getattr(params, name) == value for name, value in detection.items())
     assert spotting_overrides(argparse.Namespace(no_still_check=False)) is None
+
+
+def _copy(source: Path, folder: Path) -> Path:
+    """A copy of shared test material to write beside (never write under ../shared)."""
+    target = folder / source.name
+    if source.is_dir():
+        shutil.copytree(source, target)
+    else:
+        shutil.copy(source, target)
+    return target
+
+
+@needs_video
+@pytest.mark.parametrize("outputs, named", [
+    (lambda src, tmp: ["--save-video", str(src)], ["--save-video", "is the source"]),
+    (lambda src, tmp: ["--tracks", f"{tmp}/./{src.name}"], ["--tracks", "is the source"]),
+    (lambda src, tmp: ["--save-video", str(tmp / "link.mp4")], ["--save-video", "is the source"]),
+    (lambda src, tmp: ["--out", str(tmp / "x.jsonl"), "--tracks", f"{tmp}/./x.jsonl"],
+     ["--out", "--tracks", "same file"]),
+    (lambda src, tmp: ["--out", str(tmp / "x.jsonl"), "--save-video", str(tmp / "o.avi"),
+                       "--tracks", str(tmp / "o.avi")], ["--save-video", "--tracks", "same file"]),
+])
+def test_an_output_that_would_overwrite_the_source_or_another_is_refused(tmp_path, capsys,
+                                                                          outputs, named):
+    source = _copy(SHORT_VIDEO, tmp_path)
+    (tmp_path / "link.mp4").symlink_to(source)
+    before = source.read_bytes()
+    assert main(["run", str(source), *outputs(source, tmp_path), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mer-edge: error:") and all(word in err for word in named), err
+    assert source.read_bytes() == before
+    assert not (tmp_path / "x.jsonl").exists() and not (tmp_path / "o.avi").exists()
+
+
+@needs_video
+def test_an_output_that_is_an_image_of_the_source_folder_is_refused(tmp_path, capsys):
+    folder = _copy(IMAGE_FOLDER, tmp_path)
+    before = (folder / "005.jpg").read_bytes()
+    assert main(["run", str(folder), "--tracks", str(folder / "005.jpg")]) == 2
+    assert "--tracks" in capsys.readouterr().err
+    assert (folder / "005.jpg").read_bytes() == before
+
+
+@needs_video
+def test_a_source_that_stops_early_exits_1_after_writing_everything(tmp_path):
+    from mer_edge._sources import image_files
+
+    folder = _copy(IMAGE_FOLDER, tmp_path)
+    Path(image_files(folder)[20]).write_bytes(b"not an image")
+    tracks = tmp_path / "T.jsonl"
+    result = _cli("run", str(folder), "--tracks", str(tracks), "--no-progress")
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert {row["frame"] for row in _lines(tracks)} == set(range(20))
+    assert "run: 20 frames" in result.stdout
+    assert "stopped early" in result.stderr and "cannot decode image" in result.stderr
+    assert "30 fps assumed; --fps sets the frame rate" in result.stderr
+
+
+@needs_video
+def test_an_image_folder_with_fps_says_nothing_about_an_assumed_rate(tmp_path, capsys):
+    assert main(["run", str(IMAGE_FOLDER), "--fps", "30", "--quiet", "--no-progress",
+                 "--max-frames", "2"]) == 0
+    assert "assumed" not in capsys.readouterr().err
+
+
+@needs_video
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
+def test_a_write_error_names_the_option_and_the_file(tmp_path, capsys):
+    tracks = tmp_path / "T.jsonl"
+    tracks.symlink_to("/dev/full")
+    assert main(["run", str(SHORT_VIDEO), "--tracks", str(tracks), "--max-frames", "3",
+                 "--quiet", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f"mer-edge: error: --tracks: cannot write tracks to {tracks}: No space left on device"
+
+
+@needs_video
+def test_a_gpu_backend_without_a_gpu_points_at_allow_fallback(capsys):
+    import onnxruntime
+
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("CUDA is available here: there is no fallback to refuse")
+    assert main(["run", str(SHORT_VIDEO), "--backend", "onnxruntime-cuda", "--max-frames", "1",
+                 "--no-progress"]) == 2
+    assert "--allow-fallback" in capsys.readouterr().err
+
+
+def test_native_chatter_is_recognised_and_errors_are_not():
+    from mer_edge.cli._native_logs import is_noise
+
+    noise = [b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",
+             b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+             b"W0000 00:00:1795265276.952303   10188 inference_feedback_manager.cc:114] Feedback "
+             b"manager requires a model with a single signature inference."]
+    kept = [b"E0000 00:00:1795265276.952303   10188 calculator_graph.cc:887] INTERNAL: failed",
+            b"F0000 00:00:1795265276.952303   10188 check.cc:12] Check failed: x",
+            b"[h264 @ 0x562a4e98bac0] Invalid NAL unit size (83863 > 14087).",
+            b"mer-edge: error: something"]
+    assert all(is_noise(line) for line in noise)
+    assert not any(is_noise(line) for line in kept)
+
+
+def test_eval_refuses_an_unusable_out_before_evaluating(tiny_bench, tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("keep me")
+    for out, message in ((afile, "is a file"), (tiny_bench / "test", "is an input folder"),
+                         (afile / "sub", "is a file, not a folder")):
+        assert main(["eval", "--bench", str(tiny_bench / "test"), "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert f"--out {out}" in err and message in err, err
+        assert not any(line.startswith("eval: ") for line in err.splitlines())  # nothing ran
+    assert afile.read_text() == "keep me"
+    assert not (tiny_bench / "test" / "report.json").exists()
+
+
+def test_eval_refuses_ambiguous_models(tmp_path, capsys):
+    from mer_edge._models import default_model_path
+
+    spotters = [tmp_path / "s1.onnx", tmp_path / "s2.onnx"]
+    for path in spotters:
+        shutil.copy(default_model_path("spotting"), path)
+    assert main(["eval", "--bench", str(tmp_path), "--models", *map(str, spotters)]) == 2
+    err = capsys.readouterr().err
+    assert "2 (" in err and all(str(path) in err for path in spotters) and "spotting" in err
+    assert main(["eval", "--bench", str(tmp_path), "--models", str(spotters[0]),
+                 "--spotter", str(spotters[1])]) == 2
+    err = capsys.readouterr().err
+    assert "--models" in err and "--spotter" in err and all(str(p) in err for p in spotters)
+
+
+def test_eval_table_prints_na_where_a_figure_has_no_denominator(tiny_bench, tmp_path):
+    result = _cli("eval", "--bench", str(tiny_bench / "test"), "--out", str(tmp_path / "ev"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads((tmp_path / "ev" / "report.json").read_text())
+    assert report["truth"]["MaE"] == 0  # the tiny bench injects MEs only
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()
+            if line.split() and line.split()[0] in ("ME", "MaE", "all")}
+
+    def shown(value, numerator_and_rest):
+        return f"{value:.3f}" if numerator_and_rest > 0 else "n/a"
+
+    for kind, row in rows.items():
+        s = report["spotting"][kind]
+        assert row[4:] == [shown(s["precision"], s["tp"] + s["fp"]),
+                           shown(s["recall"], s["tp"] + s["fn"]),
+                           shown(s["f1"], s["tp"] + s["fp"] + s["fn"])]
+    assert rows["MaE"][5] == "n/a"  # no MaE truth: recall undefined
+    assert report["spotting"]["MaE"]["recall"] == 0.0  # report.json keeps its numbers
+
+
+def test_eval_table_recognition_without_samples_is_na():
+    from mer_edge.cli._eval import _table
+
+    empty = {"recognition": {"samples": 0, "accuracy": 0.0, "uf1": 0.0, "uar": 0.0}}
+    assert _table(empty) == "recognition on 0 true MEs: accuracy n/a  UF1 n/a  UAR n/a"
+    one = {"recognition": {"samples": 1, "accuracy": 1.0, "uf1": 1.0, "uar": 1.0}}
+    assert _table(one) == "recognition on 1 true MEs: accuracy 1.000  UF1 1.000  UAR 1.000"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 
 import numpy as np
 import pytest
@@ -138,3 +139,37 @@ def test_first_writable_video_format_is_used(tmp_path):
     assert writer.path == tmp_path / "v.avi" and writer.path.stat().st_size > 0
     with pytest.raises(me.InputError, match="no video format"):
         open_first_video_writer([tmp_path / "nope" / "v.mp4"], 30, (64, 48))
+
+
+needs_dev_full = pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
+
+
+@needs_dev_full
+@pytest.mark.parametrize("make, record, what", [
+    (JsonlEventWriter, _event(), "events"),
+    (lambda path: CsvEventWriter(path), None, "events"),  # the header already fails
+    (TrackWriter, [_face(0)], "tracks"),
+])
+def test_a_full_disk_names_the_file_and_close_does_not_fail_again(tmp_path, make, record, what):
+    path = tmp_path / "full.out"
+    path.symlink_to("/dev/full")
+    with pytest.raises(me.InputError, match=f"cannot write {what} to {path}: No space left"):
+        writer = make(path)
+        writer.write(record)
+    if record is not None:
+        writer.close()  # the failed write abandoned the file: nothing left to flush
+        with pytest.raises(me.InputError, match="closed"):
+            writer.write(record)
+
+
+def test_video_path_that_cannot_be_created_is_named_not_blamed_on_the_codec(tmp_path):
+    folder = tmp_path / "v.avi"
+    folder.mkdir()
+    with pytest.raises(me.InputError, match=r"cannot write video to .*v\.avi: Is a directory") \
+            as caught:
+        VideoWriter(folder, 30).open((64, 48))
+    assert "suffix" not in str(caught.value)
+    written = tmp_path / "ok.avi"
+    with VideoWriter(written, 30) as writer:  # the writability check keeps normal writes working
+        writer.write(np.zeros((48, 64, 3), np.uint8))
+    assert written.stat().st_size > 0

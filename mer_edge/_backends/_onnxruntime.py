@@ -44,8 +44,8 @@ class OnnxRuntimeSession(InferenceSession):
         self.provider = active[0] if active else "none"
         if self.provider != wanted and not allow_fallback:
             raise BackendError(f"requested {wanted} but ONNX Runtime runs {self.provider} "
-                               f"(available: {self._available()}); pass allow_fallback=True "
-                               "to accept the fallback")
+                               f"(available: {self._available()}); to accept the fallback pass "
+                               "allow_fallback=True (mer-edge run: --allow-fallback)")
 
     @staticmethod
     def _available() -> list[str]:

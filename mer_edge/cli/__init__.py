@@ -14,7 +14,11 @@ subcommand, add its module name to :data:`COMMAND_MODULES`.
 
 Errors: every :class:`~mer_edge.MerEdgeError` (and an ``OSError`` about a
 file) is printed as one line ``mer-edge: error: ...`` on stderr and exits
-with status 2; argparse usage errors exit 2 too.  Ctrl-C exits 130.
+with status 2; argparse usage errors exit 2 too.  A command that finished but
+left something out (a source that stopped early, videos that could not be
+read) exits 1.  Ctrl-C exits 130.  MediaPipe's native informational logs are
+filtered out of stderr (:mod:`._native_logs`; ``MER_EDGE_NATIVE_LOGS=1``
+keeps them).
 """
 from __future__ import annotations
 
@@ -26,8 +30,10 @@ from typing import Sequence
 
 from .._errors import MerEdgeError
 from .._version import __version__
+from ._native_logs import filter_native_logs
 
-__all__ = ["main", "build_parser", "COMMAND_MODULES", "PLANNED_MODULES", "EXIT_OK", "EXIT_ERROR"]
+__all__ = ["main", "build_parser", "COMMAND_MODULES", "PLANNED_MODULES", "EXIT_OK",
+           "EXIT_PARTIAL", "EXIT_ERROR"]
 
 #: Modules (relative to this package) that register a subcommand, in help order.
 COMMAND_MODULES: tuple[str, ...] = ("._run", "._demo", "._models")
@@ -37,6 +43,8 @@ COMMAND_MODULES: tuple[str, ...] = ("._run", "._demo", "._models")
 PLANNED_MODULES: tuple[str, ...] = ("._data", "._eval")
 
 EXIT_OK = 0
+#: Exit status of a command that finished but left part of its input out.
+EXIT_PARTIAL = 1
 #: Exit status of a usage error or any error the SDK reports (bad source, missing file...).
 EXIT_ERROR = 2
 _EXIT_INTERRUPTED = 130
@@ -73,7 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_ERROR
     try:
-        return int(handler(args))
+        with filter_native_logs():
+            return int(handler(args))
     except MerEdgeError as exc:
         print(error_line(exc), file=sys.stderr, flush=True)
         return EXIT_ERROR

@@ -11,17 +11,23 @@ last line is a JSON object with ``spotting`` (``ME``, ``MaE``, ``all`` ->
 ``false_me_per_minute_clean``.  ``--out`` receives ``report.json`` (with every
 video's truth and detections), a confusion-matrix plot and per-video score
 timelines.  Videos that cannot be read are listed and the others still
-evaluated; the exit status is then 1.
+evaluated; the exit status is then 1.  ``--out`` is checked before anything
+runs: it must be a folder that can be created, not a file nor an input
+folder.  A figure whose denominator is 0 (no truth and no detection of a
+kind) is printed ``n/a`` in the table; report.json keeps its numbers.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from . import EXIT_OK, EXIT_PARTIAL
 from . import _still_check as still_check
+from ._models import TASK_OPTIONS, models_by_task, one_model
 
 
 def register(subparsers: Any) -> None:
@@ -53,17 +59,29 @@ def register(subparsers: Any) -> None:
 
 
 def _model_paths(args: argparse.Namespace) -> dict[str, str | None]:
-    from .._models import Model
+    """The model of each task: ``--spotter``/``--recognizer``, else from ``--models``.
 
-    chosen: dict[str, str | None] = {"spotting": None, "recognition": None}
-    for path in args.models or ():
-        task = Model(path).info.task
-        chosen[task] = str(path)
-    if args.spotter is not None:
-        chosen["spotting"] = str(args.spotter)
-    if args.recognizer is not None:
-        chosen["recognition"] = str(args.recognizer)
+    At most one ``--models`` file per task, and none for a task named
+    explicitly too; ``None`` means the shipped default.
+    """
+    from .._errors import InputError
+
+    by_task = models_by_task(args.models or ())
+    explicit = {"spotting": args.spotter, "recognition": args.recognizer}
+    chosen: dict[str, str | None] = {}
+    for task, option in TASK_OPTIONS.items():
+        found = by_task.get(task, [])
+        if explicit[task] is not None and found:
+            raise InputError(f"--models {found[0]} is a {task} model and {option} "
+                             f"{explicit[task]} names one too; give only one of them")
+        chosen[task] = (str(explicit[task]) if explicit[task] is not None
+                        else one_model(task, found, "--models", required=False))
     return chosen
+
+
+def _figure(value: float, defined: bool, width: int = 0) -> str:
+    """``value`` with 3 decimals, or ``n/a`` when its denominator was 0."""
+    return f"{value:<{width}.3f}" if defined else f"{'n/a':<{width}}"
 
 
 def _table(report: dict[str, Any]) -> str:
@@ -73,10 +91,13 @@ def _table(report: dict[str, Any]) -> str:
         for kind in ("ME", "MaE", "all"):
             s = report["spotting"][kind]
             rows.append(f"{kind:<5} {s['tp']:<4} {s['fp']:<4} {s['fn']:<4} "
-                        f"{s['precision']:<9.3f} {s['recall']:<6.3f} {s['f1']:.3f}")
+                        f"{_figure(s['precision'], s['tp'] + s['fp'] > 0, 9)} "
+                        f"{_figure(s['recall'], s['tp'] + s['fn'] > 0, 6)} "
+                        f"{_figure(s['f1'], s['tp'] + s['fp'] + s['fn'] > 0)}")
     r = report["recognition"]
-    rows.append(f"recognition on {r.get('samples', 0)} true MEs: accuracy {r['accuracy']:.3f}  "
-                f"UF1 {r['uf1']:.3f}  UAR {r['uar']:.3f}")
+    samples = r.get("samples", 0)
+    rows.append(f"recognition on {samples} true MEs: accuracy {_figure(r['accuracy'], samples > 0)}"
+                f"  UF1 {_figure(r['uf1'], samples > 0)}  UAR {_figure(r['uar'], samples > 0)}")
     if r.get("no_face"):
         rows.append(f"  ({r['no_face']} labelled MEs left out: no face tracked around them)")
     if "false_me_per_minute_clean" in report:
@@ -95,6 +116,23 @@ def _check_dataset_arguments(args: argparse.Namespace) -> None:
                                           ("--subjects", args.subjects)) if value is not None]
         if given:
             raise InputError(f"{', '.join(given)} only apply with --dataset")
+
+
+def _check_out_folder(out: Path, inputs: list[Path], given: bool) -> None:
+    """Refuse, before evaluating, an output folder that cannot be written or is an input."""
+    from .._errors import InputError
+
+    name = f"--out {out}" if given else f"the output folder {out} (set another with --out)"
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{name}: is a file, expected a folder")
+    for folder in inputs:
+        if folder.exists() and out.exists() and os.path.samefile(out, folder):
+            raise InputError(f"{name}: is an input folder; choose another")
+    existing = next(parent for parent in (out, *out.parents) if parent.exists())
+    if not existing.is_dir():
+        raise InputError(f"{name}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"{name}: cannot write in {existing}")
 
 
 def _summary(report: dict[str, Any]) -> dict[str, Any]:
@@ -125,12 +163,14 @@ def run(args: argparse.Namespace) -> int:
 
     if args.dataset is not None:
         out = args.out or Path.cwd() / f"eval_{args.dataset}"
+        _check_out_folder(out, [args.root], args.out is not None)
         report = evaluate_dataset(args.dataset, args.root, variant=args.variant,
                                   subjects=args.subjects, options=options, out_dir=out,
                                   progress=progress)
     else:
         first = args.bench[0].resolve()
         out = args.out or first.parent / f"eval_{first.name}"
+        _check_out_folder(out, list(args.bench), args.out is not None)
         report = evaluate_bench(args.bench, options=options, out_dir=out, progress=progress)
     for skipped in report.get("skipped_intervals", []):
         print(f"eval: skipped row {skipped['row']} of {skipped['video']}: {skipped['reason']}",
@@ -140,4 +180,4 @@ def run(args: argparse.Namespace) -> int:
     print(_table(report))
     print(f"eval: wrote {out / 'report.json'}")
     print(json.dumps(_summary(report), sort_keys=True), flush=True)
-    return 1 if report.get("failed_videos") else 0
+    return EXIT_PARTIAL if report.get("failed_videos") else EXIT_OK

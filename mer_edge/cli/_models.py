@@ -3,12 +3,20 @@
 Prints one readable line per model, then, as the last line, the JSON list of
 :func:`~mer_edge.shipped_models` summaries (name, task, method, version,
 input spec, class names...) for scripts to parse.
+
+Also home of the model choice shared by ``run`` and ``eval``: model files
+grouped by the task their metadata names (:func:`models_by_task`), one per
+task (:func:`one_model`).
 """
 from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+import os
+from typing import Any, Iterable
+
+#: Task -> the option that names a model of that task explicitly.
+TASK_OPTIONS: dict[str, str] = {"spotting": "--spotter", "recognition": "--recognizer"}
 
 
 def register(subparsers: Any) -> None:
@@ -47,3 +55,33 @@ def run(args: argparse.Namespace) -> int:
             print(describe(summary))
     print(json.dumps(summaries, sort_keys=True), flush=True)
     return 0
+
+
+def models_by_task(paths: Iterable[str | os.PathLike]) -> dict[str, list[str]]:
+    """The model files ``paths`` grouped by the task their metadata names, in order."""
+    from .._models import Model
+
+    by_task: dict[str, list[str]] = {}
+    for path in paths:
+        model = Model(path)
+        try:
+            by_task.setdefault(model.info.task, []).append(os.fspath(path))
+        finally:
+            model.close()
+    return by_task
+
+
+def one_model(task: str, found: list[str], origin: str, *, required: bool) -> str | None:
+    """The single ``task`` model among ``found`` (from ``origin``, an option as typed).
+
+    Several are refused, naming them; none is refused when ``required``,
+    otherwise ``None`` (the shipped default).
+    """
+    from .._errors import ModelError
+
+    if len(found) == 1 or (not found and not required):
+        return found[0] if found else None
+    what = "no" if not found else f"{len(found)} ({', '.join(found)})"
+    hint = f" (or name it with {TASK_OPTIONS[task]})" if required else ""
+    raise ModelError(f"{origin}: {what} {task} models; expected "
+                     f"{'one' if required else 'at most one'}{hint}")

@@ -9,19 +9,37 @@ run in ``"file"`` mode: every frame is processed, with a progress bar.
 
 Outputs, all flushed as they are produced so nothing is lost on an error:
 ``--out`` events (``.jsonl`` or ``.csv``), ``--tracks`` one JSON line per
-face per frame, ``--save-video`` the overlay, ``--show`` a window.
+face per frame, ``--save-video`` the overlay, ``--show`` a window.  No output
+may be the source itself (or an image of a source folder) or another output.
+
+Times: a file's are its presentation times; an image folder's are
+``frame * 1000 / fps`` (30 fps unless ``--fps``).  A live source's
+(cameras, streams, ``--live``) are the machine's monotonic clock at grab
+(milliseconds, about the machine's uptime) in the ``--out``/``--tracks``
+files; the event lines printed while running show seconds since the first
+frame instead.
+
+Exit status: 0; 1 when the source stopped early (an unreadable image or
+frame: everything before it is written); 2 for an error.  When the engine
+fails mid-stream (a resolution change...), the events still open are
+written and the summary printed before the error.
 """
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from . import EXIT_OK, EXIT_PARTIAL
 from . import _still_check as still_check
+from .._errors import InputError, MerEdgeError
+from ._models import TASK_OPTIONS, models_by_task, one_model
 
 _QUIT_KEYS = (ord("q"), ord("Q"), 27)
 _WINDOW = "mer-edge"
@@ -71,38 +89,38 @@ def resolve_models(folder: str | None, spotter: str | None,
     folder must hold exactly one ``.onnx`` file of that task (read from its
     metadata).  ``None`` means the shipped default.
     """
-    from .._errors import InputError, ModelError
-    from .._models import Model
-
     if folder is None:
         return spotter, recognizer
     directory = Path(folder)
     if not directory.is_dir():
         raise InputError(f"--models: no such folder {folder}")
-    by_task: dict[str, list[str]] = {}
-    for path in sorted(directory.glob("*.onnx")):
-        model = Model(path)
-        by_task.setdefault(model.info.task, []).append(str(path))
-        model.close()
-    chosen = []
-    for task, explicit in (("spotting", spotter), ("recognition", recognizer)):
-        if explicit is not None:
-            chosen.append(explicit)
-            continue
-        found = by_task.get(task, [])
-        if len(found) != 1:
-            what = "no" if not found else f"{len(found)} ({', '.join(found)})"
-            raise ModelError(f"--models {folder}: {what} {task} models; expected one "
-                             f"(or name it with --{'spotter' if task == 'spotting' else 'recognizer'})")
-        chosen.append(found[0])
-    return chosen[0], chosen[1]
+    by_task = models_by_task(sorted(directory.glob("*.onnx")))
+    explicit = {"spotting": spotter, "recognition": recognizer}
+    chosen = {task: explicit[task] or one_model(task, by_task.get(task, []),
+                                                f"--models {folder}", required=True)
+              for task in TASK_OPTIONS}
+    return chosen["spotting"], chosen["recognition"]
+
+
+class _OutputError(InputError):
+    """An output file could not be written (the message names its option and path)."""
+
+
+@contextmanager
+def _writing(option: str) -> Iterator[None]:
+    """Prefix the error of an output writer with the option that named the output."""
+    try:
+        yield
+    except MerEdgeError as exc:
+        raise _OutputError(f"{option}: {exc}") from None
 
 
 class _Session:
     """Everything done with each result: outputs, printing, overlay, window."""
 
-    def __init__(self, args: argparse.Namespace, stack: ExitStack) -> None:
+    def __init__(self, args: argparse.Namespace, stack: ExitStack, *, live: bool) -> None:
         self.args = args
+        self.live = live
         self.stack = stack
         self.image: np.ndarray | None = None
         self.events: list[Any] = []
@@ -113,6 +131,8 @@ class _Session:
         self.video: Any = None
         self.renderer: Any = None
         self.echo: Callable[[str], None] = print
+        self.origin_ms: float | None = None
+        """Time printed event lines count from: the first frame's for a live source, else 0."""
 
     def open_outputs(self, class_names: tuple[str, ...], fps: float, threshold: float) -> None:
         from .._overlay import OverlayRenderer
@@ -120,9 +140,12 @@ class _Session:
 
         args = self.args
         if args.out:
-            self.event_writer = self.stack.enter_context(open_event_writer(args.out, class_names))
+            with _writing("--out"):
+                self.event_writer = self.stack.enter_context(open_event_writer(args.out,
+                                                                               class_names))
         if args.tracks:
-            self.track_writer = self.stack.enter_context(TrackWriter(args.tracks))
+            with _writing("--tracks"):
+                self.track_writer = self.stack.enter_context(TrackWriter(args.tracks))
         if args.save_video:
             self.video = self.stack.enter_context(VideoWriter(args.save_video, fps))
         if args.save_video or args.show:
@@ -131,14 +154,18 @@ class _Session:
     def on_result(self, result: Any) -> None:
         """Handle one :class:`FrameResult` (the live callback, or called per file frame)."""
         self.frames += 1
+        if self.origin_ms is None:
+            self.origin_ms = result.timestamp_ms if self.live else 0.0
         if self.track_writer is not None:
-            self.track_writer.write(result.faces)
+            with _writing("--tracks"):
+                self.track_writer.write(result.faces)
         self.on_events(result.events)
         if self.renderer is not None and self.image is not None:
             overlay = self.renderer.draw(self.image, result.timestamp_ms, result.faces,
                                          result.events)
             if self.video is not None:
-                self.video.write(overlay)
+                with _writing("--save-video"):
+                    self.video.write(overlay)
             if self.args.show:
                 self._show(overlay)
         if self.args.max_frames is not None and self.frames >= self.args.max_frames:
@@ -148,9 +175,10 @@ class _Session:
         for event in events:
             self.events.append(event)
             if self.event_writer is not None:
-                self.event_writer.write(event)
+                with _writing("--out"):
+                    self.event_writer.write(event)
             if not self.args.quiet:
-                self.echo(describe_event(event))
+                self.echo(describe_event(event, self.origin_ms or 0.0))
 
     def _show(self, overlay: np.ndarray) -> None:
         import cv2
@@ -166,19 +194,50 @@ class _Session:
             self.stop = True
 
 
-def describe_event(event: Any) -> str:
-    """One line for an event, as printed while running."""
+def describe_event(event: Any, origin_ms: float = 0.0) -> str:
+    """One line for an event, as printed while running; times in s after ``origin_ms``."""
     iv = event.interval
     return (f"event  track {iv.track_id}  {iv.kind:<3} {event.label:<9} score {iv.score:.2f}  "
             f"frames {iv.onset_frame}-{iv.apex_frame}-{iv.offset_frame}  "
-            f"({iv.onset_ms / 1000:.2f}-{iv.offset_ms / 1000:.2f} s)")
+            f"({(iv.onset_ms - origin_ms) / 1000:.2f}-{(iv.offset_ms - origin_ms) / 1000:.2f} s)")
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether paths ``a`` and ``b`` are one file (links followed; either may not exist yet)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return Path(a).resolve() == Path(b).resolve()
+
+
+def _check_output_paths(args: argparse.Namespace) -> None:
+    """Refuse an output that would overwrite the source or another output."""
+    from .._sources import IMAGE_EXTENSIONS
+
+    outputs = [(option, value) for option, value in (
+        ("--out", args.out), ("--tracks", args.tracks), ("--save-video", args.save_video))
+        if value]
+    source = args.source
+    for index, (option, value) in enumerate(outputs):
+        if os.path.isfile(source) and _same_file(value, source):
+            raise InputError(f"{option} {value} is the source {source}; writing it would "
+                             "destroy the input")
+        if (os.path.isdir(source) and value.lower().endswith(IMAGE_EXTENSIONS)
+                and _same_file(os.path.dirname(os.path.abspath(value)), source)):
+            raise InputError(f"{option} {value} is an image of the source folder {source}; "
+                             "writing it would destroy the input")
+        for other, other_value in outputs[index + 1:]:
+            if _same_file(value, other_value):
+                raise InputError(f"{option} {value} and {other} {other_value} are the same file;"
+                                 " give each output its own")
 
 
 def _check_arguments(args: argparse.Namespace) -> None:
-    from .._errors import InputError
     from .._overlay import require_gui
     from .._sinks import VIDEO_CODECS
 
+    if args.fps is not None and not (math.isfinite(args.fps) and args.fps > 0):
+        raise InputError(f"--fps must be a positive number, got {args.fps:g}")
     if args.max_frames is not None and args.max_frames < 1:
         raise InputError(f"--max-frames must be >= 1, got {args.max_frames}")
     if args.max_faces < 1:
@@ -190,23 +249,24 @@ def _check_arguments(args: argparse.Namespace) -> None:
     for option, value in (("--spotter", args.spotter), ("--recognizer", args.recognizer)):
         if value is not None and not Path(value).is_file():
             raise InputError(f"{option}: no such file {value}")
+    _check_output_paths(args)
     if args.show:
         require_gui()
 
 
 def run(args: argparse.Namespace) -> int:
-    """Handler of ``mer-edge run``."""
+    """Handler of ``mer-edge run``: 0, 1 when the source stopped early; raises on errors."""
     _check_arguments(args)
     from .._engine import Engine
     from .._options import EngineOptions
-    from .._sources import open_source
+    from .._sources import DEFAULT_FPS, open_source
 
     spotter, recognizer = resolve_models(args.models, args.spotter, args.recognizer)
     with ExitStack() as stack:
         frames = stack.enter_context(
             open_source(args.source, fps=args.fps, live=True if args.live else None))
         live = frames.is_live
-        session = _Session(args, stack)
+        session = _Session(args, stack, live=live)
         options = EngineOptions(
             running_mode="live" if live else "file",
             result_callback=session.on_result if live else None,
@@ -218,31 +278,61 @@ def run(args: argparse.Namespace) -> int:
         engine = stack.enter_context(Engine.from_options(options))
         recognition = engine.models.get("recognition")
         class_names = recognition.info.class_names if recognition is not None else ()
-        session.open_outputs(class_names, frames.fps or 30.0, engine.spotting_params.min_score)
+        session.open_outputs(class_names, frames.fps or DEFAULT_FPS, engine.spotting_params.min_score)
         if args.show:
             import cv2
 
             stack.callback(cv2.destroyAllWindows)
+        _note_assumed_fps(args, frames)
         bar = _progress(args, frames, live)
         if bar is not None:
             stack.callback(bar.close)
             session.echo = bar.write
         dropped_at_start = frames.dropped  # while the engine was loading
-        for frame in frames:
-            session.image = frame.image
-            result = engine.process(frame.image, frame.timestamp_ms)
-            if not live:  # in live mode the engine calls session.on_result itself
-                session.on_result(result)
-            if bar is not None:
-                bar.update(1)
-            if session.stop:
-                break
-        session.on_events(engine.flush())
+        failure = _feed(engine, frames, session, bar)
+        session.on_events(engine.flush())  # the intervals still open, also after a failure
         if bar is not None:
             bar.close()
             session.echo = print
         _summary(session, engine.stats(), frames, live, dropped_at_start)
-    return 0
+    if failure is not None:
+        raise failure
+    return EXIT_PARTIAL if frames.error else EXIT_OK
+
+
+def _feed(engine: Any, frames: Any, session: _Session, bar: Any) -> MerEdgeError | None:
+    """Every frame through the engine; the engine's error (naming source and frame) or None."""
+    for frame in frames:
+        session.image = frame.image
+        try:
+            result = engine.process(frame.image, frame.timestamp_ms)
+        except _OutputError:
+            raise
+        except MerEdgeError as exc:
+            return type(exc)(f"{frames.name}, frame {frame.index}: {exc}")
+        if not frames.is_live:  # in live mode the engine calls session.on_result itself
+            session.on_result(result)
+        if bar is not None:
+            bar.update(1)
+        if session.stop:
+            break
+    return None
+
+
+def _note_assumed_fps(args: argparse.Namespace, frames: Any) -> None:
+    """Say so when the frame rate (hence every time) is a default, not the source's."""
+    from .._sources import DEFAULT_FPS
+
+    if args.fps is not None or frames.is_live:
+        return
+    if os.path.isdir(args.source):
+        what = f"image folder {args.source}"
+    elif frames.fps is None:
+        what = f"{args.source} states no frame rate"
+    else:
+        return
+    print(f"run: {what}: {DEFAULT_FPS:g} fps assumed; --fps sets the frame rate",
+          file=sys.stderr)
 
 
 def _progress(args: argparse.Namespace, frames: Any, live: bool) -> Any:
