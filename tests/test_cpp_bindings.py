@@ -70,16 +70,24 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
               str(BINDINGS / "tests" / "capi_probe.c"), "-o", str(out / "capi_probe"), *app_ldflags])
     _compile(["g++", "-std=c++17", "-Wall", "-Werror", include,
               str(BINDINGS / "tests" / "hpp_probe.cpp"), "-o", str(out / "hpp_probe"), *app_ldflags])
+    _compile(["gcc", "-std=c11", "-Wall", "-Werror", include,
+              str(BINDINGS / "examples" / "process_frames.c"), "-o", str(out / "process_frames"),
+              *app_ldflags])
     return out
 
 
-def _run(program: Path, *args: object) -> dict[str, tuple[int, str]]:
-    """Runs a probe with mer_edge importable from this checkout; step -> (status, text)."""
+def _execute(program: Path, *args: object) -> subprocess.CompletedProcess:
+    """Runs a built program with mer_edge importable from this checkout."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
     env["MER_EDGE_PYTHON"] = sys.executable  # this interpreter's environment (a venv too)
-    done = subprocess.run([str(program), *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([str(program), *map(str, args)], capture_output=True, text=True,
                           env=env, timeout=120)
+
+
+def _run(program: Path, *args: object) -> dict[str, tuple[int, str]]:
+    """Runs a probe; step -> (status, text)."""
+    done = _execute(program, *args)
     assert done.returncode == 0, f"{program.name} exited {done.returncode}\n{done.stderr[-4000:]}"
     steps = {}
     for line in done.stdout.splitlines():
@@ -180,25 +188,30 @@ def test_cpp_wrapper(build: Path) -> None:
     assert "unexpected" not in steps
 
 
-def test_real_frames_find_a_face(build: Path, tmp_path: Path) -> None:
+def _raw_frames(tmp_path: Path, count: int) -> tuple[Path, int, int, float]:
+    """The first ``count`` frames of VIDEO as a raw BGR file: (path, width, height, fps)."""
     if not VIDEO.is_file():
         pytest.skip(f"{VIDEO} not found")
     cv2 = pytest.importorskip("cv2")
     capture = cv2.VideoCapture(str(VIDEO))
     fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
     frames = []
-    while len(frames) < 30:
+    while len(frames) < count:
         ok, frame = capture.read()
         if not ok:
             break
         frames.append(frame)
     capture.release()
-    if len(frames) < 30:
-        pytest.skip(f"cannot decode 30 frames of {VIDEO}")
+    if len(frames) < count:
+        pytest.skip(f"cannot decode {count} frames of {VIDEO}")
     height, width = frames[0].shape[:2]
     raw = tmp_path / "frames.bgr"
     raw.write_bytes(b"".join(frame.tobytes() for frame in frames))
+    return raw, width, height, fps
 
+
+def test_real_frames_find_a_face(build: Path, tmp_path: Path) -> None:
+    raw, width, height, fps = _raw_frames(tmp_path, 30)
     packed = _run(build / "capi_probe", raw, width, height, 30, fps, 0)
     results = [_ok_json(packed, f"frame_{i}") for i in range(30)]
     with_face = [r for r in results if r["faces"]]
@@ -211,3 +224,14 @@ def test_real_frames_find_a_face(build: Path, tmp_path: Path) -> None:
     # Padded rows (stride > width * 3) must give exactly the same results.
     padded = _run(build / "capi_probe", raw, width, height, 30, fps, 40)
     assert padded == packed
+
+
+def test_example_processes_a_frame_file_and_refuses_a_wrong_size(build: Path, tmp_path: Path) -> None:
+    raw, width, height, fps = _raw_frames(tmp_path, 12)
+    done = _execute(build / "process_frames", raw, width, height, fps)
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert len(results) == 13 and results[-1].keys() == {"events"}  # 12 frames, then the flush
+    assert sum(bool(r.get("faces")) for r in results[:12]) >= 10
+    wrong = _execute(build / "process_frames", raw, width - 12, height, fps)
+    assert wrong.returncode == 2 and "not whole" in wrong.stderr and "WIDTH and HEIGHT" in wrong.stderr

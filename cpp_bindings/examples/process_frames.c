@@ -71,6 +71,20 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  if (file != NULL) {
+    long bytes = -1;
+    if (fseek(file, 0, SEEK_END) == 0) bytes = ftell(file);
+    rewind(file);
+    if (bytes < 0 || (size_t)bytes % size != 0) {
+      fprintf(stderr, "%s: %ld bytes are not whole %dx%d BGR frames (%zu bytes each): "
+              "check WIDTH and HEIGHT\n", path, bytes, width, height, size);
+      mer_edge_engine_close(engine);
+      fclose(file);
+      free(frame);
+      return 2;
+    }
+  }
+
   int code = 0;
   for (int index = 0;; ++index) {
     if (file != NULL) {
