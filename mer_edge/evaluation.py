@@ -357,7 +357,9 @@ def truth_from_interval(item: Interval, *, video_id: str | None = None,
         index_of: frame number -> engine frame, None for a number the media
             lacks (default: 1-based numbers, CAS(ME)^2 style, ``N - 1``).
 
-    An unannotated offset makes a one-frame interval at the onset; an
+    An unannotated offset ends the interval at its apex
+    (:attr:`~mer_edge.data.schema.Interval.end_frame`, the MEGC practice for
+    CAS(ME)^2 offset 0), so it is recognised from onset to apex as usual; an
     unannotated apex (or one the media lacks) is the middle frame; an apex
     outside ``[onset, offset]`` is clamped into it.
 
@@ -374,7 +376,8 @@ def truth_from_interval(item: Interval, *, video_id: str | None = None,
         return index
 
     onset = frame(item.onset, "onset")
-    offset = frame(item.offset if item.offset is not None else item.onset, "offset")
+    end = "offset" if item.offset is not None else "apex (the end of an interval without offset)"
+    offset = frame(item.end_frame, end)
     apex_index = None if item.apex is None else engine_frame(item.apex)
     apex = (onset + offset) // 2 if apex_index is None else apex_index
     apex = min(max(apex, onset), offset)

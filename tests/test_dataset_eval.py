@@ -237,3 +237,35 @@ def test_a_clip_without_a_face_is_counted_not_scored(tiny_bench, tmp_path):
     assert report["recognition"]["samples"] == whole["recognition"]["samples"] - 1
     (record,) = [r for r in report["per_video"] if r["path"] == str(clip)]
     assert record["truth"][0]["predicted"] is None
+
+
+def _rewrite_sheet(root: Path, change) -> list[list[str]]:
+    """Apply ``change(rows)`` to the CSV sheet of a copy; return the new rows."""
+    sheet = _sheet(root)
+    with sheet.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    change(rows)
+    with sheet.open("w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    return rows
+
+
+def test_a_row_without_offset_is_scored_from_onset_to_apex(casme_copy, tmp_path):
+    """CAS(ME)² offset 0 = not annotated: the truth ends at the apex, and is recognised."""
+    root = tmp_path / "copy"
+    shutil.copytree(casme_copy, root)
+    whole = dataset_inputs("casme_sq", casme_copy).truth[0]
+
+    def drop_first_offset(rows: list[list[str]]) -> None:
+        rows[0][4] = "0"
+
+    rows = _rewrite_sheet(root, drop_first_offset)
+    truth = dataset_inputs("casme_sq", root).truth[0]
+    apex = int(rows[0][3]) - 1
+    assert (truth.onset, truth.apex, truth.offset) == (whole.onset, apex, apex)
+    assert truth.offset > truth.onset
+    report = evaluate_dataset("casme_sq", root)
+    (entry,) = [t for r in report["per_video"] for t in r["truth"]
+                if (t["onset"], t["offset"]) == (truth.onset, apex)]
+    assert entry["apex"] == apex
+    assert truth.kind == "ME" and truth.label is not None and "predicted" in entry

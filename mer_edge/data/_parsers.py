@@ -25,8 +25,11 @@ and punctuation, rows before the header are skipped):
     (``disgust1_1``), onset, apex, offset, AUs, emotion category, expression
     type (``macro-expression``/``micro-expression``), emotion, and in the
     updated CSV also duration and ``sNN/NN_0101disgustingteeth`` (the video).
-    Offset 0 and apex 0 = not annotated.  Without the video column the
-    subject folder and video come from the CAS(ME)^2 naming rules.
+    Offset 0 and apex 0 = not annotated (``None``); an interval without an
+    offset ends at its apex in evaluations and training targets, as MEGC
+    spotting evaluations of CAS(ME)^2 do (``Interval.end_frame``).  Without
+    the video column the subject folder and video come from the CAS(ME)^2
+    naming rules.
 ``casme3``
     CAS(ME)^3 part A, 30 fps.  Subject, Filename, Onset, Apex, Offset, AU,
     Objective class*, emotion, Type*.  Without a Type column an interval is

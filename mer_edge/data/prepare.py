@@ -357,12 +357,12 @@ def spotting_labels(video: AlignedVideo, intervals: Sequence[Interval], k_ms: fl
                     ) -> np.ndarray:
     """Per-frame targets ``(N,) float32``: 1 from onset to offset + ``k`` frames, else 0.
 
-    Intervals without an offset use the apex (or onset) as the end.
+    Intervals without an offset end at :attr:`Interval.end_frame` (the apex).
     """
     k_frames = int(round(k_ms * video.fps / 1000.0))
     labels = np.zeros(len(video), np.float32)
     for interval in intervals:
-        end = interval.offset if interval.offset is not None else (interval.apex or interval.onset)
+        end = interval.end_frame
         labels[(video.frames >= interval.onset) & (video.frames <= end + k_frames)] = 1.0
     return labels
 

@@ -146,6 +146,9 @@ def test_interval_rejects(changes: dict[str, Any], message: str) -> None:
 def test_interval_accepts_unknown_apex_and_offset() -> None:
     item = _interval(apex=None, offset=None)
     assert item.duration_frames is None and item.duration_s is None
+    assert item.end_frame == 46  # neither offset nor apex: the onset
+    assert _interval(offset=None).end_frame == 59  # no offset: the apex
+    assert _interval().end_frame == 86
     assert _interval().duration_frames == 41
     assert _interval().duration_s == pytest.approx(41 / 200)
 
@@ -187,7 +190,8 @@ def test_interval_megc_class_prefers_dataset_category() -> None:
 def test_real_casme2_sheet() -> None:
     intervals = load_sheet("casme2", _real("CASME2-coding-20140508.xlsx"))
     summary = summarise(intervals)
-    assert summary == {"rows": 255, "micro": 255, "macro": 0, "subjects": 26, "emotions": {
+    assert summary == {"rows": 255, "micro": 255, "macro": 0, "subjects": 26,
+                       "offset_not_annotated": 0, "emotions": {
         "disgust": 63, "fear": 2, "happiness": 32, "others": 99, "repression": 27,
         "sadness": 7, "surprise": 25}}
     first = intervals[0]
@@ -226,7 +230,7 @@ def test_real_casme_sq_xlsx_and_csv_agree_on_videos() -> None:
 def test_real_samm_lv_sheet() -> None:
     intervals = load_sheet("samm_lv", _real("SAMM_LongVideos_V2_Release.xlsx"))
     assert summarise(intervals) == {"rows": 502, "micro": 159, "macro": 343,
-                                    "subjects": 30, "emotions": {}}
+                                    "subjects": 30, "offset_not_annotated": 0, "emotions": {}}
     first = intervals[0]
     assert (first.row, first.subject, first.clip, first.name) == (11, "006", "006_1", "006_1_1")
     assert (first.onset, first.apex, first.offset) == (566, 648, 743)  # 566.4, 647.6, 743.2
@@ -237,7 +241,26 @@ def test_real_samm_lv_sheet() -> None:
 def test_inspect_main_returns_json_summary() -> None:
     summary = inspect_main("casme_sq", str(_real("CAS(ME)^2code_final(Updated).csv")))
     assert json.loads(json.dumps(summary)) == summary
-    assert set(summary) == {"rows", "micro", "macro", "subjects", "emotions"}
+    assert set(summary) == {"rows", "micro", "macro", "subjects", "offset_not_annotated",
+                            "emotions"}
+    assert summary["offset_not_annotated"] == 44
+
+
+def test_real_casme_sq_rows_without_offset_end_at_their_apex() -> None:
+    """Offset 0 (44 macro-expressions of the real sheet): the truth runs onset..apex."""
+    from mer_edge.evaluation import truth_from_interval
+
+    sheet = _real("CAS(ME)^2code_final(Updated).csv")
+    with sheet.open(newline="") as handle:
+        unannotated = {number for number, row in enumerate(csv.reader(handle), start=1)
+                       if int(row[4]) == 0}
+    intervals = [item for item in load_sheet("casme_sq", sheet) if item.row in unannotated]
+    assert len(intervals) == 44 and {item.kind for item in intervals} == {"MaE"}
+    for item in intervals:
+        truth = truth_from_interval(item)
+        assert (truth.onset, truth.apex, truth.offset) == (item.onset - 1, item.apex - 1,
+                                                           item.apex - 1)
+        assert truth.offset > truth.onset  # an interval IoU can match, not one frame
 
 
 # ---------------------------------------------------------------------------
