@@ -269,3 +269,17 @@ def test_a_row_without_offset_is_scored_from_onset_to_apex(casme_copy, tmp_path)
                 if (t["onset"], t["offset"]) == (truth.onset, apex)]
     assert entry["apex"] == apex
     assert truth.kind == "ME" and truth.label is not None and "predicted" in entry
+
+
+def test_macos_appledouble_files_beside_the_frames_change_nothing(tiny_bench, tmp_path):
+    root = tmp_path / "casme2"
+    shutil.copytree(tiny_bench / "test" / "recognition", root)
+    clips = sorted(root.glob("CASME2_RAW_selected/*/*"))
+    for clip in clips:
+        for image in list(clip.iterdir()):
+            (clip / f"._{image.name}").write_bytes(b"\0\5\26\7" + b"\0" * 4092)
+    clean = evaluate_dataset("casme2", tiny_bench / "test" / "recognition")
+    copied = evaluate_dataset("casme2", root)
+    assert "failed_videos" not in copied and copied["videos"] == len(clips)
+    assert copied["recognition"] == clean["recognition"]
+    assert [r["truth"] for r in copied["per_video"]] == [r["truth"] for r in clean["per_video"]]

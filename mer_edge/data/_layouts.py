@@ -43,12 +43,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._errors import DatasetError, InputError
+from .._sources import IMAGE_EXTENSIONS, image_files
 from ._parsers import dataset_loader, load_sheet
 from .schema import SMIC_FPS, Interval, normalise_emotion
 
 __all__ = ["load_dataset", "media_candidates", "frame_number", "DATASET_VARIANTS"]
 
-_IMAGE_SUFFIXES = (".bmp", ".jpg", ".jpeg", ".png")
 _SMIC_CLASSES = ("positive", "negative", "surprise")
 _LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
 
@@ -237,15 +237,13 @@ def _load_smic_folders(root: Path, camera: str) -> list[Interval]:
 def _frame_range(clip_dir: Path) -> tuple[int, int]:
     """First and last frame number of the images in *clip_dir* (``image0106583.bmp``)."""
     numbers = []
-    for path in clip_dir.iterdir():
-        if path.suffix.lower() not in _IMAGE_SUFFIXES:
-            continue
+    for path in image_files(clip_dir):
         number = frame_number(path)
         if number is None:
             raise DatasetError("image name without a frame number", path=str(path))
         numbers.append(number)
     if not numbers:
-        raise DatasetError(f"no images ({', '.join(_IMAGE_SUFFIXES)}) in clip folder",
+        raise DatasetError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in clip folder",
                            path=str(clip_dir))
     return min(numbers), max(numbers)
 

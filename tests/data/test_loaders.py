@@ -480,6 +480,7 @@ def test_load_dataset_smic_folders(tmp_path: Path) -> None:
     micro = tmp_path / "SMIC_all_raw" / "HS" / "s1" / "micro"
     neg = write_frames(micro / "negative" / "s1_ne_01",
                        ["image106583.bmp", "image106584.bmp", "image106590.bmp"])
+    (neg / "._image106500.bmp").write_bytes(b"\0" * 4096)  # a macOS AppleDouble file
     write_frames(micro / "surprise" / "s1_sur_01", ["image000010.bmp"])
     write_frames(tmp_path / "SMIC_all_raw" / "VIS" / "s1" / "micro" / "positive" / "s1_po_01",
                  ["image01.bmp", "image02.bmp"])
