@@ -22,7 +22,10 @@ folder given by the caller; the first existing candidate wins):
     frames ``<root>/rawpic/s15/15_0101disgustingteeth/img1.jpg`` and video
     ``<root>/rawvideo/s15/15_0101disgustingteeth.avi`` (either is enough).
 ``casme3``
-    every sheet ``*part_A*label*.xlsx``/``.csv``; frames
+    every sheet ``*part_A*label*.xlsx``/``.csv`` (the ME and the MaE sheet);
+    two sheets that annotate the same interval (an old and a ``v2`` copy of
+    one sheet) are refused, naming both: the dataset gives no rule that says
+    which copy is current.  Frames
     ``<root>/data/part_A/spNO.1/a/color/`` (also ``<root>/part_A/...`` and
     ``<root>/spNO.1/a/color/``).
 ``samm_lv``
@@ -147,11 +150,28 @@ def load_dataset(dataset: str, root: str | Path, *, variant: str | None = None,
     if dataset == "smic":
         return _load_smic_folders(base, chosen)
     layout = _LAYOUTS[dataset]
-    intervals: list[Interval] = []
-    for sheet in _find_sheets(base, layout):
-        for item in load_sheet(dataset, sheet):
-            intervals.append(_attach(base, chosen, item, layout.locate, sheet, require_media))
-    return intervals
+    loaded = [(sheet, load_sheet(dataset, sheet)) for sheet in _find_sheets(base, layout)]
+    _refuse_copies_of_one_sheet(loaded)
+    return [_attach(base, chosen, item, layout.locate, sheet, require_media)
+            for sheet, items in loaded for item in items]
+
+
+def _refuse_copies_of_one_sheet(loaded: Sequence[tuple[Path, list[Interval]]]) -> None:
+    """Refuse sheets that annotate the same interval: versions of one sheet would count it twice.
+
+    Raises:
+        DatasetError: naming both sheets, their rows and the interval.
+    """
+    seen: dict[tuple[str, str, int, int | None], tuple[Path, Interval]] = {}
+    for sheet, items in loaded:
+        for item in items:
+            key = (item.subject, item.clip, item.onset, item.offset)
+            other, first = seen.setdefault(key, (sheet, item))
+            if other != sheet:
+                raise DatasetError(
+                    f"several versions of one annotation sheet: {other} (row {first.row}) and "
+                    f"{sheet} (row {item.row}) both annotate {item.subject}/{item.clip} frames "
+                    f"{item.onset}-{item.offset}; keep one", path=str(sheet.parent))
 
 
 def _find_sheets(root: Path, layout: _Layout) -> list[Path]:

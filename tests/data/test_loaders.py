@@ -476,6 +476,24 @@ def test_load_dataset_casme3_and_mmew(tmp_path: Path) -> None:
     assert load_dataset("mmew", mmew)[0].frames_dir == clip
 
 
+def test_load_dataset_casme3_refuses_two_versions_of_one_sheet(tmp_path: Path) -> None:
+    """An old and a v2 ME sheet side by side would count their common MEs twice."""
+    rows = [["spNO.1", "a", 0, 5, 14, "4", 1, "disgust"],
+            ["spNO.1", "a", 40, 44, 50, "12", 2, "happy"]]
+    old = write_sheet(tmp_path / "cas(me)3_part_A_ME_label_JpgIndex.xlsx", [CASME3_HEADER, *rows])
+    new = write_sheet(tmp_path / "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx",
+                      [CASME3_HEADER, rows[0], ["spNO.1", "a", 41, 44, 50, "12", 2, "happy"]])
+    write_sheet(tmp_path / "cas(me)3_part_A_MaE_label_JpgIndex_v2.xlsx",
+                [CASME3_HEADER, ["spNO.1", "a", 100, 120, 300, "12", 2, "happy"]])
+    write_frames(tmp_path / "data" / "part_A" / "spNO.1" / "a" / "color", ["0.jpg"])
+    with pytest.raises(DatasetError, match="several versions of one annotation sheet") as info:
+        load_dataset("casme3", tmp_path)
+    assert f"{old} (row 2) and {new} (row 2)" in str(info.value)
+    assert "spNO.1/a frames 0-14" in str(info.value)
+    old.unlink()
+    assert len(load_dataset("casme3", tmp_path)) == 3
+
+
 def test_load_dataset_smic_folders(tmp_path: Path) -> None:
     micro = tmp_path / "SMIC_all_raw" / "HS" / "s1" / "micro"
     neg = write_frames(micro / "negative" / "s1_ne_01",
