@@ -238,6 +238,40 @@ def test_real_samm_lv_sheet() -> None:
     assert sum(item.apex is None for item in intervals) == 6  # apex -1
 
 
+REAL_SHEETS = {"casme2": "CASME2-coding-20140508.xlsx",
+               "samm_lv": "SAMM_LongVideos_V2_Release.xlsx",
+               "casme_sq": "CAS(ME)^2code_final(Updated).csv"}
+
+
+@pytest.mark.parametrize("owner", sorted(REAL_SHEETS))
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_a_real_sheet_read_as_another_dataset_is_refused(owner: str, dataset: str) -> None:
+    """The CASME II sheet read as SAMM gave 255 SAMM MEs (as CAS(ME)^3: 255 macro-expressions)."""
+    sheet = _real(REAL_SHEETS[owner])
+    if dataset == owner:
+        assert load_sheet(dataset, sheet)
+        return
+    with pytest.raises(DatasetError, match=f"read it as '{owner}'") as info:
+        load_sheet(dataset, sheet)
+    assert info.value.path == str(sheet) and "this sheet belongs to" in str(info.value)
+
+
+@pytest.mark.parametrize(("owner", "rows", "mark"), [
+    ("samm", [*SAMM_PREAMBLE, SAMM_HEADER,
+              ["006", "006_1_2", 1, 5562, 5588, 5632, 71, "Micro", "4+7", "Anger", 1, None]],
+     "'Inducement Code' and an 'Estimated Emotion' column"),
+    ("casme3", [CASME3_HEADER, ["spNO.1", "a", 0, 5, 14, "4", 1, "disgust"],
+                ["spNO.12", "b", 0, 5, 14, "4", 1, "disgust"]], "subject named like 'spNO.1'"),
+])
+def test_a_fixture_sheet_read_as_another_dataset_names_its_mark(
+        tmp_path: Path, owner: str, rows: list[list[Any]], mark: str) -> None:
+    sheet = write_sheet(tmp_path / "sheet.xlsx", rows)
+    assert load_sheet(owner, sheet)
+    for dataset in sorted(set(DATASETS) - {owner}):
+        with pytest.raises(DatasetError, match=f"belongs to .*{mark}.*read it as '{owner}'"):
+            load_sheet(dataset, sheet)
+
+
 def test_inspect_main_returns_json_summary() -> None:
     summary = inspect_main("casme_sq", str(_real("CAS(ME)^2code_final(Updated).csv")))
     assert json.loads(json.dumps(summary)) == summary
