@@ -337,3 +337,16 @@ def test_truth_past_the_end_of_a_video_is_skipped_not_missed(casme_copy, tmp_pat
     assert spotting["tp"] + spotting["fn"] == sum(total.values())
     written = json.loads((tmp_path / "out" / "report.json").read_text())
     assert written["skipped_intervals"] == [skipped]
+
+
+@pytest.mark.parametrize("copy", ["CASME2_RAW_selected/CASME2_RAW_selected", "."])
+def test_common_casme2_copies_give_the_same_inputs(tiny_bench, tmp_path, copy):
+    """The raw-frames zip extracted twice, or its subject folders straight in the root."""
+    distributed = tiny_bench / "test" / "recognition"
+    root = tmp_path / "casme2"
+    shutil.copytree(distributed / "CASME2_RAW_selected", root / copy)
+    shutil.copy(_sheet(distributed), root / _sheet(distributed).name)
+    ours, theirs = dataset_inputs("casme2", root), dataset_inputs("casme2", distributed)
+    assert ours.truth == theirs.truth and not ours.skipped
+    assert [v.path.relative_to(root / copy) for v in ours.videos] == \
+        [v.path.relative_to(distributed / "CASME2_RAW_selected") for v in theirs.videos]

@@ -7,7 +7,13 @@ folder given by the caller; the first existing candidate wins):
 ``casme2``
     sheet ``CASME2-coding*.xlsx``; variant ``raw``:
     ``<root>/CASME2_RAW_selected/sub01/EP02_01f/img46.jpg``; variant
-    ``cropped``: ``<root>/Cropped/sub01/EP02_01f/reg_img46.jpg``.
+    ``cropped``: ``<root>/Cropped/sub01/EP02_01f/reg_img46.jpg``.  Two
+    common copies are accepted too: the variant's folder extracted twice
+    (``<root>/CASME2_RAW_selected/CASME2_RAW_selected/sub01/``) and the
+    subject folders straight in the root (``<root>/sub01/EP02_01f/``), the
+    latter only when its images are the chosen variant's (``reg_img46.jpg``
+    is cropped, ``img46.jpg`` raw), so a flat copy is never read as the other
+    variant.
 ``samm``
     sheet ``SAMM_Micro_FACS_Codes*.xlsx`` (or ``SAMM*FACS*.xlsx``); frames
     ``<root>/SAMM/006/006_1_2/006_05562.jpg`` or ``<root>/006/006_1_2/``.
@@ -53,6 +59,9 @@ from .schema import SMIC_FPS, Interval, normalise_emotion
 __all__ = ["load_dataset", "media_candidates", "frame_number", "DATASET_VARIANTS"]
 
 _SMIC_CLASSES = ("positive", "negative", "surprise")
+#: CASME II variant -> the folder its media come in, and the prefix of cropped images.
+_CASME2_FOLDERS = {"raw": "CASME2_RAW_selected", "cropped": "Cropped"}
+_CASME2_CROPPED_PREFIX = "reg_"
 _LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
 
 #: Media locator: (root, variant, interval) -> candidate frame folders, candidate videos.
@@ -70,8 +79,22 @@ class _Layout:
 
 
 def _casme2(root: Path, variant: str, item: Interval) -> tuple[list[Path], list[Path]]:
-    folder = "Cropped" if variant == "cropped" else "CASME2_RAW_selected"
-    return [root / folder / f"sub{item.subject}" / item.clip], []
+    folder = _CASME2_FOLDERS[variant]
+    clip = Path(f"sub{item.subject}") / item.clip
+    flat = root / clip
+    folders = [root / folder / clip, root / folder / folder / clip]
+    if _casme2_variant_of(flat) in (None, variant):
+        folders.append(flat)
+    return folders, []
+
+
+def _casme2_variant_of(clip_dir: Path) -> str | None:
+    """``"cropped"`` for a folder of ``reg_img46.jpg``, ``"raw"`` for ``img46.jpg``,
+    None when ``clip_dir`` holds no images."""
+    images = image_files(clip_dir) if clip_dir.is_dir() else []
+    if not images:
+        return None
+    return "cropped" if Path(images[0]).name.startswith(_CASME2_CROPPED_PREFIX) else "raw"
 
 
 def _samm(root: Path, variant: str, item: Interval) -> tuple[list[Path], list[Path]]:
@@ -99,7 +122,7 @@ def _mmew(root: Path, variant: str, item: Interval) -> tuple[list[Path], list[Pa
 
 _LAYOUTS: dict[str, _Layout] = {
     "casme2": _Layout(("CASME2-coding*.xlsx", "CASME2-coding*.csv"), _casme2,
-                      variants=("raw", "cropped")),
+                      variants=tuple(_CASME2_FOLDERS)),
     "samm": _Layout(("SAMM_Micro_FACS_Codes*.xlsx", "SAMM*FACS*.xlsx"), _samm),
     "casme_sq": _Layout(("*code_final*.csv", "*code_final*.xlsx", "spotting.csv"), _casme_sq),
     "casme3": _Layout(("*part_A*label*.xlsx", "*part_A*label*.csv"), _casme3,

@@ -453,6 +453,27 @@ def test_load_dataset_casme2(tmp_path: Path, variant: str | None, folder: str,
     assert item.frames_dir == frames and item.video_path is None
 
 
+@pytest.mark.parametrize("copy", ["CASME2_RAW_selected/CASME2_RAW_selected", "."])
+def test_load_dataset_casme2_common_copies(tmp_path: Path, copy: str) -> None:
+    """A zip extracted twice, or the subject folders straight in the root."""
+    write_sheet(tmp_path / "CASME2-coding-20140508.xlsx",
+                [CASME2_HEADER, ["01", "EP02_01f", 46, 59, 86, 12, "happiness"]])
+    frames = write_frames(tmp_path / copy / "sub01" / "EP02_01f", ["img46.jpg"])
+    (item,) = load_dataset("casme2", tmp_path)
+    assert item.frames_dir == frames
+
+
+def test_a_flat_casme2_copy_is_read_only_as_its_own_variant(tmp_path: Path) -> None:
+    write_sheet(tmp_path / "CASME2-coding-20140508.xlsx",
+                [CASME2_HEADER, ["01", "EP02_01f", 46, 59, 86, 12, "happiness"]])
+    frames = write_frames(tmp_path / "sub01" / "EP02_01f", ["reg_img46.jpg", "reg_img47.jpg"])
+    (item,) = load_dataset("casme2", tmp_path, variant="cropped")
+    assert item.frames_dir == frames
+    with pytest.raises(DatasetError, match="media of clip 'EP02_01f'.*not found") as info:
+        load_dataset("casme2", tmp_path)  # raw: cropped frames are not taken for it
+    assert str(tmp_path / "CASME2_RAW_selected" / "sub01" / "EP02_01f") in str(info.value)
+
+
 def test_load_dataset_missing_media(tmp_path: Path) -> None:
     sheet = write_sheet(tmp_path / "CASME2-coding-20140508.xlsx",
                         [CASME2_HEADER, ["01", "EP02_01f", 46, 59, 86, 12, "happiness"]])
