@@ -39,8 +39,8 @@ from ._features import recognition_clip, sample_positions
 from ._flow import FlowEstimator
 from ._models import Model, default_model_path
 from ._options import EngineOptions
-from ._sources import image_files
 from ._results import MicroExpression
+from ._sources import image_files
 from .data.schema import MEGC_CLASSES, Interval, megc_label
 from .metrics import recognition_scores, scored_matches
 
