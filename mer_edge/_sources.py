@@ -325,11 +325,14 @@ def image_files(folder: str | os.PathLike[str]) -> list[str]:
     """The still images of ``folder`` in the order a folder source plays them.
 
     Names ending in :data:`IMAGE_EXTENSIONS`, sorted with digit runs compared
-    as numbers (``img2.jpg`` before ``img10.jpg``), as full paths.
+    as numbers (``img2.jpg`` before ``img10.jpg``), as full paths.  Hidden
+    files (names starting with ``.``) are not frames: macOS copies leave an
+    AppleDouble ``._img1.jpg`` of metadata beside every image.
     """
     folder = os.fspath(folder)
     names = sorted((n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS)
-                    and os.path.isfile(os.path.join(folder, n))), key=_natural_key)
+                    and not n.startswith(".") and os.path.isfile(os.path.join(folder, n))),
+                   key=_natural_key)
     return [os.path.join(folder, n) for n in names]
 
 

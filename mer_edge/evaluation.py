@@ -40,6 +40,7 @@ from ._flow import FlowEstimator
 from ._models import Model, default_model_path
 from ._options import EngineOptions
 from ._results import MicroExpression
+from ._sources import image_files
 from .data.schema import MEGC_CLASSES, Interval, megc_label
 from .metrics import recognition_scores, scored_matches
 
@@ -68,14 +69,24 @@ class TruthInterval:
     offset: int
     kind: str
     label: str | None = None  # MEGC class, None when outside the protocol
+    row: int | None = None  # the sheet row it was read from, when known
 
 
 @dataclass
 class VideoRun:
-    """What the engine produced on one video."""
+    """What the engine produced on one video.
+
+    ``frames`` counts the frames decoded and played; ``declared_frames`` is
+    what the source announced (an image folder's images; a video file's
+    container count, which may be an estimate), None when unknown.
+    ``stopped_early`` says why an image folder ended before its last image
+    (one that cannot be decoded), None when it played to the end.
+    """
 
     video: BenchVideo
     frames: int = 0
+    declared_frames: int | None = None
+    stopped_early: str | None = None
     duration_ms: float = 0.0
     events: list[MicroExpression] = field(default_factory=list)
     scores: dict[int, dict[int, float]] = field(default_factory=lambda: defaultdict(dict))
@@ -106,11 +117,14 @@ def run_video(video: BenchVideo, options: EngineOptions, *,
         if wanted is None or frame_index in wanted:
             run.crops[track_id][frame_index] = crop.copy()
 
+    def note_declared(_done: int, total: int | None) -> None:
+        run.declared_frames = total
+
     with Engine.from_options(replace(options, running_mode="file", result_callback=None)) as engine:
         if keep_crops is not False:
             engine.add_crop_observer(keep)
         first = last = None
-        for result in engine.run(video.path, fps=video.fps):
+        for result in engine.run(video.path, fps=video.fps, progress=note_declared):
             run.events.extend(result.events)
             run.timestamps_ms.setdefault(result.frame_index, result.timestamp_ms)
             for face in result.faces:
@@ -121,7 +135,24 @@ def run_video(video: BenchVideo, options: EngineOptions, *,
             last = result.timestamp_ms
             run.frames = max(run.frames, result.frame_index + 1)
         run.duration_ms = 0.0 if first is None else float(last - first)
+    run.stopped_early = _folder_stopped_early(video.path, run.frames)
     return run
+
+
+def _folder_stopped_early(path: Path, played: int) -> str | None:
+    """Why an image folder's run ended before its last image; None when it did not.
+
+    A folder source ends early only when an image cannot be decoded (a
+    truncated JPEG).  Video files are not judged: OpenCV ends a damaged file
+    without an error, and their frame count may be an estimate (a WMV that
+    declares 90 frames decodes 88); truth past their end is skipped instead.
+    """
+    if not Path(path).is_dir():
+        return None
+    images = image_files(path)
+    if played >= len(images):
+        return None
+    return f"stopped after {played} of {len(images)} images: {images[played]} cannot be decoded"
 
 
 #: Frames kept on either side of a recognised interval, for faces missed at its ends.
@@ -209,19 +240,42 @@ def _per_video(videos: Sequence[BenchVideo], runs: dict[str, VideoRun],
     return list(records.values()), scores
 
 
+@dataclass
+class _Outcome:
+    """The engine's runs over a list of videos, and what could not be scored.
+
+    ``runs``: the videos played to the end (crops dropped); ``failed``: the
+    ``failed_videos`` records of the others; ``skipped``: index in the truth
+    -> ``skipped_intervals`` record of a truth interval past its video's end;
+    ``predicted_class``: index in the truth -> class recognised for a
+    labelled ME (None: no face around it).
+    """
+
+    runs: dict[str, VideoRun] = field(default_factory=dict)
+    failed: list[dict[str, str]] = field(default_factory=list)
+    skipped: dict[int, dict[str, Any]] = field(default_factory=dict)
+    predicted_class: dict[int, str | None] = field(default_factory=dict)
+
+
+def _past_the_end(item: TruthInterval, run: VideoRun) -> str | None:
+    """Why ``item`` lies (partly) past the last frame ``run`` played; None when it does not."""
+    if item.offset < run.frames:
+        return None
+    declared = (f" (the source declares {run.declared_frames})"
+                if run.declared_frames is not None and run.declared_frames != run.frames else "")
+    return (f"{item.kind} at frames {item.onset}-{item.offset} (0-based) ends past the end of "
+            f"the video: {run.frames} frames were decoded{declared}")
+
+
 def _run_and_recognise(videos: Sequence[BenchVideo], truth: Sequence[TruthInterval],
                        options: EngineOptions, recognizer: Model,
-                       progress: Callable[[str], None] | None
-                       ) -> tuple[dict[str, VideoRun], list[dict[str, str]], dict[int, str | None]]:
-    """Runs of the readable videos (crops dropped), the unreadable ones, and the class
-    recognised for each labelled ME (by index in ``truth``; None: no face around it)."""
+                       progress: Callable[[str], None] | None) -> _Outcome:
+    """Run every video, then recognise its labelled MEs that lie within it."""
     flow = FlowEstimator(recognizer.info.input.flow_preset)
     truth_by_video: dict[str, list[tuple[int, TruthInterval]]] = defaultdict(list)
     for index, item in enumerate(truth):
         truth_by_video[item.video_id].append((index, item))
-    runs: dict[str, VideoRun] = {}
-    failed: list[dict[str, str]] = []
-    predicted_class: dict[int, str | None] = {}
+    outcome = _Outcome()
     for video in videos:
         if progress is not None:
             progress(video.video_id)
@@ -229,14 +283,21 @@ def _run_and_recognise(videos: Sequence[BenchVideo], truth: Sequence[TruthInterv
         try:
             run = run_video(video, options, keep_crops=_frames_to_keep([t for _, t in own]))
         except SourceError as error:
-            failed.append({"video": video.video_id, "error": str(error)})
+            outcome.failed.append({"video": video.video_id, "error": str(error)})
+            continue
+        if run.stopped_early is not None:
+            outcome.failed.append({"video": video.video_id, "error": run.stopped_early})
             continue
         for index, item in own:
-            if _recognised(item):
-                predicted_class[index] = _recognise(run, item, recognizer, flow)
+            reason = _past_the_end(item, run)
+            if reason is not None:
+                outcome.skipped[index] = {"video": item.video_id, "row": item.row,
+                                          "reason": reason}
+            elif _recognised(item):
+                outcome.predicted_class[index] = _recognise(run, item, recognizer, flow)
         run.crops.clear()
-        runs[video.video_id] = run
-    return runs, failed, predicted_class
+        outcome.runs[video.video_id] = run
+    return outcome
 
 
 def _recognition_report(truth: Sequence[TruthInterval],
@@ -262,9 +323,12 @@ def evaluate(videos: Sequence[BenchVideo], truth: Sequence[TruthInterval], *,
 
     Each video's labelled MEs are recognised as soon as the engine is done
     with it, keeping only the crops they need, so long datasets fit in
-    memory.  A video that cannot be read (:class:`~mer_edge.SourceError`) is
-    listed under ``failed_videos`` and its truth left out of the scores;
-    the other videos are still evaluated.
+    memory.  A video that cannot be read (:class:`~mer_edge.SourceError`),
+    or an image folder that stops before its last image (one that cannot be
+    decoded), is listed under ``failed_videos`` and its truth left out of
+    the scores; the other videos are still evaluated.  Truth that ends past
+    the last frame its video decoded is listed under ``skipped_intervals``
+    (appended to any the ``context`` brings) and left out too.
 
     Args:
         videos: the videos to run.
@@ -280,10 +344,11 @@ def evaluate(videos: Sequence[BenchVideo], truth: Sequence[TruthInterval], *,
     recognizer = Model(options.recognition_model or default_model_path("recognition"),
                        backend=options.backend, expected_task="recognition",
                        allow_fallback=options.allow_fallback)
-    runs, failed, predicted_class = _run_and_recognise(videos, truth, options, recognizer,
-                                                       progress)
+    outcome = _run_and_recognise(videos, truth, options, recognizer, progress)
+    runs, predicted_class = outcome.runs, outcome.predicted_class
     kept = [v for v in videos if v.video_id in runs]
-    scored = [index for index, item in enumerate(truth) if item.video_id in runs]
+    scored = [index for index, item in enumerate(truth)
+              if item.video_id in runs and index not in outcome.skipped]
     scored_truth = [truth[index] for index in scored]
     per_video, spotting_report = _per_video(
         kept, runs, scored_truth,
@@ -307,8 +372,11 @@ def evaluate(videos: Sequence[BenchVideo], truth: Sequence[TruthInterval], *,
         false_me = sum(1 for r in clean for e in r.events if e.kind == "ME")
         report["false_me_per_minute_clean"] = false_me / minutes if minutes > 0 else 0.0
         report["clean_minutes"] = minutes
-    if failed:
-        report["failed_videos"] = failed
+    if outcome.skipped:
+        report["skipped_intervals"] = [*report.get("skipped_intervals", []),
+                                       *(outcome.skipped[i] for i in sorted(outcome.skipped))]
+    if outcome.failed:
+        report["failed_videos"] = outcome.failed
     report["per_video"] = per_video
     if out_dir is not None:
         from ._evaluation_plots import save_plots
@@ -357,7 +425,9 @@ def truth_from_interval(item: Interval, *, video_id: str | None = None,
         index_of: frame number -> engine frame, None for a number the media
             lacks (default: 1-based numbers, CAS(ME)^2 style, ``N - 1``).
 
-    An unannotated offset makes a one-frame interval at the onset; an
+    An unannotated offset ends the interval at its apex
+    (:attr:`~mer_edge.data.schema.Interval.end_frame`, the MEGC practice for
+    CAS(ME)^2 offset 0), so it is recognised from onset to apex as usual; an
     unannotated apex (or one the media lacks) is the middle frame; an apex
     outside ``[onset, offset]`` is clamped into it.
 
@@ -374,11 +444,13 @@ def truth_from_interval(item: Interval, *, video_id: str | None = None,
         return index
 
     onset = frame(item.onset, "onset")
-    offset = frame(item.offset if item.offset is not None else item.onset, "offset")
+    end = "offset" if item.offset is not None else "apex (the end of an interval without offset)"
+    offset = frame(item.end_frame, end)
     apex_index = None if item.apex is None else engine_frame(item.apex)
     apex = (onset + offset) // 2 if apex_index is None else apex_index
     apex = min(max(apex, onset), offset)
-    return TruthInterval(video_id or item.clip, onset, apex, offset, item.kind, megc_label(item))
+    return TruthInterval(video_id or item.clip, onset, apex, offset, item.kind, megc_label(item),
+                         item.row)
 
 
 def evaluate_dataset(dataset: str, root: str | os.PathLike, *, variant: str | None = None,

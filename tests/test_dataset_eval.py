@@ -28,6 +28,20 @@ def _sheet(split: Path) -> Path:
     return sheet
 
 
+def _sheet_rows(root: Path) -> list[list[str]]:
+    with _sheet(root).open(newline="") as handle:
+        return list(csv.reader(handle))
+
+
+def _rewrite_sheet(root: Path, change) -> list[list[str]]:
+    """Apply ``change(rows)`` to the CSV sheet of a copy; return the new rows."""
+    rows = _sheet_rows(root)
+    change(rows)
+    with _sheet(root).open("w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    return rows
+
+
 @pytest.fixture(scope="module")
 def casme_copy(tiny_bench: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny test split as a user's CAS(ME)² folder: ``rawvideo/`` and the sheet, no manifest."""
@@ -55,8 +69,7 @@ def casme_frames(casme_copy: Path, tmp_path_factory: pytest.TempPathFactory) -> 
             number += 1
         capture.release()
     source = _sheet(casme_copy)
-    with source.open(newline="") as handle:
-        rows = list(csv.reader(handle))
+    rows = _sheet_rows(casme_copy)
     for row in rows:
         for column in (2, 3, 4):  # onset, apex, offset
             row[column] = str(int(row[column]) + FIRST_FRAME - 1)
@@ -237,3 +250,103 @@ def test_a_clip_without_a_face_is_counted_not_scored(tiny_bench, tmp_path):
     assert report["recognition"]["samples"] == whole["recognition"]["samples"] - 1
     (record,) = [r for r in report["per_video"] if r["path"] == str(clip)]
     assert record["truth"][0]["predicted"] is None
+
+
+def test_a_row_without_offset_is_scored_from_onset_to_apex(casme_copy, tmp_path):
+    """CAS(ME)² offset 0 = not annotated: the truth ends at the apex, and is recognised."""
+    root = tmp_path / "copy"
+    shutil.copytree(casme_copy, root)
+    whole = dataset_inputs("casme_sq", casme_copy).truth[0]
+
+    def drop_first_offset(rows: list[list[str]]) -> None:
+        rows[0][4] = "0"
+
+    rows = _rewrite_sheet(root, drop_first_offset)
+    truth = dataset_inputs("casme_sq", root).truth[0]
+    apex = int(rows[0][3]) - 1
+    assert (truth.onset, truth.apex, truth.offset) == (whole.onset, apex, apex)
+    assert truth.offset > truth.onset
+    report = evaluate_dataset("casme_sq", root)
+    (entry,) = [t for r in report["per_video"] for t in r["truth"]
+                if (t["onset"], t["offset"]) == (truth.onset, apex)]
+    assert entry["apex"] == apex
+    assert truth.kind == "ME" and truth.label is not None and "predicted" in entry
+
+
+def test_macos_appledouble_files_beside_the_frames_change_nothing(tiny_bench, tmp_path):
+    root = tmp_path / "casme2"
+    shutil.copytree(tiny_bench / "test" / "recognition", root)
+    clips = sorted(root.glob("CASME2_RAW_selected/*/*"))
+    for clip in clips:
+        for image in list(clip.iterdir()):
+            (clip / f"._{image.name}").write_bytes(b"\0\5\26\7" + b"\0" * 4092)
+    clean = evaluate_dataset("casme2", tiny_bench / "test" / "recognition")
+    copied = evaluate_dataset("casme2", root)
+    assert "failed_videos" not in copied and copied["videos"] == len(clips)
+    assert copied["recognition"] == clean["recognition"]
+    assert [r["truth"] for r in copied["per_video"]] == [r["truth"] for r in clean["per_video"]]
+
+
+def test_an_image_folder_that_stops_early_is_a_failed_clip(tiny_bench, tmp_path):
+    """A truncated JPEG mid-clip: the clip is listed as failed, not scored on its first frames."""
+    root = tmp_path / "casme2"
+    shutil.copytree(tiny_bench / "test" / "recognition", root)
+    clips = sorted(root.glob("CASME2_RAW_selected/*/*"))
+    images = sorted(clips[0].iterdir(), key=lambda path: int(path.stem.rpartition("g")[2]))
+    broken = images[len(images) // 2]
+    broken.write_bytes(broken.read_bytes()[:300])
+    report = evaluate_dataset("casme2", root, out_dir=tmp_path / "out")
+    (failed,) = report["failed_videos"]
+    assert failed["error"] == (f"stopped after {len(images) // 2} of {len(images)} images: "
+                               f"{broken} cannot be decoded")
+    assert str(clips[0]) not in [record["path"] for record in report["per_video"]]
+    whole = evaluate_dataset("casme2", tiny_bench / "test" / "recognition")
+    assert report["videos"] == whole["videos"] - 1 == len(clips) - 1
+    assert report["truth"]["ME"] == whole["truth"]["ME"] - 1
+    assert (report["recognition"]["samples"] + report["recognition"]["no_face"]
+            == whole["recognition"]["samples"] + whole["recognition"]["no_face"] - 1)
+    command = [sys.executable, "-m", "mer_edge.cli", "eval", "--dataset", "casme2",
+               "--root", str(root), "--out", str(tmp_path / "cli")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1 and f"{broken} cannot be decoded" in result.stderr
+
+
+def test_truth_past_the_end_of_a_video_is_skipped_not_missed(casme_copy, tmp_path):
+    root = tmp_path / "copy"
+    shutil.copytree(casme_copy, root)
+    whole = evaluate_dataset("casme_sq", casme_copy)
+    rows = _sheet_rows(root)
+    video = root / "rawvideo" / rows[0][10].split("/")[0] / f"{rows[0][10].split('/')[1]}.avi"
+    capture = cv2.VideoCapture(str(video))
+    frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    capture.release()
+
+    def end_after_the_video(rows: list[list[str]]) -> None:
+        rows[0][4] = str(frames + 5)  # onset and apex inside, offset past the last frame
+
+    _rewrite_sheet(root, end_after_the_video)
+    report = evaluate_dataset("casme_sq", root, out_dir=tmp_path / "out")
+    (skipped,) = report["skipped_intervals"]
+    assert skipped["row"] == 1 and skipped["video"].endswith(video.stem)
+    assert f"{frames} frames were decoded" in skipped["reason"]
+    assert "failed_videos" not in report
+    total = {kind: whole["truth"][kind] for kind in whole["truth"]}
+    total[dataset_inputs("casme_sq", root).truth[0].kind] -= 1
+    assert report["truth"] == total
+    spotting = report["spotting"]["all"]
+    assert spotting["tp"] + spotting["fn"] == sum(total.values())
+    written = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert written["skipped_intervals"] == [skipped]
+
+
+@pytest.mark.parametrize("copy", ["CASME2_RAW_selected/CASME2_RAW_selected", "."])
+def test_common_casme2_copies_give_the_same_inputs(tiny_bench, tmp_path, copy):
+    """The raw-frames zip extracted twice, or its subject folders straight in the root."""
+    distributed = tiny_bench / "test" / "recognition"
+    root = tmp_path / "casme2"
+    shutil.copytree(distributed / "CASME2_RAW_selected", root / copy)
+    shutil.copy(_sheet(distributed), root / _sheet(distributed).name)
+    ours, theirs = dataset_inputs("casme2", root), dataset_inputs("casme2", distributed)
+    assert ours.truth == theirs.truth and not ours.skipped
+    assert [v.path.relative_to(root / copy) for v in ours.videos] == \
+        [v.path.relative_to(distributed / "CASME2_RAW_selected") for v in theirs.videos]

@@ -1,6 +1,7 @@
 """Video sources: files, folders, images, rotation, live dropping, bad inputs."""
 from __future__ import annotations
 
+import os
 import time
 
 import cv2
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from mer_edge import InputError, SourceError
-from mer_edge._sources import DEFAULT_FPS, Frame, _CaptureReader, open_source
+from mer_edge._sources import DEFAULT_FPS, Frame, _CaptureReader, image_files, open_source
 
 EYE_LIDS, UPPER_LIP = (159, 386), 13  # face-mesh indices
 
@@ -154,6 +155,17 @@ def test_image_folder_natural_order_and_fps(tmp_path):
     assert [int(f.image[0, 0, 0]) for f in got] == [3, 1, 2, 10]  # gray3, img1, img2, img10
     assert all(f.image.shape == (8, 8, 3) for f in got)
     assert [f.timestamp_ms for f in got] == pytest.approx([0, 100, 200, 300])
+
+
+def test_hidden_files_of_an_image_folder_are_not_frames(tmp_path):
+    """A macOS copy leaves an AppleDouble ``._img1.jpg`` (metadata, not JPEG) beside each image."""
+    for number in (1, 2):
+        cv2.imwrite(str(tmp_path / f"img{number}.jpg"), np.full((8, 8, 3), number, np.uint8))
+        (tmp_path / f"._img{number}.jpg").write_bytes(b"\0\5\26\7" + b"\0" * 4092)
+    (tmp_path / ".thumbnail.png").write_bytes(b"")
+    assert [os.path.basename(p) for p in image_files(tmp_path)] == ["img1.jpg", "img2.jpg"]
+    with open_source(tmp_path) as frames:
+        assert len(list(frames)) == 2 and frames.error is None
 
 
 def test_a_path_with_an_exclamation_mark_is_not_a_pipeline(tmp_path):

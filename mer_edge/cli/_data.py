@@ -5,7 +5,8 @@
   writes ``DIR/{train,val,test}/`` split by identity, plus ``DIR/manifest.json``.
 * ``mer-edge data inspect DATASET SHEET`` reads a real annotation sheet
   (``casme2 samm smic casme_sq casme3 samm_lv mmew``) and prints, as its last
-  line, a JSON object with ``rows``, ``micro``, ``macro``, ``subjects`` and
+  line, a JSON object with ``rows``, ``micro``, ``macro``, ``subjects``,
+  ``offset_not_annotated`` (rows that evaluations end at the apex) and
   ``emotions``.
 """
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 >>> from mer_edge.data import load_sheet, summarise          # doctest: +SKIP
 >>> summarise(load_sheet("casme2", "CASME2-coding-20140508.xlsx"))  # doctest: +SKIP
-{'rows': 255, 'micro': 255, 'macro': 0, 'subjects': 26, 'emotions': {...}}
+{'rows': 255, 'micro': 255, 'macro': 0, 'subjects': 26, 'offset_not_annotated': 0, 'emotions': {...}}
 """
 from __future__ import annotations
 

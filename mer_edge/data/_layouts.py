@@ -7,7 +7,13 @@ folder given by the caller; the first existing candidate wins):
 ``casme2``
     sheet ``CASME2-coding*.xlsx``; variant ``raw``:
     ``<root>/CASME2_RAW_selected/sub01/EP02_01f/img46.jpg``; variant
-    ``cropped``: ``<root>/Cropped/sub01/EP02_01f/reg_img46.jpg``.
+    ``cropped``: ``<root>/Cropped/sub01/EP02_01f/reg_img46.jpg``.  Two
+    common copies are accepted too: the variant's folder extracted twice
+    (``<root>/CASME2_RAW_selected/CASME2_RAW_selected/sub01/``) and the
+    subject folders straight in the root (``<root>/sub01/EP02_01f/``), the
+    latter only when its images are the chosen variant's (``reg_img46.jpg``
+    is cropped, ``img46.jpg`` raw), so a flat copy is never read as the other
+    variant.
 ``samm``
     sheet ``SAMM_Micro_FACS_Codes*.xlsx`` (or ``SAMM*FACS*.xlsx``); frames
     ``<root>/SAMM/006/006_1_2/006_05562.jpg`` or ``<root>/006/006_1_2/``.
@@ -22,7 +28,10 @@ folder given by the caller; the first existing candidate wins):
     frames ``<root>/rawpic/s15/15_0101disgustingteeth/img1.jpg`` and video
     ``<root>/rawvideo/s15/15_0101disgustingteeth.avi`` (either is enough).
 ``casme3``
-    every sheet ``*part_A*label*.xlsx``/``.csv``; frames
+    every sheet ``*part_A*label*.xlsx``/``.csv`` (the ME and the MaE sheet);
+    two sheets that annotate the same interval (an old and a ``v2`` copy of
+    one sheet) are refused, naming both: the dataset gives no rule that says
+    which copy is current.  Frames
     ``<root>/data/part_A/spNO.1/a/color/`` (also ``<root>/part_A/...`` and
     ``<root>/spNO.1/a/color/``).
 ``samm_lv``
@@ -43,13 +52,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._errors import DatasetError, InputError
+from .._sources import IMAGE_EXTENSIONS, image_files
 from ._parsers import dataset_loader, load_sheet
 from .schema import SMIC_FPS, Interval, normalise_emotion
 
 __all__ = ["load_dataset", "media_candidates", "frame_number", "DATASET_VARIANTS"]
 
-_IMAGE_SUFFIXES = (".bmp", ".jpg", ".jpeg", ".png")
 _SMIC_CLASSES = ("positive", "negative", "surprise")
+#: CASME II variant -> the folder its media come in, and the prefix of cropped images.
+_CASME2_FOLDERS = {"raw": "CASME2_RAW_selected", "cropped": "Cropped"}
+_CASME2_CROPPED_PREFIX = "reg_"
 _LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
 
 #: Media locator: (root, variant, interval) -> candidate frame folders, candidate videos.
@@ -67,8 +79,22 @@ class _Layout:
 
 
 def _casme2(root: Path, variant: str, item: Interval) -> tuple[list[Path], list[Path]]:
-    folder = "Cropped" if variant == "cropped" else "CASME2_RAW_selected"
-    return [root / folder / f"sub{item.subject}" / item.clip], []
+    folder = _CASME2_FOLDERS[variant]
+    clip = Path(f"sub{item.subject}") / item.clip
+    flat = root / clip
+    folders = [root / folder / clip, root / folder / folder / clip]
+    if _casme2_variant_of(flat) in (None, variant):
+        folders.append(flat)
+    return folders, []
+
+
+def _casme2_variant_of(clip_dir: Path) -> str | None:
+    """``"cropped"`` for a folder of ``reg_img46.jpg``, ``"raw"`` for ``img46.jpg``,
+    None when ``clip_dir`` holds no images."""
+    images = image_files(clip_dir) if clip_dir.is_dir() else []
+    if not images:
+        return None
+    return "cropped" if Path(images[0]).name.startswith(_CASME2_CROPPED_PREFIX) else "raw"
 
 
 def _samm(root: Path, variant: str, item: Interval) -> tuple[list[Path], list[Path]]:
@@ -96,7 +122,7 @@ def _mmew(root: Path, variant: str, item: Interval) -> tuple[list[Path], list[Pa
 
 _LAYOUTS: dict[str, _Layout] = {
     "casme2": _Layout(("CASME2-coding*.xlsx", "CASME2-coding*.csv"), _casme2,
-                      variants=("raw", "cropped")),
+                      variants=tuple(_CASME2_FOLDERS)),
     "samm": _Layout(("SAMM_Micro_FACS_Codes*.xlsx", "SAMM*FACS*.xlsx"), _samm),
     "casme_sq": _Layout(("*code_final*.csv", "*code_final*.xlsx", "spotting.csv"), _casme_sq),
     "casme3": _Layout(("*part_A*label*.xlsx", "*part_A*label*.csv"), _casme3,
@@ -147,11 +173,28 @@ def load_dataset(dataset: str, root: str | Path, *, variant: str | None = None,
     if dataset == "smic":
         return _load_smic_folders(base, chosen)
     layout = _LAYOUTS[dataset]
-    intervals: list[Interval] = []
-    for sheet in _find_sheets(base, layout):
-        for item in load_sheet(dataset, sheet):
-            intervals.append(_attach(base, chosen, item, layout.locate, sheet, require_media))
-    return intervals
+    loaded = [(sheet, load_sheet(dataset, sheet)) for sheet in _find_sheets(base, layout)]
+    _refuse_copies_of_one_sheet(loaded)
+    return [_attach(base, chosen, item, layout.locate, sheet, require_media)
+            for sheet, items in loaded for item in items]
+
+
+def _refuse_copies_of_one_sheet(loaded: Sequence[tuple[Path, list[Interval]]]) -> None:
+    """Refuse sheets that annotate the same interval: versions of one sheet would count it twice.
+
+    Raises:
+        DatasetError: naming both sheets, their rows and the interval.
+    """
+    seen: dict[tuple[str, str, int, int | None], tuple[Path, Interval]] = {}
+    for sheet, items in loaded:
+        for item in items:
+            key = (item.subject, item.clip, item.onset, item.offset)
+            other, first = seen.setdefault(key, (sheet, item))
+            if other != sheet:
+                raise DatasetError(
+                    f"several versions of one annotation sheet: {other} (row {first.row}) and "
+                    f"{sheet} (row {item.row}) both annotate {item.subject}/{item.clip} frames "
+                    f"{item.onset}-{item.offset}; keep one", path=str(sheet.parent))
 
 
 def _find_sheets(root: Path, layout: _Layout) -> list[Path]:
@@ -237,15 +280,13 @@ def _load_smic_folders(root: Path, camera: str) -> list[Interval]:
 def _frame_range(clip_dir: Path) -> tuple[int, int]:
     """First and last frame number of the images in *clip_dir* (``image0106583.bmp``)."""
     numbers = []
-    for path in clip_dir.iterdir():
-        if path.suffix.lower() not in _IMAGE_SUFFIXES:
-            continue
+    for path in image_files(clip_dir):
         number = frame_number(path)
         if number is None:
             raise DatasetError("image name without a frame number", path=str(path))
         numbers.append(number)
     if not numbers:
-        raise DatasetError(f"no images ({', '.join(_IMAGE_SUFFIXES)}) in clip folder",
+        raise DatasetError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in clip folder",
                            path=str(clip_dir))
     return min(numbers), max(numbers)
 

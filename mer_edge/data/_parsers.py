@@ -25,8 +25,11 @@ and punctuation, rows before the header are skipped):
     (``disgust1_1``), onset, apex, offset, AUs, emotion category, expression
     type (``macro-expression``/``micro-expression``), emotion, and in the
     updated CSV also duration and ``sNN/NN_0101disgustingteeth`` (the video).
-    Offset 0 and apex 0 = not annotated.  Without the video column the
-    subject folder and video come from the CAS(ME)^2 naming rules.
+    Offset 0 and apex 0 = not annotated (``None``); an interval without an
+    offset ends at its apex in evaluations and training targets, as MEGC
+    spotting evaluations of CAS(ME)^2 do (``Interval.end_frame``).  Without
+    the video column the subject folder and video come from the CAS(ME)^2
+    naming rules.
 ``casme3``
     CAS(ME)^3 part A, 30 fps.  Subject, Filename, Onset, Apex, Offset, AU,
     Objective class*, emotion, Type*.  Without a Type column an interval is
@@ -42,7 +45,9 @@ and punctuation, rows before the header are skipped):
 
 Every missing or malformed file or cell raises
 :class:`~mer_edge._errors.DatasetError` naming the file, the 1-based row and
-the column.
+the column.  A sheet that carries the mark of another dataset (CASME II clip
+names read as SAMM, say) is refused, naming the mark found: see
+:mod:`mer_edge.data._identity`.
 """
 from __future__ import annotations
 
@@ -53,6 +58,7 @@ from typing import Any
 
 from .._errors import DatasetError, InputError
 from ._au import parse_aus
+from ._identity import refuse_other_dataset
 from ._sheets import SheetRow, column_letter, find_header, read_rows
 from .schema import DATASET_FPS, SMIC_FPS, Interval, IntervalKind, normalise_emotion
 
@@ -106,10 +112,17 @@ _MICRO_SECONDS = 0.5
 # ---------------------------------------------------------------------------
 # Shared helpers
 # ---------------------------------------------------------------------------
-def _table(path: Path, required: Mapping[str, Sequence[str]],
-           optional: Mapping[str, Sequence[str]] | None = None) -> list[SheetRow]:
-    """Read a sheet with a header row; return the rows after it."""
+def _dataset_rows(dataset: str, path: Path) -> list[tuple[int, tuple[Any, ...]]]:
+    """The rows of a sheet of ``dataset``; a sheet marked as another dataset's is refused."""
     rows = read_rows(path)
+    refuse_other_dataset(dataset, path, rows)
+    return rows
+
+
+def _table(dataset: str, path: Path, required: Mapping[str, Sequence[str]],
+           optional: Mapping[str, Sequence[str]] | None = None) -> list[SheetRow]:
+    """Read a sheet of ``dataset`` with a header row; return the rows after it."""
+    rows = _dataset_rows(dataset, path)
     position, columns, labels = find_header(path, rows, required, optional)
     return [SheetRow(path, number, cells, columns, labels)
             for number, cells in rows[position + 1:]]
@@ -170,9 +183,9 @@ def _frames(row: SheetRow, apex_unknown: Iterable[int] = _APEX_UNKNOWN,
 # One parser per dataset
 # ---------------------------------------------------------------------------
 def _load_casme2(path: Path) -> list[Interval]:
-    rows = _table(path, {"subject": _SUBJECT, "name": _FILENAME, "onset": _ONSET,
-                         "apex": _APEX, "offset": _OFFSET, "aus": _AUS,
-                         "emotion": _EMOTION})
+    rows = _table("casme2", path,
+                  {"subject": _SUBJECT, "name": _FILENAME, "onset": _ONSET, "apex": _APEX,
+                   "offset": _OFFSET, "aus": _AUS, "emotion": _EMOTION})
     return [_build(row, dataset="casme2", subject=_subject(row, 2), clip=row.text("name"),
                    name=row.text("name"), fps=DATASET_FPS["casme2"], kind="ME",
                    emotion=_emotion(row), **_frames(row), **_au_fields(row))
@@ -180,9 +193,9 @@ def _load_casme2(path: Path) -> list[Interval]:
 
 
 def _load_samm(path: Path) -> list[Interval]:
-    rows = _table(path, {"subject": _SUBJECT, "name": _FILENAME, "onset": _ONSET,
-                         "apex": _APEX, "offset": _OFFSET, "aus": _AUS,
-                         "emotion": _EMOTION},
+    rows = _table("samm", path,
+                  {"subject": _SUBJECT, "name": _FILENAME, "onset": _ONSET, "apex": _APEX,
+                   "offset": _OFFSET, "aus": _AUS, "emotion": _EMOTION},
                   {"objective": _OBJECTIVE})
     return [_build(row, dataset="samm", subject=_subject(row, 3), clip=row.text("name"),
                    name=row.text("name"), fps=DATASET_FPS["samm"], kind="ME",
@@ -198,8 +211,9 @@ def _objective(row: SheetRow) -> str | None:
 
 
 def _load_samm_lv(path: Path) -> list[Interval]:
-    rows = _table(path, {"subject": _SUBJECT, "name": _FILENAME, "onset": _ONSET,
-                         "apex": _APEX, "offset": _OFFSET, "type": _TYPE, "aus": _AUS},
+    rows = _table("samm_lv", path,
+                  {"subject": _SUBJECT, "name": _FILENAME, "onset": _ONSET, "apex": _APEX,
+                   "offset": _OFFSET, "type": _TYPE, "aus": _AUS},
                   {"inducement": _INDUCEMENT})
     intervals = []
     for row in rows:
@@ -229,8 +243,9 @@ def _smic_camera(path: Path, row: SheetRow) -> str:
 
 
 def _load_smic(path: Path) -> list[Interval]:
-    rows = _table(path, {"subject": _SUBJECT, "name": _FILENAME, "onset": _ONSET,
-                         "offset": _OFFSET, "emotion": _EMOTION},
+    rows = _table("smic", path,
+                  {"subject": _SUBJECT, "name": _FILENAME, "onset": _ONSET,
+                   "offset": _OFFSET, "emotion": _EMOTION},
                   {"apex": _APEX, "modality": _MODALITY})
     return [_build(row, dataset="smic", subject=_subject(row, prefix="s"),
                    clip=row.text("name"), name=row.text("name"),
@@ -268,7 +283,7 @@ def _casme_sq_video(row: SheetRow) -> tuple[str, str]:
 
 def _load_casme_sq(path: Path) -> list[Interval]:
     intervals = []
-    for number, cells in read_rows(path):
+    for number, cells in _dataset_rows("casme_sq", path):
         row = _casme_sq_row(path, number, cells)
         subject, clip = _casme_sq_video(row)
         intervals.append(_build(
@@ -280,8 +295,9 @@ def _load_casme_sq(path: Path) -> list[Interval]:
 
 
 def _load_casme3(path: Path) -> list[Interval]:
-    rows = _table(path, {"subject": _SUBJECT, "name": _FILENAME, "onset": _ONSET,
-                         "apex": _APEX, "offset": _OFFSET, "aus": _AUS, "emotion": _EMOTION},
+    rows = _table("casme3", path,
+                  {"subject": _SUBJECT, "name": _FILENAME, "onset": _ONSET, "apex": _APEX,
+                   "offset": _OFFSET, "aus": _AUS, "emotion": _EMOTION},
                   {"objective": _OBJECTIVE, "type": _TYPE})
     fps = DATASET_FPS["casme3"]
     intervals = []
@@ -302,9 +318,9 @@ def _load_casme3(path: Path) -> list[Interval]:
 
 
 def _load_mmew(path: Path) -> list[Interval]:
-    rows = _table(path, {"subject": _SUBJECT, "name": _FILENAME, "onset": _ONSET,
-                         "apex": _APEX, "offset": _OFFSET, "aus": _AUS,
-                         "emotion": _EMOTION})
+    rows = _table("mmew", path,
+                  {"subject": _SUBJECT, "name": _FILENAME, "onset": _ONSET, "apex": _APEX,
+                   "offset": _OFFSET, "aus": _AUS, "emotion": _EMOTION})
     return [_build(row, dataset="mmew", subject=_subject(row), clip=row.text("name"),
                    name=row.text("name"), fps=DATASET_FPS["mmew"], kind="ME",
                    emotion=_emotion(row), **_frames(row), **_au_fields(row))

@@ -39,10 +39,14 @@ def summarise(intervals: Iterable[Interval]) -> dict[str, Any]:
 
     Returns:
         ``{"rows": int, "micro": int, "macro": int, "subjects": int,
-        "emotions": {label: count}}``: ``micro``/``macro`` count ``ME``/``MaE``
-        intervals, ``subjects`` counts distinct (dataset, subject) pairs, and
-        ``emotions`` is sorted by label and leaves out intervals without an
-        emotion label (SAMM long videos annotate none).
+        "offset_not_annotated": int, "emotions": {label: count}}``:
+        ``micro``/``macro`` count ``ME``/``MaE`` intervals, ``subjects``
+        counts distinct (dataset, subject) pairs, ``offset_not_annotated``
+        counts the intervals whose offset the sheet leaves out (CAS(ME)^2
+        offset 0: evaluations end them at the apex, see
+        :attr:`~mer_edge.data.schema.Interval.end_frame`), and ``emotions`` is
+        sorted by label and leaves out intervals without an emotion label
+        (SAMM long videos annotate none).
     """
     items = list(intervals)
     emotions = Counter(item.emotion for item in items if item.emotion)
@@ -51,6 +55,7 @@ def summarise(intervals: Iterable[Interval]) -> dict[str, Any]:
         "micro": sum(1 for item in items if item.kind == "ME"),
         "macro": sum(1 for item in items if item.kind == "MaE"),
         "subjects": len({(item.dataset, item.subject) for item in items}),
+        "offset_not_annotated": sum(1 for item in items if item.offset is None),
         "emotions": dict(sorted(emotions.items())),
     }
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -31,6 +30,8 @@ from .._errors import DatasetError, InputError
 from .._features import frame_channels, positions_at_or_before, recognition_clip, sample_positions
 from .._flow import FlowEstimator
 from .._modelmeta import InputSpec
+from .._sources import image_files
+from ._layouts import frame_number
 from .schema import Interval
 
 __all__ = [
@@ -49,7 +50,6 @@ __all__ = [
     "main",
 ]
 
-_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 _VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".wmv")
 _CACHE_VERSION = "3"
 
@@ -135,17 +135,12 @@ def _load_tracks(path: Path) -> list[AlignedVideo]:
                 for n in range(int(data["count"]))]
 
 
-def _frame_number(path: Path) -> int | None:
-    numbers = re.findall(r"\d+", path.stem)
-    return int(numbers[-1]) if numbers else None
-
-
 def _read_frames(source: Path, first_frame: int, max_frames: int | None
                  ) -> Iterable[tuple[int, np.ndarray]]:
     """``(frame number, BGR image)`` pairs of a video file or an image folder."""
     if source.is_dir():
-        images = [p for p in source.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES]
-        numbered = sorted((n, p) for p in images if (n := _frame_number(p)) is not None)
+        images = [Path(p) for p in image_files(source)]  # hidden ._img1.jpg are not frames
+        numbered = sorted((n, p) for p in images if (n := frame_number(p)) is not None)
         if not numbered:
             raise DatasetError("no numbered images in the frames folder", path=str(source))
         for count, (number, path) in enumerate(numbered):
@@ -357,12 +352,12 @@ def spotting_labels(video: AlignedVideo, intervals: Sequence[Interval], k_ms: fl
                     ) -> np.ndarray:
     """Per-frame targets ``(N,) float32``: 1 from onset to offset + ``k`` frames, else 0.
 
-    Intervals without an offset use the apex (or onset) as the end.
+    Intervals without an offset end at :attr:`Interval.end_frame` (the apex).
     """
     k_frames = int(round(k_ms * video.fps / 1000.0))
     labels = np.zeros(len(video), np.float32)
     for interval in intervals:
-        end = interval.offset if interval.offset is not None else (interval.apex or interval.onset)
+        end = interval.end_frame
         labels[(video.frames >= interval.onset) & (video.frames <= end + k_frames)] = 1.0
     return labels
 
@@ -416,7 +411,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     videos: list[Path] = []
     for path in args.paths:
-        if path.is_dir() and not any(p.suffix.lower() in _IMAGE_SUFFIXES for p in path.iterdir()):
+        if path.is_dir() and not image_files(path):
             videos += sorted(p for p in path.rglob("*") if p.suffix.lower() in _VIDEO_SUFFIXES)
         else:
             videos.append(path)

@@ -164,7 +164,8 @@ class Interval:
         apex: frame of the peak, ``None`` when not annotated.  It is >= onset;
             the real CAS(ME)^2 sheet has three apexes just after the offset,
             kept as annotated.
-        offset: last frame, ``None`` when not annotated (CAS(ME)^2 offset 0).
+        offset: last frame, ``None`` when not annotated (CAS(ME)^2 offset 0);
+            evaluations then end the movement at :attr:`end_frame`.
         fps: frame rate of the recording, frames per second (> 0).
         aus: normalised action-unit tokens (``"L12"``, ``"4"``, ``"23/24"``,
             ``"31?"``, ``"?"``); see :mod:`mer_edge.data._au`.
@@ -228,6 +229,20 @@ class Interval:
             value = getattr(self, field)
             _require(value is None or isinstance(value, Path),
                      f"{field}: expected a Path or None, got {type(value).__name__}")
+
+    @property
+    def end_frame(self) -> int:
+        """The last frame evaluations use: the offset, else the apex, else the onset.
+
+        44 rows of the real CAS(ME)^2 sheet (all macro-expressions with an
+        apex) leave the offset unannotated (0).  MEGC spotting evaluations of
+        CAS(ME)^2 end such an interval at its apex (the SOFTNet-family
+        ground-truth readers: "take apex if offset is 0"), so the truth keeps
+        the annotated onset-to-apex phase instead of shrinking to one frame.
+        """
+        if self.offset is not None:
+            return self.offset
+        return self.apex if self.apex is not None else self.onset
 
     @property
     def duration_frames(self) -> int | None:

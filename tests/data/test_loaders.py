@@ -146,6 +146,9 @@ def test_interval_rejects(changes: dict[str, Any], message: str) -> None:
 def test_interval_accepts_unknown_apex_and_offset() -> None:
     item = _interval(apex=None, offset=None)
     assert item.duration_frames is None and item.duration_s is None
+    assert item.end_frame == 46  # neither offset nor apex: the onset
+    assert _interval(offset=None).end_frame == 59  # no offset: the apex
+    assert _interval().end_frame == 86
     assert _interval().duration_frames == 41
     assert _interval().duration_s == pytest.approx(41 / 200)
 
@@ -187,7 +190,8 @@ def test_interval_megc_class_prefers_dataset_category() -> None:
 def test_real_casme2_sheet() -> None:
     intervals = load_sheet("casme2", _real("CASME2-coding-20140508.xlsx"))
     summary = summarise(intervals)
-    assert summary == {"rows": 255, "micro": 255, "macro": 0, "subjects": 26, "emotions": {
+    assert summary == {"rows": 255, "micro": 255, "macro": 0, "subjects": 26,
+                       "offset_not_annotated": 0, "emotions": {
         "disgust": 63, "fear": 2, "happiness": 32, "others": 99, "repression": 27,
         "sadness": 7, "surprise": 25}}
     first = intervals[0]
@@ -226,7 +230,7 @@ def test_real_casme_sq_xlsx_and_csv_agree_on_videos() -> None:
 def test_real_samm_lv_sheet() -> None:
     intervals = load_sheet("samm_lv", _real("SAMM_LongVideos_V2_Release.xlsx"))
     assert summarise(intervals) == {"rows": 502, "micro": 159, "macro": 343,
-                                    "subjects": 30, "emotions": {}}
+                                    "subjects": 30, "offset_not_annotated": 0, "emotions": {}}
     first = intervals[0]
     assert (first.row, first.subject, first.clip, first.name) == (11, "006", "006_1", "006_1_1")
     assert (first.onset, first.apex, first.offset) == (566, 648, 743)  # 566.4, 647.6, 743.2
@@ -234,10 +238,63 @@ def test_real_samm_lv_sheet() -> None:
     assert sum(item.apex is None for item in intervals) == 6  # apex -1
 
 
+REAL_SHEETS = {"casme2": "CASME2-coding-20140508.xlsx",
+               "samm_lv": "SAMM_LongVideos_V2_Release.xlsx",
+               "casme_sq": "CAS(ME)^2code_final(Updated).csv"}
+
+
+@pytest.mark.parametrize("owner", sorted(REAL_SHEETS))
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_a_real_sheet_read_as_another_dataset_is_refused(owner: str, dataset: str) -> None:
+    """The CASME II sheet read as SAMM gave 255 SAMM MEs (as CAS(ME)^3: 255 macro-expressions)."""
+    sheet = _real(REAL_SHEETS[owner])
+    if dataset == owner:
+        assert load_sheet(dataset, sheet)
+        return
+    with pytest.raises(DatasetError, match=f"read it as '{owner}'") as info:
+        load_sheet(dataset, sheet)
+    assert info.value.path == str(sheet) and "this sheet belongs to" in str(info.value)
+
+
+@pytest.mark.parametrize(("owner", "rows", "mark"), [
+    ("samm", [*SAMM_PREAMBLE, SAMM_HEADER,
+              ["006", "006_1_2", 1, 5562, 5588, 5632, 71, "Micro", "4+7", "Anger", 1, None]],
+     "'Inducement Code' and an 'Estimated Emotion' column"),
+    ("casme3", [CASME3_HEADER, ["spNO.1", "a", 0, 5, 14, "4", 1, "disgust"],
+                ["spNO.12", "b", 0, 5, 14, "4", 1, "disgust"]], "subject named like 'spNO.1'"),
+])
+def test_a_fixture_sheet_read_as_another_dataset_names_its_mark(
+        tmp_path: Path, owner: str, rows: list[list[Any]], mark: str) -> None:
+    sheet = write_sheet(tmp_path / "sheet.xlsx", rows)
+    assert load_sheet(owner, sheet)
+    for dataset in sorted(set(DATASETS) - {owner}):
+        with pytest.raises(DatasetError, match=f"belongs to .*{mark}.*read it as '{owner}'"):
+            load_sheet(dataset, sheet)
+
+
 def test_inspect_main_returns_json_summary() -> None:
     summary = inspect_main("casme_sq", str(_real("CAS(ME)^2code_final(Updated).csv")))
     assert json.loads(json.dumps(summary)) == summary
-    assert set(summary) == {"rows", "micro", "macro", "subjects", "emotions"}
+    assert set(summary) == {"rows", "micro", "macro", "subjects", "offset_not_annotated",
+                            "emotions"}
+    assert summary["offset_not_annotated"] == 44
+
+
+def test_real_casme_sq_rows_without_offset_end_at_their_apex() -> None:
+    """Offset 0 (44 macro-expressions of the real sheet): the truth runs onset..apex."""
+    from mer_edge.evaluation import truth_from_interval
+
+    sheet = _real("CAS(ME)^2code_final(Updated).csv")
+    with sheet.open(newline="") as handle:
+        unannotated = {number for number, row in enumerate(csv.reader(handle), start=1)
+                       if int(row[4]) == 0}
+    intervals = [item for item in load_sheet("casme_sq", sheet) if item.row in unannotated]
+    assert len(intervals) == 44 and {item.kind for item in intervals} == {"MaE"}
+    for item in intervals:
+        truth = truth_from_interval(item)
+        assert (truth.onset, truth.apex, truth.offset) == (item.onset - 1, item.apex - 1,
+                                                           item.apex - 1)
+        assert truth.offset > truth.onset  # an interval IoU can match, not one frame
 
 
 # ---------------------------------------------------------------------------
@@ -396,6 +453,27 @@ def test_load_dataset_casme2(tmp_path: Path, variant: str | None, folder: str,
     assert item.frames_dir == frames and item.video_path is None
 
 
+@pytest.mark.parametrize("copy", ["CASME2_RAW_selected/CASME2_RAW_selected", "."])
+def test_load_dataset_casme2_common_copies(tmp_path: Path, copy: str) -> None:
+    """A zip extracted twice, or the subject folders straight in the root."""
+    write_sheet(tmp_path / "CASME2-coding-20140508.xlsx",
+                [CASME2_HEADER, ["01", "EP02_01f", 46, 59, 86, 12, "happiness"]])
+    frames = write_frames(tmp_path / copy / "sub01" / "EP02_01f", ["img46.jpg"])
+    (item,) = load_dataset("casme2", tmp_path)
+    assert item.frames_dir == frames
+
+
+def test_a_flat_casme2_copy_is_read_only_as_its_own_variant(tmp_path: Path) -> None:
+    write_sheet(tmp_path / "CASME2-coding-20140508.xlsx",
+                [CASME2_HEADER, ["01", "EP02_01f", 46, 59, 86, 12, "happiness"]])
+    frames = write_frames(tmp_path / "sub01" / "EP02_01f", ["reg_img46.jpg", "reg_img47.jpg"])
+    (item,) = load_dataset("casme2", tmp_path, variant="cropped")
+    assert item.frames_dir == frames
+    with pytest.raises(DatasetError, match="media of clip 'EP02_01f'.*not found") as info:
+        load_dataset("casme2", tmp_path)  # raw: cropped frames are not taken for it
+    assert str(tmp_path / "CASME2_RAW_selected" / "sub01" / "EP02_01f") in str(info.value)
+
+
 def test_load_dataset_missing_media(tmp_path: Path) -> None:
     sheet = write_sheet(tmp_path / "CASME2-coding-20140508.xlsx",
                         [CASME2_HEADER, ["01", "EP02_01f", 46, 59, 86, 12, "happiness"]])
@@ -453,10 +531,29 @@ def test_load_dataset_casme3_and_mmew(tmp_path: Path) -> None:
     assert load_dataset("mmew", mmew)[0].frames_dir == clip
 
 
+def test_load_dataset_casme3_refuses_two_versions_of_one_sheet(tmp_path: Path) -> None:
+    """An old and a v2 ME sheet side by side would count their common MEs twice."""
+    rows = [["spNO.1", "a", 0, 5, 14, "4", 1, "disgust"],
+            ["spNO.1", "a", 40, 44, 50, "12", 2, "happy"]]
+    old = write_sheet(tmp_path / "cas(me)3_part_A_ME_label_JpgIndex.xlsx", [CASME3_HEADER, *rows])
+    new = write_sheet(tmp_path / "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx",
+                      [CASME3_HEADER, rows[0], ["spNO.1", "a", 41, 44, 50, "12", 2, "happy"]])
+    write_sheet(tmp_path / "cas(me)3_part_A_MaE_label_JpgIndex_v2.xlsx",
+                [CASME3_HEADER, ["spNO.1", "a", 100, 120, 300, "12", 2, "happy"]])
+    write_frames(tmp_path / "data" / "part_A" / "spNO.1" / "a" / "color", ["0.jpg"])
+    with pytest.raises(DatasetError, match="several versions of one annotation sheet") as info:
+        load_dataset("casme3", tmp_path)
+    assert f"{old} (row 2) and {new} (row 2)" in str(info.value)
+    assert "spNO.1/a frames 0-14" in str(info.value)
+    old.unlink()
+    assert len(load_dataset("casme3", tmp_path)) == 3
+
+
 def test_load_dataset_smic_folders(tmp_path: Path) -> None:
     micro = tmp_path / "SMIC_all_raw" / "HS" / "s1" / "micro"
     neg = write_frames(micro / "negative" / "s1_ne_01",
                        ["image106583.bmp", "image106584.bmp", "image106590.bmp"])
+    (neg / "._image106500.bmp").write_bytes(b"\0" * 4096)  # a macOS AppleDouble file
     write_frames(micro / "surprise" / "s1_sur_01", ["image000010.bmp"])
     write_frames(tmp_path / "SMIC_all_raw" / "VIS" / "s1" / "micro" / "positive" / "s1_po_01",
                  ["image01.bmp", "image02.bmp"])
