@@ -71,6 +71,6 @@ def test_cli_needs_a_data_source(capsys):
 
 
 def test_resume_with_other_config_is_refused(tmp_path):
-    RunDir(tmp_path, load_config("moext", tiny=True), resume=False)
+    RunDir(tmp_path, load_config("moext", tiny=True), resume=False).start()
     with pytest.raises(InputError, match="different config"):
         RunDir(tmp_path, load_config("moext"), resume=True)
