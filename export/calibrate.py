@@ -14,7 +14,13 @@ still-face check (``me_quiet_ratio``) is deliberately left at the engine's
 default: its benefit is the false MEs it removes on faces with nothing
 happening, which a validation F1 over labelled intervals cannot see.
 
-    python -m export.calibrate mer_edge/models/NAME.onnx --bench bench/val
+    python -m mer_edge_export.calibrate MODEL.onnx --bench bench/val [--out COPY.onnx]
+
+The model is updated in place unless ``--out`` names a copy to write.  A split
+folder named ``test`` is refused (``--allow-test`` overrides, for a study that
+knows it is tuning on its test data), as is a folder without videos or
+labelled intervals; when no grid point finds anything (F1 0 for all), the
+model keeps its parameters and nothing is written (exit status 1).
 
 Torch-free: it needs the runtime and ``onnx`` only.
 """
@@ -23,18 +29,23 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import onnx
 
+from mer_edge._errors import DatasetError, InputError, MerEdgeError
 from mer_edge._modelmeta import METADATA_PREFIX
 from mer_edge._options import EngineOptions
 from mer_edge._spotting import IntervalDetector, SpottingParams
 from mer_edge.data.synth import read_bench_split
 from mer_edge.evaluation import BenchVideo, VideoRun, run_video, truth_from_interval
 from mer_edge.metrics import spotting_scores
+
+from .outputs import check_model_output
 
 #: Parameter grid searched by default.
 GRID: dict[str, Sequence[float | None]] = {
@@ -83,8 +94,11 @@ def record_runs(videos: Iterable[BenchVideo], options: EngineOptions) -> list[Vi
 
 
 def write_detection(model_path: Path, detection: dict[str, float | None],
-                    metrics: dict[str, Any]) -> None:
-    """Store calibrated detection parameters (and val metrics) in the model's metadata."""
+                    metrics: dict[str, Any], out: Path | None = None) -> Path:
+    """Store calibrated detection parameters (and val metrics) in the model's metadata.
+
+    Writes ``out`` (default: ``model_path`` itself, replaced whole); returns the path written.
+    """
     model = onnx.load(str(model_path))
     props = {p.key: p.value for p in model.metadata_props}
     props[METADATA_PREFIX + "detection"] = json.dumps(detection, sort_keys=True)
@@ -94,32 +108,89 @@ def write_detection(model_path: Path, detection: dict[str, float | None],
     del model.metadata_props[:]
     for key, value in sorted(props.items()):
         model.metadata_props.add(key=key, value=value)
-    onnx.save(model, str(model_path))
+    target = out or model_path
+    partial = target.with_name(target.name + ".tmp")
+    onnx.save(model, str(partial))
+    os.replace(partial, target)
+    return target
+
+
+def read_validation(folders: Sequence[Path], *, allow_test: bool = False
+                    ) -> tuple[list[BenchVideo], list[tuple[str, int, int, str]]]:
+    """The videos and truth intervals of validation split folders (video ids prefixed by folder).
+
+    Raises:
+        InputError: a folder is named ``test`` and ``allow_test`` is off.
+        DatasetError: a folder is missing, or holds no video or no labelled interval.
+    """
+    videos: list[BenchVideo] = []
+    truth: list[tuple[str, int, int, str]] = []
+    for folder in folders:
+        if folder.resolve().name == "test" and not allow_test:
+            raise InputError(f"--bench {folder} is a test split: calibrate on validation videos "
+                             "(e.g. bench/val), never on the test split (--allow-test overrides)")
+        if not folder.is_dir():
+            raise DatasetError("no such split folder", path=str(folder))
+        split = read_bench_split(folder)
+        prefix = f"{folder}:"
+        found = [BenchVideo(prefix + v.clip, v.path, v.subject, v.clean) for v in split.videos]
+        labelled = [(prefix + t.video_id, t.onset, t.offset, t.kind)
+                    for t in map(truth_from_interval, split.spotting)]
+        if not found or not labelled:
+            hint = (f": give a split folder such as {folder / 'val'}"
+                    if (folder / "val").is_dir() else "")
+            raise DatasetError(f"{len(found)} videos and {len(labelled)} labelled intervals: "
+                               f"nothing to calibrate on{hint}", path=str(folder))
+        videos += found
+        truth += labelled
+    return videos, truth
+
+
+def _spotting_window_k_ms(model_path: Path) -> float:
+    """The model's spotting lag; refuses a missing file or a recognizer before any video runs."""
+    from mer_edge._models import Model
+
+    model = Model(model_path, expected_task="spotting")
+    try:
+        return float(model.info.window["k_ms"])
+    finally:
+        model.close()
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", type=Path, help="spotting model (.onnx), updated in place")
+    parser = argparse.ArgumentParser(prog="python -m mer_edge_export.calibrate",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("model", type=Path, help="spotting model (.onnx), updated in place "
+                                                 "unless --out is given")
     parser.add_argument("--bench", type=Path, action="append", required=True,
                         help="validation split folder(s), e.g. bench/val")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="write the calibrated model here instead of in place")
+    parser.add_argument("--allow-test", action="store_true",
+                        help="accept a split folder named test (the figures then say nothing "
+                             "about unseen data)")
     args = parser.parse_args(argv)
-    videos, truth = [], []
-    for folder in args.bench:
-        split = read_bench_split(folder)
-        prefix = f"{folder}:"
-        videos += [BenchVideo(prefix + v.clip, v.path, v.subject, v.clean) for v in split.videos]
-        truth += [(prefix + t.video_id, t.onset, t.offset, t.kind)
-                  for t in map(truth_from_interval, split.spotting)]
-    options = EngineOptions(running_mode="file", spotting_model=str(args.model), recognize=False)
-    runs = record_runs(videos, options)
-    from mer_edge._models import Model
-
-    k_ms = float(Model(args.model).info.window["k_ms"])
-    detection, scores = search(runs, truth, k_ms)
+    try:
+        if args.out is not None:  # calibrating the shipped spotter is this tool's use
+            check_model_output(args.out, replace_shipped=True)
+        k_ms = _spotting_window_k_ms(args.model)
+        videos, truth = read_validation(args.bench, allow_test=args.allow_test)
+        options = EngineOptions(running_mode="file", spotting_model=str(args.model),
+                                recognize=False)
+        detection, scores = search(record_runs(videos, options), truth, k_ms)
+    except MerEdgeError as error:
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
     summary = {kind: {m: round(scores[kind][m], 4) for m in ("precision", "recall", "f1")}
                for kind in ("ME", "MaE", "all")}
-    write_detection(args.model, detection, summary)
-    print(json.dumps({"detection": detection, "val": summary}, sort_keys=True))
+    if scores["all"]["f1"] <= 0:
+        print(json.dumps({"detection": None, "val": summary}, sort_keys=True))
+        parser.exit(1, f"{parser.prog}: no parameters find any interval of {len(truth)} on "
+                       f"{len(videos)} videos (F1 0): {args.model} keeps its detection "
+                       "parameters; nothing written\n")
+    written = write_detection(args.model, detection, summary, args.out)
+    print(json.dumps({"detection": detection, "val": summary, "written": str(written)},
+                     sort_keys=True))
+    print(f"wrote the detection parameters into {written}", file=sys.stderr)
 
 
 if __name__ == "__main__":

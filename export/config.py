@@ -12,10 +12,10 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from mer_edge._errors import InputError
+from mer_edge._errors import InputError, MerEdgeError
 from mer_edge._modelmeta import InputSpec
 
-__all__ = ["TrainConfig", "load_config", "CONFIG_DIR", "METHOD_CONFIGS"]
+__all__ = ["TrainConfig", "load_config", "CONFIG_DIR", "METHOD_CONFIGS", "METHOD_TASKS"]
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 #: Method name -> the JSON file of its default configuration.
@@ -26,6 +26,18 @@ METHOD_CONFIGS = {
     "attrclip": "attrclip.json",
     "regional_tcn": "regional_tcn_spotter.json",
 }
+#: Method name -> the task its network does (its output head).
+METHOD_TASKS = {"ssl3d": "spotting", "regional_tcn": "spotting", "moext": "recognition",
+                "miacnet": "recognition", "attrclip": "recognition"}
+#: Interval kinds a recognizer can train on.
+TRAIN_KINDS = ("ME", "MaE")
+#: Fields that must be whole numbers, with their smallest valid value.
+_INTEGER_FIELDS = {"frames": 1, "size": 1, "width": 1, "embed_dim": 1, "batch_size": 1,
+                   "steps_per_epoch": 1, "pretrain_epochs": 0, "epochs": 0, "lag_frames": 0,
+                   "max_videos": 0}
+#: Fields that must be numbers above their bound (exclusive), or at least it (inclusive).
+_POSITIVE_FIELDS = ("lr", "temperature", "flow_scale", "k_ms")
+_NON_NEGATIVE_FIELDS = ("weight_decay", "aux_weight")
 
 
 @dataclass(frozen=True)
@@ -92,14 +104,34 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.method not in METHOD_CONFIGS:
             raise InputError(f"unknown method {self.method!r}; valid: {sorted(METHOD_CONFIGS)}")
-        if self.task not in ("spotting", "recognition"):
-            raise InputError(f"task must be spotting or recognition, got {self.task!r}")
-        for name in ("frames", "size", "width", "embed_dim", "batch_size", "steps_per_epoch"):
-            if int(getattr(self, name)) <= 0:
-                raise InputError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.task != METHOD_TASKS[self.method]:
+            raise InputError(f"task {self.task!r} does not fit method {self.method!r}: it is a "
+                             f"{METHOD_TASKS[self.method]} method (set \"task\": "
+                             f"\"{METHOD_TASKS[self.method]}\")")
+        self._check_numbers()
         if not 0 <= int(self.lag_frames) < int(self.frames):
             raise InputError(f"lag_frames must be in [0, frames), got {self.lag_frames}")
+        if not 0 < self.mask_ratio < 1:
+            raise InputError(f"mask_ratio must be in (0, 1), got {self.mask_ratio}")
+        unknown = sorted(set(self.train_kinds) - set(TRAIN_KINDS))
+        if unknown or not self.train_kinds:
+            raise InputError(f"train_kinds must be some of {list(TRAIN_KINDS)}, got "
+                             f"{list(self.train_kinds)}")
         self.spec  # validates the input
+
+    def _check_numbers(self) -> None:
+        """Whole numbers where counts are meant; positive rates; JSON strings refused."""
+        for name, least in _INTEGER_FIELDS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise InputError(f"{name} must be a whole number >= {least}, got {value!r}")
+        for name in (*_POSITIVE_FIELDS, *_NON_NEGATIVE_FIELDS):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InputError(f"{name} must be a number, got {value!r}")
+            if value < 0 or (value == 0 and name in _POSITIVE_FIELDS):
+                bound = "> 0" if name in _POSITIVE_FIELDS else ">= 0"
+                raise InputError(f"{name} must be {bound}, got {value!r}")
 
     @property
     def spec(self) -> InputSpec:
@@ -116,15 +148,48 @@ class TrainConfig:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known - {"tiny"})
-        if unknown:
-            raise InputError(f"unknown config fields {unknown}; valid: {sorted(known)}")
-        values = {k: v for k, v in data.items() if k in known}
-        for key in ("channels", "pretrain_videos", "train_kinds"):
-            if key in values:
-                values[key] = tuple(values[key])
-        return cls(**values)
+        """A config from its JSON object (its ``tiny`` block is checked, not applied)."""
+        if not isinstance(data, dict):
+            raise InputError(f"a config is a JSON object of fields, got {type(data).__name__}")
+        _check_fields(data, "config fields", allowed_extra={"tiny"})
+        missing = sorted(f.name for f in fields(cls) if f.name in _REQUIRED and f.name not in data)
+        if missing:
+            raise InputError(f"config lacks the required fields {missing}")
+        tiny = data.get("tiny", {})
+        if not isinstance(tiny, dict):
+            raise InputError(f"the \"tiny\" block must be a JSON object, got {tiny!r}")
+        _check_fields(tiny, "fields in the \"tiny\" block")
+        return cls(**_tuples({k: v for k, v in data.items() if k != "tiny"}))
+
+
+#: Fields without a default: every config must set them.
+_REQUIRED = ("method", "name", "task", "frames", "channels", "size")
+
+
+def _check_fields(data: dict[str, Any], what: str, allowed_extra: set[str] = frozenset()) -> None:
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(data) - known - allowed_extra)
+    if unknown:
+        raise InputError(f"unknown {what} {unknown}; valid: {sorted(known)}")
+
+
+def _tuples(values: dict[str, Any]) -> dict[str, Any]:
+    """JSON lists of the tuple fields as tuples."""
+    out = dict(values)
+    for key in ("channels", "pretrain_videos", "train_kinds"):
+        if key in out:
+            out[key] = tuple(out[key])
+    return out
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise InputError(f"config {path} is not valid JSON: {error.msg} at line {error.lineno} "
+                         f"column {error.colno}") from error
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"cannot read config {path}: {error}") from error
 
 
 def load_config(name_or_path: str, *, tiny: bool = False,
@@ -144,14 +209,13 @@ def load_config(name_or_path: str, *, tiny: bool = False,
     if not path.is_file():
         raise InputError(f"config {name_or_path!r} is neither a method ({sorted(METHOD_CONFIGS)}) "
                          "nor a JSON file")
-    data = json.loads(path.read_text(encoding="utf-8"))
-    config = TrainConfig.from_json(data)
-    if tiny:
-        overrides = dict(data.get("tiny", {}))
-        for key in ("channels", "pretrain_videos", "train_kinds"):
-            if key in overrides:
-                overrides[key] = tuple(overrides[key])
-        config = replace(config, **overrides)
+    data = _read_json(path)
+    try:
+        config = TrainConfig.from_json(data)
+        if tiny:
+            config = replace(config, **_tuples(data.get("tiny", {})))
+    except MerEdgeError as error:
+        raise InputError(f"config {path}: {error}") from error
     if pretrain_videos is not None:
         config = replace(config, pretrain_videos=tuple(str(v) for v in pretrain_videos))
     return config

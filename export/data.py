@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from mer_edge._errors import DatasetError
+from mer_edge._errors import DatasetError, InputError
 from mer_edge._features import (frame_channels, newest_at_or_before, recognition_clip, scored_time,
                                 window_times)
 from mer_edge._alignment import TEMPLATE_NAME
@@ -30,7 +30,7 @@ from mer_edge.data.prepare import (AlignedVideo, assign_intervals, cached_alignm
 from mer_edge.data.schema import LONG_VIDEO_DATASETS, MEGC_CLASSES, Interval, megc_label
 from mer_edge.data.synth.bench import CHECKOUT_VIDEOS, VIDEOS_ENV, default_videos_dir
 
-__all__ = ["Split", "DatasetCopy", "keyed_intervals", "load_bench_split", "load_dataset_split",
+__all__ = ["Split", "DatasetCopy", "check_pair_sources", "check_subjects", "check_task_fits_datasets", "keyed_intervals", "load_bench_split", "load_dataset_split",
            "split_intervals", "SpottingSet", "RecognitionSet", "pair_pool", "unlabelled_windows",
            "shared_video", "shared_videos_dir", "flip_clip", "augment", "split_tracks",
            "recognition_items"]
@@ -126,6 +126,10 @@ class DatasetCopy:
     def describe(self) -> str:
         return f"{self.name} at {self.root}" + (f" ({self.variant})" if self.variant else "")
 
+    def identity(self) -> list[str | None]:
+        """``[name, resolved root, variant]``: what a resumed run compares."""
+        return [self.name, str(self.root.resolve()), self.variant]
+
 
 def keyed_intervals(copies: Sequence[DatasetCopy]) -> list[tuple[DatasetCopy, str, Interval]]:
     """Every interval of ``copies`` as ``(copy, subject as its sheet writes it, interval)``.
@@ -152,6 +156,37 @@ def keyed_intervals(copies: Sequence[DatasetCopy]) -> list[tuple[DatasetCopy, st
             key = f"{copy.name}/{interval.subject}" if composite else interval.subject
             keyed.append((copy, interval.subject, replace(interval, subject=key)))
     return keyed
+
+
+def check_subjects(given: Sequence[str], valid: Sequence[str], option: str, kind: str) -> None:
+    """Refuse subjects on the command line that are not among ``valid`` (listing them).
+
+    Args:
+        given: the subjects the user named.
+        valid: the subjects they may name.
+        option: the command-line option (``--subjects``, ``--test-subjects``).
+        kind: what ``valid`` are (``folds``, ``subjects``).
+
+    Raises:
+        DatasetError: a given subject is not valid.
+    """
+    unknown = sorted(set(given) - set(valid))
+    if unknown:
+        raise DatasetError(f"{option} {unknown} are not {kind} of this dataset; its {kind} are "
+                           f"{sorted(valid)}")
+
+
+def check_task_fits_datasets(task: str, datasets: Sequence[str]) -> None:
+    """Refuse a spotter on clip datasets (CASME II-style pre-cut clips have nothing to spot in).
+
+    Raises:
+        InputError: ``task`` is spotting and a dataset holds pre-cut clips.
+    """
+    clips = sorted(set(datasets) - set(LONG_VIDEO_DATASETS))
+    if task == "spotting" and clips:
+        raise InputError(f"a spotter is trained and cross-validated on long videos "
+                         f"({', '.join(LONG_VIDEO_DATASETS)}); {', '.join(clips)} holds pre-cut "
+                         "clips: use a recognizer (moext, miacnet, attrclip, linear) or --bench")
 
 
 def load_dataset_split(copies: Sequence[DatasetCopy], split: str, *, val_fraction: float = 0.2,
@@ -359,7 +394,9 @@ class RecognitionSet:
 
     def __init__(self, items: Sequence[tuple[AlignedVideo | None, Interval]], spec: InputSpec,
                  cache_dir: Path, *, shifts: Sequence[int] = (0,), max_items: int = 0,
-                 flow_preset: str = "ultrafast", progress: Progress | None = None) -> None:
+                 flow_preset: str = "ultrafast", progress: Progress | None = None,
+                 label: str = "this split") -> None:
+        """``label`` names the samples' split in the error raised when none is usable."""
         self.spec = spec
         self.class_names = MEGC_CLASSES
         usable = [(v, i) for v, i in items if megc_label(i) is not None]
@@ -379,7 +416,8 @@ class RecognitionSet:
                 aus.append(interval.aus)
                 owners.append(number)
         if not clips:
-            raise DatasetError("no recognition samples with a MEGC class in this split")
+            raise DatasetError(f"no recognition samples with a MEGC class ({', '.join(MEGC_CLASSES)}) "
+                               f"in {label}: it needs MEs of those classes, not only 'others'")
         self.clips = np.stack(clips).astype(np.float32)
         self.labels = np.asarray(labels, np.int64)
         self.aus = aus
@@ -415,6 +453,22 @@ def recognition_items(split: Split, cache_dir: Path, *, max_videos: int = 0,
     return items or [(None, i) for i in split.recognition]
 
 
+def check_pair_sources(videos: Sequence[AlignedVideo], intervals: Sequence[object],
+                       gaps: tuple[int, int] = (3, 12)) -> list[AlignedVideo]:
+    """The videos long enough for :func:`pair_pool` to draw pairs from.
+
+    Raises:
+        DatasetError: none is, and there is no macro-expression interval either.
+    """
+    sources = [v for v in videos if len(v) > 2 * gaps[1] + 1]
+    if not sources and not intervals:
+        raise DatasetError(f"no video of more than {2 * gaps[1] + 1} frames nor macro-expression "
+                           f"interval for self-supervised pre-training ({len(videos)} shorter "
+                           "videos): pass --pretrain-videos with face videos, or a config with "
+                           "pretrain_epochs 0")
+    return sources
+
+
 def pair_pool(videos: Sequence[AlignedVideo], intervals: Sequence[tuple[AlignedVideo, Interval]],
               spec: InputSpec, rng: np.random.Generator, *, count: int,
               gaps: tuple[int, int] = (3, 12), flow_preset: str = "ultrafast"
@@ -431,20 +485,18 @@ def pair_pool(videos: Sequence[AlignedVideo], intervals: Sequence[tuple[AlignedV
     gray_only = replace(spec, frames=1, channels=("gray",), flow_scale=1.0)
     flow = FlowEstimator(flow_preset)
     clips, targets = [], []
-    sources = [v for v in videos if len(v) > 2 * gaps[1] + 1]
+    sources = check_pair_sources(videos, intervals, gaps)
     for number in range(count):
         if intervals and (number % 2 or not sources):
             video, interval = intervals[int(rng.integers(len(intervals)))]
             i = video.index_of(interval.onset)
             j = video.index_of(interval.apex if interval.apex is not None else interval.offset or interval.onset)
             j = max(j, i + 1)
-        elif sources:
+        else:  # check_pair_sources: there are sources when there are no intervals
             video = sources[int(rng.integers(len(sources)))]
             gap = int(rng.integers(gaps[0], gaps[1] + 1))
             i = int(rng.integers(0, len(video) - 2 * gap))
             j = i + gap
-        else:
-            raise DatasetError("no macro-expression video or intervals for pre-training")
         k = min(len(video) - 1, j + (j - i))
         crops = video.crops
         clips.append(recognition_clip(two, [crops[i], crops[j]], flow))

@@ -20,8 +20,11 @@ What it learns from (``--signal``):
 ``--mirror`` adds each training sample mirrored left-right (a one-sided AU
 on the other side).
 
-    python -m export.linear_recognizer --bench /work/bench --extra-train B1 ... --out FILE.onnx
-        [--signal injected --mirror] [--videos DIR]
+    python -m mer_edge_export.linear_recognizer --bench /work/bench --extra-train B1 ...
+        --out FILE.onnx [--signal injected --mirror] [--videos DIR] [--replace-shipped]
+
+``--out`` must end in ``.onnx``; an existing model shipped with the package is
+only replaced with ``--replace-shipped``.
 """
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from mer_edge._errors import DatasetError
+from mer_edge._errors import DatasetError, MerEdgeError
 from mer_edge._flow import FlowEstimator
 from mer_edge._modelmeta import InputSpec, ModelInfo
 from mer_edge._version import __version__
@@ -40,6 +43,7 @@ from mer_edge.data.schema import MEGC_CLASSES
 from mer_edge.metrics import recognition_scores
 
 from .data import RecognitionSet, flip_clip, recognition_items, shared_videos_dir
+from .outputs import check_model_output
 from .placeholders import SIZE, linear_recognizer_graph, roi_weights
 from .train import DataSource
 
@@ -178,7 +182,8 @@ def train_linear(source: DataSource, out: Path, *, signal: str = "observed", mir
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m mer_edge_export.linear_recognizer",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--bench", type=Path, required=True)
     parser.add_argument("--extra-train", type=Path, action="append", default=[])
     parser.add_argument("--extra-val", type=Path, action="append", default=[])
@@ -191,14 +196,20 @@ def main(argv: list[str] | None = None) -> None:
                              "../shared/data/videos)")
     parser.add_argument("--mirror", action="store_true",
                         help="also train on every sample mirrored left-right")
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True, help="the .onnx file to write")
+    parser.add_argument("--replace-shipped", action="store_true",
+                        help="allow --out to overwrite a model shipped in mer_edge/models")
     args = parser.parse_args(argv)
-    source = DataSource(bench=args.bench, extra_train=tuple(args.extra_train),
-                        extra_val=tuple(args.extra_val))
-    metrics = train_linear(source, args.out, signal=args.signal, mirror=args.mirror,
-                           videos_dir=args.videos, cache=args.cache,
-                           log=lambda line: print(line, flush=True))
-    print(f"wrote {args.out}: val UF1 {metrics['uf1']:.3f} (l2 {metrics['l2']:g})")
+    try:
+        out = check_model_output(args.out, replace_shipped=args.replace_shipped)
+        source = DataSource(bench=args.bench, extra_train=tuple(args.extra_train),
+                            extra_val=tuple(args.extra_val))
+        metrics = train_linear(source, out, signal=args.signal, mirror=args.mirror,
+                               videos_dir=args.videos, cache=args.cache,
+                               log=lambda line: print(line, flush=True))
+    except MerEdgeError as error:
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
+    print(f"wrote {out}: val UF1 {metrics['uf1']:.3f} (l2 {metrics['l2']:g})")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """Leave-one-subject-out cross-validation of a method on a user's dataset (the MEGC protocol).
 
-    python -m export.loso METHOD --dataset casme2 --root /data/CASME2 [--out DIR] [--resume]
+    mer-edge-loso METHOD --dataset casme2 --root /data/CASME2 [--out DIR] [--resume]
         [--subjects 01,02] [--val-fraction 0.2] [--seed 0] [--tiny] [--threads N]
-    python -m export.loso METHOD --dataset casme2 --root A --dataset samm --root B ...
-    python -m export.loso METHOD --bench BENCH        # leave one identity out
+    mer-edge-loso METHOD --dataset casme2 --root A --dataset samm --root B ...
+    mer-edge-loso METHOD --bench BENCH        # leave one identity out
 
 For every subject (a *fold*): METHOD is trained on the other subjects, with
 its validation subjects drawn from them and never the held-out one; the fold's
@@ -53,12 +53,13 @@ from typing import Any, Callable, Iterator, Sequence
 from mer_edge._errors import DatasetError, InputError, MerEdgeError
 from mer_edge._options import EngineOptions
 
-from .checkpoint import write_json_atomically
+from .checkpoint import changed_settings, write_json_atomically
 from .config import load_config
 from .data import DatasetCopy, Split, keyed_intervals
 from .loso_plan import bench_copies, chosen_folds, plan_folds
 from .loso_pooling import fold_figures, pooled_figures
-from .train import DataSource, add_pretrain_videos_option
+from .train import (PAIR_PRETRAINING, DataSource, add_pretrain_videos_option, check_common_options,
+                    pair_pretrain_material)
 
 __all__ = ["LINEAR", "LosoSettings", "run_loso", "main"]
 
@@ -94,7 +95,7 @@ class LosoSettings:
     def identity(self, task: str) -> dict[str, Any]:
         return {"method": self.method, "task": task, "tiny": self.tiny, "seed": self.seed,
                 "val_fraction": self.val_fraction,
-                "copies": [[c.name, str(c.root.resolve()), c.variant] for c in self.copies],
+                "copies": [copy.identity() for copy in self.copies],
                 "pretrain_videos": None if self.pretrain_videos is None
                 else list(self.pretrain_videos)}
 
@@ -214,10 +215,13 @@ def run_loso(settings: LosoSettings, out: str | Path, *, subjects: Sequence[str]
         if not resume:
             raise InputError(f"{out} already holds a LOSO run; pass --resume to go on with it "
                              "or choose another --out")
-        changed = {k: (previous.get(k), v) for k, v in identity.items() if previous.get(k) != v}
+        changed = changed_settings(previous, identity)
         if changed:
             raise InputError(f"{out} holds a LOSO run with other settings {changed}; "
                              "choose another --out")
+    to_run = [s for s in plan.folds if s in chosen
+              and not (resume and (_fold_dir(out, s) / _REPORT).is_file())]
+    _check_pretraining(settings, to_run, cache, log)
     out.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {**identity, "subjects": list(plan.subjects),
                                "not_folds": list(plan.without_samples), "folds": {}}
@@ -237,14 +241,11 @@ def run_loso(settings: LosoSettings, out: str | Path, *, subjects: Sequence[str]
         summary["complete"] = len(done) == len(plan.folds)
         write_json_atomically(summary_path, summary)
 
-    to_run = []
     for subject in plan.folds:
         report_path = _fold_dir(out, subject) / _REPORT
         if resume and report_path.is_file():
             log(f"fold (subject {subject}): done before, kept")
             record(subject, json.loads(report_path.read_text(encoding="utf-8")))
-        elif subject in chosen:
-            to_run.append(subject)
     tasks = [_FoldTask(settings, task, subject, tuple(held_out_in[subject]),
                        _fold_dir(out, subject), resume, cache) for subject in to_run]
     for number, (fold_task, fold) in enumerate(_run_folds(tasks, jobs, threads, log), start=1):
@@ -253,6 +254,37 @@ def run_loso(settings: LosoSettings, out: str | Path, *, subjects: Sequence[str]
             + json.dumps(fold["figures"], default=float))
         record(fold_task.subject, fold)
     return summary
+
+
+def _check_pretraining(settings: LosoSettings, subjects: Sequence[str], cache: Path, log: Log
+                       ) -> None:
+    """Refuse, before any fold trains, a fold whose training data cannot pre-train the method.
+
+    moext and miacnet draw frame pairs from video: the config's pre-training
+    videos, else each fold's training videos or clips (aligned into the
+    cache the folds then read).
+
+    Raises:
+        DatasetError: a fold has nothing to pre-train on (the message names it
+            and ``--pretrain-videos``).
+    """
+    if settings.method == LINEAR:
+        return
+    config = load_config(settings.method, tiny=settings.tiny,
+                         pretrain_videos=settings.pretrain_videos)
+    if config.method not in PAIR_PRETRAINING or config.pretrain_epochs <= 0:
+        return
+    for subject in subjects:
+        source = DataSource(copies=settings.copies, val_fraction=settings.val_fraction,
+                            seed=settings.seed, test_subjects=(subject,))
+        try:
+            pair_pretrain_material(config, source.split("train"), cache)
+        except DatasetError as error:
+            raise DatasetError(f"fold of held-out subject {subject} (checked before any fold "
+                               f"trains): {error}") from error
+        if config.pretrain_videos:  # the same videos for every fold
+            return
+    log(f"pre-training data checked for {len(subjects)} folds")
 
 
 def _fold_dir(out: Path, subject: str) -> Path:
@@ -348,7 +380,7 @@ def _copies(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m export.loso",
+    parser = argparse.ArgumentParser(prog="mer-edge-loso",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("method", help="ssl3d, regional_tcn, moext, miacnet, attrclip, linear "
                                        "or a JSON training config")
@@ -374,12 +406,14 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="folds trained at once, one process each (default 1)")
     add_pretrain_videos_option(parser)
     args = parser.parse_args(argv)
+    check_common_options(parser, args)
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
+    out = args.out
     try:
         copies = _copies(parser, args)
         settings = LosoSettings(args.method, copies, tiny=args.tiny, seed=args.seed,
@@ -392,8 +426,13 @@ def main(argv: Sequence[str] | None = None) -> None:
                            resume=args.resume, cache=args.cache, jobs=args.jobs,
                            threads=args.threads)
     except MerEdgeError as error:
-        parser.exit(2, f"error: {error}\n")
-    print(f"{len(summary['folds'])} folds of {args.method} on {names} "
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
+    except KeyboardInterrupt:
+        parser.exit(130, f"{parser.prog}: interrupted: the folds finished are kept in {out}; "
+                         "run the same command with --resume to go on\n")
+    data = (f"{len(args.bench)} benchmark(s) {', '.join(map(str, args.bench))}" if args.bench
+            else names)
+    print(f"{len(summary['folds'])} folds of {args.method} on {data} "
           f"(written to {out / _SUMMARY}):")
     print(_table(summary))
     print(json.dumps({"pooled": summary["pooled"], "folds": len(summary["folds"])}, default=float))

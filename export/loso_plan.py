@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from mer_edge._errors import DatasetError, InputError
-from mer_edge.data.schema import LONG_VIDEO_DATASETS, Interval, megc_label
+from mer_edge._errors import DatasetError
+from mer_edge.data.schema import Interval, megc_label
 
-from .data import DatasetCopy
+from .data import DatasetCopy, check_subjects, check_task_fits_datasets
 
 __all__ = ["FoldPlan", "plan_folds", "chosen_folds", "bench_copies"]
 
@@ -43,10 +43,7 @@ def plan_folds(intervals: Sequence[Interval], task: str, datasets: Sequence[str]
         DatasetError: fewer than three subjects (a fold needs a training and
             a validation subject besides the held-out one).
     """
-    clips = sorted(set(datasets) - set(LONG_VIDEO_DATASETS))
-    if task == "spotting" and clips:
-        raise InputError(f"a spotter is cross-validated on long videos "
-                         f"({', '.join(LONG_VIDEO_DATASETS)}); {', '.join(clips)} holds pre-cut clips")
+    check_task_fits_datasets(task, datasets)
     subjects = tuple(sorted({item.subject for item in intervals}))
     if len(subjects) < 3:
         raise DatasetError(f"leave-one-subject-out needs at least 3 subjects (one held out, one to "
@@ -66,10 +63,7 @@ def chosen_folds(plan: FoldPlan, only: Sequence[str]) -> set[str]:
     Raises:
         DatasetError: ``only`` names a subject that is not a fold.
     """
-    unknown = sorted(set(only) - set(plan.folds))
-    if unknown:
-        raise DatasetError(f"--subjects {unknown} are not folds of this dataset; its folds are "
-                           f"{list(plan.folds)}")
+    check_subjects(only, plan.folds, "--subjects", "folds")
     return set(only or plan.folds)
 
 

@@ -1,6 +1,7 @@
 """Export a trained run to a self-describing ONNX model.
 
-``python -m export.onnx_export RUN_DIR --out mer_edge/models/NAME.onnx``
+``python -m mer_edge_export.onnx_export RUN_DIR --out NAME.onnx`` (``--replace-shipped`` to
+overwrite a model shipped in ``mer_edge/models``)
 
 The graph (opset 17) takes ``clip`` ``(faces, T, C, S, S) float32`` with a
 dynamic ``faces`` axis and returns ``output``: a spotting score ``(faces,)``
@@ -24,7 +25,7 @@ import onnx
 import torch
 from torch import nn
 
-from mer_edge._errors import ModelError
+from mer_edge._errors import MerEdgeError, ModelError
 from mer_edge._modelmeta import ModelInfo
 from mer_edge._version import __version__
 from mer_edge.data.schema import MEGC_CLASSES
@@ -32,6 +33,7 @@ from mer_edge.data.schema import MEGC_CLASSES
 from .checkpoint import RunDir, load_run_weights
 from .config import TrainConfig
 from .models import METHOD_NAMES, build_model
+from .outputs import check_model_output
 
 __all__ = ["OPSET", "DEFAULT_ATOL", "model_info", "export_model", "export_run", "parity",
            "latency_ms", "exported_params", "main"]
@@ -171,17 +173,20 @@ def export_run(run_dir: str | Path, out: str | Path, *, atol: float = DEFAULT_AT
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m export.onnx_export",
+    parser = argparse.ArgumentParser(prog="python -m mer_edge_export.onnx_export",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True, help="the .onnx file to write")
+    parser.add_argument("--replace-shipped", action="store_true",
+                        help="allow --out to overwrite a model shipped in mer_edge/models")
     parser.add_argument("--atol", type=float, default=DEFAULT_ATOL)
     parser.add_argument("--weights", choices=("best", "last"), default="best")
     args = parser.parse_args(argv)
     try:
-        summary = export_run(args.run_dir, args.out, atol=args.atol, weights=args.weights)
-    except ModelError as exc:
-        parser.exit(2, f"error: {exc}\n")
+        out = check_model_output(args.out, replace_shipped=args.replace_shipped)
+        summary = export_run(args.run_dir, out, atol=args.atol, weights=args.weights)
+    except MerEdgeError as exc:
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
     print(json.dumps(summary, indent=2, default=float))
 
 

@@ -1,6 +1,6 @@
 """Reproduce the shipped trained models in one command.
 
-``python -m export.recipe --bench DIR [--methods linear,...] [--extra-seeds 18] [--extra-val-seeds 10] [--out runs]``
+``python -m mer_edge_export.recipe --bench DIR [--methods linear,...] [--extra-seeds 18] [--extra-val-seeds 10] [--out runs] [--models DIR]``
 
 1. builds ``--extra-seeds`` more *training-only* benchmarks (the default
    layout's training identities with other injected movements, seeds
@@ -9,7 +9,9 @@
 2. trains each method on the bench's train split plus those extra train
    splits, selecting epochs (or the L2 strength) on the val splits;
 3. exports it to ONNX with its metadata (the networks with a PyTorch/ONNX
-   Runtime parity check) into ``--models``.
+   Runtime parity check) into ``--models`` (default: the package's models
+   folder, replacing the shipped files; with ``--tiny``, ``OUT/models``: a
+   test model never goes into the package).
 
 By default it makes the engine's default recognizer, ``linear`` (the FACS
 regional linear model, learned from the injected displacement, mirrored).
@@ -25,9 +27,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from mer_edge._errors import InputError, MerEdgeError
+
 from .config import load_config
 from .linear_recognizer import train_linear
 from .onnx_export import export_run
+from .outputs import SHIPPED_MODELS_DIR, is_shipped_location
 from .train import DataSource, train
 
 __all__ = ["DEFAULT_METHODS", "SHIPPED_FILES", "build_extra_benches", "run_recipe", "main"]
@@ -63,7 +68,14 @@ def build_extra_benches(out: Path, seeds: int, videos_dir: Path | None = None, *
 def run_recipe(bench: Path, *, out: Path, models: Path, methods: tuple[str, ...],
                extra_seeds: int = 0, extra_val_seeds: int = 0, videos_dir: Path | None = None,
                tiny: bool = False, seed: int = 0) -> dict[str, Any]:
-    """Train and export ``methods``; returns the export summaries by method."""
+    """Train and export ``methods``; returns the export summaries by method.
+
+    Raises:
+        InputError: ``tiny`` with ``models`` in the package's models folder.
+    """
+    if tiny and is_shipped_location(models):
+        raise InputError(f"--models {models} is the package's models folder: a --tiny run "
+                         "never writes there (leave --models out: it writes into OUT/models)")
     extra = tuple(build_extra_benches(out / "bench_extra", extra_seeds, videos_dir))
     extra_val = tuple(build_extra_benches(out / "bench_extra_val", extra_val_seeds, videos_dir,
                                           split="val", first_seed=101))
@@ -84,10 +96,13 @@ def run_recipe(bench: Path, *, out: Path, models: Path, methods: tuple[str, ...]
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m export.recipe", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m mer_edge_export.recipe",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--bench", type=Path, required=True, help="make_bench folder")
     parser.add_argument("--out", type=Path, default=Path("runs"))
-    parser.add_argument("--models", type=Path, default=Path("mer_edge/models"))
+    parser.add_argument("--models", type=Path, default=None,
+                        help=f"where the ONNX files go (default {SHIPPED_MODELS_DIR}, replacing the "
+                             "shipped ones; with --tiny: OUT/models)")
     parser.add_argument("--methods", default=",".join(DEFAULT_METHODS),
                         help=f"comma-separated, from {sorted(SHIPPED_FILES)}")
     parser.add_argument("--extra-seeds", type=int, default=18,
@@ -102,11 +117,15 @@ def main(argv: list[str] | None = None) -> None:
     unknown = sorted(set(methods) - set(SHIPPED_FILES))
     if unknown:
         parser.error(f"unknown methods {unknown}; valid: {sorted(SHIPPED_FILES)}")
-    summaries = run_recipe(args.bench, out=args.out, models=args.models, methods=methods,
-                           extra_seeds=args.extra_seeds, extra_val_seeds=args.extra_val_seeds,
-                           videos_dir=args.videos, tiny=args.tiny,
-                           seed=args.seed)
+    models = args.models or (args.out / "models" if args.tiny else SHIPPED_MODELS_DIR)
+    try:
+        summaries = run_recipe(args.bench, out=args.out, models=models, methods=methods,
+                               extra_seeds=args.extra_seeds, extra_val_seeds=args.extra_val_seeds,
+                               videos_dir=args.videos, tiny=args.tiny, seed=args.seed)
+    except MerEdgeError as error:
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
     print(json.dumps(summaries, indent=2, default=float))
+    print(f"wrote {', '.join(str(models / SHIPPED_FILES[m]) for m in methods)}")
 
 
 if __name__ == "__main__":

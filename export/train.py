@@ -1,4 +1,6 @@
-"""Train one method: ``python -m export.train CONFIG_OR_METHOD --bench DIR``.
+"""Train one method: ``mer-edge-train CONFIG_OR_METHOD --bench DIR``.
+
+(``python -m mer_edge_export.train`` anywhere; ``python -m export.train`` in a checkout.)
 
 Two stages, each resumable epoch by epoch (``--resume``):
 
@@ -16,7 +18,8 @@ real dataset ``--dataset casme2 --root DIR`` split by subject (``--val-fraction`
 
 ``--loso`` runs the leave-one-subject-out protocol instead (one model per
 held-out subject, pooled MEGC figures): the other arguments are those of
-:mod:`export.loso`.
+:mod:`export.loso` (``mer-edge-loso``).  Ctrl-C stops at once; the epochs
+finished are kept and ``--resume`` goes on from the last one (exit status 130).
 """
 from __future__ import annotations
 
@@ -33,19 +36,21 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from mer_edge._errors import MerEdgeError
-from mer_edge.data.prepare import cached_alignment
+from mer_edge._errors import DatasetError, InputError, MerEdgeError
+from mer_edge.data.prepare import AlignedVideo, cached_alignment
 from mer_edge.data.schema import Interval
 
 from .checkpoint import RunDir, load_run_weights
 from .config import TrainConfig, load_config
-from .data import (DatasetCopy, RecognitionSet, Split, SpottingSet, keyed_intervals,
-                   load_bench_split, pair_pool, recognition_items, shared_video, split_intervals,
-                   split_tracks, unlabelled_windows)
+from .data import (DatasetCopy, RecognitionSet, Split, SpottingSet, check_pair_sources,
+                   check_subjects, check_task_fits_datasets, keyed_intervals, load_bench_split,
+                   pair_pool, recognition_items, shared_video, split_intervals, split_tracks,
+                   unlabelled_windows)
 from .evaluate import recognition_metrics, spotting_metrics, tune_detector
 from .models import METHOD_NAMES, build_model, count_params
 
-__all__ = ["main", "train", "DataSource", "add_pretrain_videos_option"]
+__all__ = ["main", "train", "DataSource", "add_pretrain_videos_option", "check_common_options",
+           "pair_pretrain_material", "interrupted_message", "PAIR_PRETRAINING"]
 
 
 class DataSource:
@@ -65,6 +70,9 @@ class DataSource:
             copies = (DatasetCopy(dataset, Path(root)), *copies)
         if (bench is None) == (not copies):
             raise MerEdgeError("give either --bench DIR or --dataset NAME --root DIR")
+        if bench is not None and test_subjects:
+            raise InputError("--test-subjects holds subjects of a --dataset out; a --bench "
+                             "benchmark's test identities are never read already")
         self.bench, self.copies = bench, copies
         self._intervals: list[Interval] | None = None  # the copies', loaded once
         self.extra_train, self.extra_val = extra_train, extra_val
@@ -78,10 +86,37 @@ class DataSource:
             for extra in self.extra_train if name == "train" else self.extra_val:
                 split = split.merge(load_bench_split(extra, name))
             return split
-        if self._intervals is None:
-            self._intervals = [interval for _, _, interval in keyed_intervals(self.copies)]
-        return split_intervals(self._intervals, name, val_fraction=self.val_fraction,
+        return split_intervals(self._dataset_intervals(), name, val_fraction=self.val_fraction,
                                seed=self.seed, test_subjects=self.test_subjects)
+
+    def _dataset_intervals(self) -> list[Interval]:
+        """The copies' intervals, loaded once; the held-out subjects checked to be among them."""
+        if self._intervals is None:
+            intervals = [interval for _, _, interval in keyed_intervals(self.copies)]
+            check_subjects(self.test_subjects, sorted({i.subject for i in intervals}),
+                           "--test-subjects", "subjects")
+            self._intervals = intervals
+        return self._intervals
+
+    def check_task(self, task: str) -> None:
+        """Refuse a spotter on clip datasets (see :func:`export.data.check_task_fits_datasets`)."""
+        check_task_fits_datasets(task, [copy.name for copy in self.copies])
+
+    def identity(self) -> dict[str, Any]:
+        """What defines the data (JSON values): a resumed run must be given the same."""
+        if self.bench is not None:
+            return {"bench": str(self.bench.resolve()),
+                    "extra_train": [str(p.resolve()) for p in self.extra_train],
+                    "extra_val": [str(p.resolve()) for p in self.extra_val]}
+        return {"copies": [copy.identity() for copy in self.copies],
+                "val_fraction": self.val_fraction, "split_seed": self.seed,
+                "test_subjects": list(self.test_subjects)}
+
+    def label(self) -> str:
+        """A short name of the data for messages: the benchmark folder or the dataset copies."""
+        if self.bench is not None:
+            return f"benchmark {self.bench}"
+        return " + ".join(copy.describe() for copy in self.copies)
 
     def describe(self) -> str:
         if self.bench is not None:
@@ -126,6 +161,33 @@ def _real_videos(config: TrainConfig, cache: Path) -> list:
     return videos
 
 
+#: Methods pre-trained on frame pairs drawn from video (:func:`pair_pretrain_material`).
+PAIR_PRETRAINING = ("moext", "miacnet")
+
+
+def pair_pretrain_material(config: TrainConfig, train_split: Split, cache: Path
+                           ) -> tuple[list[AlignedVideo], list[tuple[AlignedVideo, Interval]]]:
+    """What moext/miacnet pre-train on: videos, and the macro-expressions found in them.
+
+    Real expressive video (the config's ``pretrain_videos``), else the training
+    identities' own video (unlabelled): long videos, or the short clips of a
+    CASME II-style dataset.
+
+    Raises:
+        DatasetError: no video is long enough to draw pairs from and there is no
+            macro-expression (the message names ``--pretrain-videos``).
+    """
+    tracks = split_tracks(train_split, cache, max_videos=config.max_videos)
+    macro = [(track, i) for _, track, intervals in tracks for i in intervals if i.kind == "MaE"]
+    videos = _real_videos(config, cache) or [track for _, track, _ in tracks]
+    if not videos and not macro:
+        clips_used = train_split.recognition[: 8 * config.max_videos or None]
+        videos = [cached_alignment(i.video_path or i.frames_dir, cache / "align",  # type: ignore[arg-type]
+                                   fps=i.fps) for i in clips_used]
+    check_pair_sources(videos, macro)
+    return videos, macro
+
+
 class _Trainer:
     """Holds data and model for one run; the stages are its methods."""
 
@@ -139,6 +201,17 @@ class _Trainer:
         self.model = build_model(config)
         #: Frame rate the model's time windows are sampled at (written into its metadata).
         self.model_fps = float(np.median(list(self.train_split.fps.values()) or [30.0]))
+        self._finetune_sets: tuple[Any, Any] | None = None
+        self._pretrain_batches: Callable[[], tuple[torch.Tensor, ...]] | None = None
+
+    def prepare(self) -> None:
+        """Build the data of the stages still to run: a data problem stops the run before
+        any training (and before the run folder is made)."""
+        self._finetune_sets = (self._spotting_sets() if self.config.task == "spotting"
+                               else self._recognition_sets())
+        if (self.run.state.stage == "pretrain" and self.config.pretrain_epochs > 0
+                and hasattr(self.model, "pretrain_loss")):
+            self._pretrain_batches = self.pretrain_batches()
 
     # -- data -------------------------------------------------------------------
     def _spotting_sets(self) -> tuple[SpottingSet, SpottingSet]:
@@ -152,12 +225,14 @@ class _Trainer:
         cap = self.config.max_videos
         kw = {"max_videos": cap, "progress": self.log}
         preset = self.config.flow_preset
+        where = self.source.label()
         train = RecognitionSet(recognition_items(self.train_split, self.cache,
                                                  kinds=self.config.train_kinds, **kw), self.spec,
                                self.cache, shifts=(0, -1, 1) if not cap else (0,), max_items=8 * cap,
-                               flow_preset=preset)
+                               flow_preset=preset, label=f"the train split of {where}")
         val = RecognitionSet(recognition_items(self.val_split, self.cache, **kw), self.spec,
-                             self.cache, max_items=8 * cap, flow_preset=preset)
+                             self.cache, max_items=8 * cap, flow_preset=preset,
+                             label=f"the val split of {where}")
         return train, val
 
     # -- stages -----------------------------------------------------------------
@@ -170,6 +245,10 @@ class _Trainer:
             pools = [f for f in unlabelled_windows(videos, self.spec, config.k_ms, self.cache,
                                                    config.flow_preset)
                      if len(f) > config.frames + 1]
+            if not pools:
+                raise DatasetError(f"no video of more than {config.frames + 1} frames for "
+                                   f"self-supervised pre-training in the train split of "
+                                   f"{self.source.label()}: pass --pretrain-videos with face videos")
 
             def ssl_batch() -> tuple[torch.Tensor, ...]:
                 clips = []
@@ -179,15 +258,7 @@ class _Trainer:
                     clips.append(features[end - config.frames:end])
                 return (torch.from_numpy(np.stack(clips)),)
             return ssl_batch
-        tracks = split_tracks(self.train_split, self.cache, max_videos=config.max_videos)
-        macro = [(track, i) for _, track, intervals in tracks for i in intervals if i.kind == "MaE"]
-        # real expressive video, else the training identities' own video (unlabelled):
-        # long videos, or the short clips of a CASME II-style dataset
-        videos = _real_videos(config, self.cache) or [track for _, track, _ in tracks]
-        if not videos and not macro:
-            clips_used = self.train_split.recognition[: 8 * config.max_videos or None]
-            videos = [cached_alignment(i.video_path or i.frames_dir, self.cache / "align",  # type: ignore[arg-type]
-                                       fps=i.fps) for i in clips_used]
+        videos, macro = pair_pretrain_material(config, self.train_split, self.cache)
         count = min(3000, config.steps_per_epoch * batch)
         clips, targets = pair_pool(videos, macro, self.spec, self.rng, count=count,
                                    flow_preset=config.flow_preset)
@@ -211,7 +282,7 @@ class _Trainer:
     def _loop(self, stage: str, epochs: int, step: Callable[[], tuple[torch.Tensor, dict]],
               evaluate: Callable[[], tuple[float, dict]] | None) -> None:
         optimizer, scheduler = self._optimizer(epochs)
-        start = self.run.restore(self.model, optimizer, stage)
+        start = self.run.restore(self.model, optimizer, stage, self.rng)
         with warnings.catch_warnings():  # fast-forward the schedule of a resumed stage
             warnings.simplefilter("ignore", UserWarning)
             for _ in range(start * self.config.steps_per_epoch):
@@ -237,13 +308,13 @@ class _Trainer:
                 record["val"] = metrics
                 if score > self.run.state.best_score:
                     self.run.save_best(self.model, score, epoch, metrics)
-            self.run.save_epoch(self.model, optimizer, stage, epoch, record)
+            self.run.save_epoch(self.model, optimizer, stage, epoch, record, self.rng)
             self.log(f"{stage} epoch {epoch + 1}/{epochs}: " + json.dumps(record, default=float)[:400])
 
     def pretrain(self) -> None:
-        if self.config.pretrain_epochs <= 0 or not hasattr(self.model, "pretrain_loss"):
+        if self._pretrain_batches is None:  # no pre-training, or it finished before a resume
             return
-        batches = self.pretrain_batches()
+        batches = self._pretrain_batches
 
         def step() -> tuple[torch.Tensor, dict]:
             return self.model.pretrain_loss(*batches())
@@ -268,8 +339,9 @@ class _Trainer:
 
     def finetune(self) -> dict[str, Any]:
         config = self.config
+        assert self._finetune_sets is not None, "prepare() builds the data first"
         if config.task == "spotting":
-            train, val = self._spotting_sets()
+            train, val = self._finetune_sets
             self.log(f"spotting windows: train {len(train)} ({len(train.positive)} positive), "
                      f"val {len(val)}")
 
@@ -285,7 +357,7 @@ class _Trainer:
                 return metrics["f1"] + metrics["frame_auc"], metrics
             self._loop("finetune", config.epochs, spot_step, spot_eval)
             return {"train_windows": len(train), "val_windows": len(val), **self._calibrate(val)}
-        train_rec, val_rec = self._recognition_sets()
+        train_rec, val_rec = self._finetune_sets
         self.log(f"recognition samples: train {len(train_rec)}, val {len(val_rec)}")
         weights = torch.from_numpy(train_rec.class_weights())
         texts = None
@@ -314,18 +386,39 @@ class _Trainer:
 def train(config: TrainConfig, source: DataSource, out: Path, *, seed: int = 0,
           resume: bool = False, cache: Path | None = None,
           log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run both stages and write ``result.json``; returns it."""
+    """Run both stages and write ``result.json``; returns it.
+
+    The data of both stages is built before any training and before the run
+    folder is made, so a data problem leaves no folder behind.  A resumed run
+    (``resume``) must have the config, data source and seed of the original,
+    and goes on exactly as the uninterrupted run would have (the random
+    generators are checkpointed with the weights).
+
+    Raises:
+        InputError: the run folder holds a run (no ``resume``) or one with other
+            settings; a spotter on a clip dataset.
+        DatasetError: the data cannot train this method (the message names the
+            split, and ``--resume`` when finished epochs were kept).
+    """
     log = log or (lambda line: print(line, flush=True))
+    source.check_task(config.task)
+    run = RunDir(out, config, resume=resume, settings={"data": source.identity(), "seed": seed})
     rng = _seed_everything(seed)
-    run = RunDir(out, config, resume=resume)
     cache = cache or out.parent / "_cache"
     started = time.monotonic()
     trainer = _Trainer(config, source, run, cache, rng, log)
-    if run.state.epoch >= 0:
-        run.load_weights(trainer.model, "last")
-    if run.state.stage == "pretrain":
+    trainer.prepare()
+    run.start()
+    try:
+        if run.state.epoch >= 0:
+            run.load_weights(trainer.model, "last")
         trainer.pretrain()
-    sizes = trainer.finetune()
+        sizes = trainer.finetune()
+    except MerEdgeError as error:
+        if run.state.epoch < 0:
+            raise
+        raise type(error)(f"{error} ({out} keeps the epochs finished so far: go on with --resume "
+                          "once this is mended)") from error
     result = {
         "config": config.to_json(), "method": METHOD_NAMES[config.method], "seed": seed,
         "params": count_params(trainer.model), "val_metrics": run.state.best_metrics,
@@ -337,12 +430,30 @@ def train(config: TrainConfig, source: DataSource, out: Path, *, seed: int = 0,
     return result
 
 
+def interrupted_message(out: Path) -> str:
+    """What a Ctrl-C left in the run folder ``out``, and how to go on."""
+    state = out / "state.json"
+    if not state.is_file():
+        return f"interrupted before the first epoch finished: nothing saved in {out}"
+    saved = json.loads(state.read_text(encoding="utf-8"))
+    return (f"interrupted: state saved in {out} after {saved['stage']} epoch {saved['epoch'] + 1}; "
+            "run the same command with --resume to go on")
+
+
 def add_pretrain_videos_option(parser: argparse.ArgumentParser) -> None:
     """``--pretrain-videos``: the videos self-supervised pre-training reads, instead of the config's."""
     parser.add_argument("--pretrain-videos", nargs="*", default=None, metavar="VIDEO",
                         help="face videos for self-supervised pre-training instead of the config's "
                              "(moext and miacnet name lp_d6.mp4 of the team's shared videos); "
                              "with no value, pre-train on the training data alone")
+
+
+def check_common_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse out-of-range values of the options train and LOSO share (``--val-fraction``, ``--threads``)."""
+    if not 0 < args.val_fraction < 1:
+        parser.error(f"--val-fraction must be between 0 and 1, got {args.val_fraction}")
+    if args.threads < 0:
+        parser.error(f"--threads must be 0 (default) or more, got {args.threads}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -352,8 +463,10 @@ def main(argv: list[str] | None = None) -> None:
 
         loso_main([a for a in arguments if a != "--loso"])
         return
-    parser = argparse.ArgumentParser(prog="python -m export.train", description=__doc__.splitlines()[0])
-    parser.add_argument("config", help="method name (ssl3d, regional_tcn, moext, miacnet, attrclip) or a JSON config")
+    parser = argparse.ArgumentParser(prog="mer-edge-train", description=__doc__.splitlines()[0])
+    parser.add_argument("config", help="method name (ssl3d, regional_tcn, moext, miacnet, attrclip) "
+                                       "or a JSON config (linear: see python -m "
+                                       "mer_edge_export.linear_recognizer)")
     parser.add_argument("--bench", type=Path, help="make_bench folder with train/ val/ test/")
     parser.add_argument("--extra-train", type=Path, action="append", default=[],
                         help="another make_bench folder whose train split is added (repeatable)")
@@ -372,10 +485,17 @@ def main(argv: list[str] | None = None) -> None:
     add_pretrain_videos_option(parser)
     parser.add_argument("--loso", action="store_true",
                         help="leave-one-subject-out cross-validation instead of one run: the other "
-                             "arguments go to python -m export.loso (see its --help)")
+                             "arguments go to mer-edge-loso (see its --help)")
     args = parser.parse_args(arguments)
+    check_common_options(parser, args)
+    if args.config == "linear":
+        parser.error("linear (the FACS-linear recognizer) has no torch training run: train it with "
+                     "python -m mer_edge_export.linear_recognizer --bench DIR --out FILE.onnx, "
+                     "cross-validate it with mer-edge-loso linear, or rebuild the shipped one "
+                     "with python -m mer_edge_export.recipe")
     if args.threads:
         torch.set_num_threads(args.threads)
+    out = args.out
     try:
         config = load_config(args.config, tiny=args.tiny, pretrain_videos=args.pretrain_videos)
         source = DataSource(args.bench, args.dataset, args.root, args.val_fraction, args.seed,
@@ -384,7 +504,10 @@ def main(argv: list[str] | None = None) -> None:
         out = args.out or Path("runs") / config.name
         result = train(config, source, out, seed=args.seed, resume=args.resume, cache=args.cache)
     except MerEdgeError as exc:
-        parser.exit(2, f"error: {exc}\n")
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
+    except KeyboardInterrupt:
+        parser.exit(130, f"{parser.prog}: {interrupted_message(out)}\n" if out is not None
+                    else f"{parser.prog}: interrupted\n")
     print(json.dumps({k: result[k] for k in ("method", "params", "best_epoch", "val_metrics")},
                      indent=2, default=float))
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -95,3 +96,40 @@ def test_injected_signal_needs_a_benchmark(tmp_path):
         train_linear(source, tmp_path / "m.onnx", signal="injected")
     with pytest.raises(DatasetError, match="unknown training signal"):
         train_linear(source, tmp_path / "m.onnx", signal="oracle")
+
+
+def test_a_tiny_recipe_never_writes_into_the_package(tiny_bench, videos, tmp_path, monkeypatch,
+                                                     capsys):
+    from export.outputs import SHIPPED_MODELS_DIR
+    from export.recipe import main as recipe
+
+    shipped = SHIPPED_MODELS_DIR / "facs_linear_recognizer.onnx"
+    before = shipped.read_bytes()
+    bench = tmp_path / "bench"
+    shutil.copytree(tiny_bench / "test", bench / "train")
+    shutil.copytree(tiny_bench / "val", bench / "val")
+    monkeypatch.chdir(tmp_path)  # the old default, mer_edge/models, was relative to here
+    runs = tmp_path / "runs"
+    argv = ["--bench", str(bench), "--tiny", "--methods", "linear", "--extra-seeds", "0",
+            "--extra-val-seeds", "0", "--videos", str(videos), "--out", str(runs)]
+    recipe(argv)
+    assert f"wrote {runs / 'models' / 'facs_linear_recognizer.onnx'}" in capsys.readouterr().out
+    assert me.Model(runs / "models" / "facs_linear_recognizer.onnx").info.task == "recognition"
+    assert shipped.read_bytes() == before and not (tmp_path / "mer_edge").exists()
+    with pytest.raises(SystemExit) as exit_info:
+        recipe([*argv, "--models", str(SHIPPED_MODELS_DIR)])
+    assert exit_info.value.code == 2 and "never writes there" in capsys.readouterr().err
+    assert shipped.read_bytes() == before
+
+
+def test_linear_recognizer_out_is_an_onnx_file_and_spares_the_shipped_one(tiny_bench, capsys):
+    from export.linear_recognizer import main as linear
+    from export.outputs import SHIPPED_MODELS_DIR
+
+    shipped = SHIPPED_MODELS_DIR / "facs_linear_recognizer.onnx"
+    before = shipped.read_bytes()
+    for out, message in ((shipped, "--replace-shipped"), (Path("model.txt"), "must end in .onnx")):
+        with pytest.raises(SystemExit) as exit_info:
+            linear(["--bench", str(tiny_bench), "--out", str(out)])
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert shipped.read_bytes() == before

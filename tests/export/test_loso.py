@@ -283,3 +283,22 @@ def test_the_training_cli_runs_the_cross_validation_too(casme2, tmp_path, capsys
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     summary = json.loads((tmp_path / "loso" / "loso.json").read_text())
     assert list(summary["folds"]) == ["01"] and last["pooled"] == summary["pooled"]
+
+
+def test_missing_pretraining_material_stops_before_any_fold(casme2, videos, tmp_path):
+    import cv2
+
+    short = tmp_path / "short.avi"  # ten frames: too short to draw pre-training pairs from
+    reader = cv2.VideoCapture(str(videos / "lp_d6.mp4"))
+    frames = [reader.read()[1] for _ in range(10)]
+    reader.release()
+    writer = cv2.VideoWriter(str(short), cv2.VideoWriter_fourcc(*"MJPG"), 30,
+                             frames[0].shape[1::-1])
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    out = tmp_path / "loso"
+    with pytest.raises(DatasetError, match="before any fold trains.*--pretrain-videos"):
+        run_loso(_on(casme2, "moext", tiny=True, pretrain_videos=(str(short),)), out,
+                 cache=tmp_path / "cache", log=lambda _: None)
+    assert not out.exists()

@@ -71,6 +71,174 @@ def test_cli_needs_a_data_source(capsys):
 
 
 def test_resume_with_other_config_is_refused(tmp_path):
-    RunDir(tmp_path, load_config("moext", tiny=True), resume=False)
+    RunDir(tmp_path, load_config("moext", tiny=True), resume=False).start()
     with pytest.raises(InputError, match="different config"):
         RunDir(tmp_path, load_config("moext"), resume=True)
+
+
+# -- safety of the training CLI: what a mistake or an interruption leaves behind -------------
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def _config_file(tmp_path: Path, method: str, **changes) -> Path:
+    """The tiny configuration of ``method`` with ``changes``, as a JSON config file."""
+    data = load_config(method, tiny=True).to_json()
+    data.update(changes)
+    path = tmp_path / f"{method}.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def _history(run: Path) -> dict[str, float]:
+    """A run's history flattened to ``"index/key/...": number`` (comparable with approx)."""
+    flat: dict[str, float] = {}
+
+    def walk(prefix: str, value) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(f"{prefix}/{key}", item)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(f"{prefix}/{index}", item)
+        else:
+            flat[prefix] = value
+    walk("", json.loads((run / "state.json").read_text())["history"])
+    return flat
+
+
+def _interrupt_after(stage: str, epoch: int):
+    """A log that raises KeyboardInterrupt (Ctrl-C) once ``stage`` epoch ``epoch`` is saved."""
+    def log(line: str) -> None:
+        if line.startswith(f"{stage} epoch {epoch}/"):
+            raise KeyboardInterrupt
+    return log
+
+
+@pytest.mark.parametrize("stage", ["pretrain", "finetune"])
+def test_an_interrupted_and_resumed_run_repeats_the_uninterrupted_one(bench, cache, tmp_path, stage):
+    import torch
+
+    torch.set_num_threads(1)
+    config = load_config(str(_config_file(tmp_path, "ssl3d", pretrain_epochs=2, epochs=2)))
+    whole = train(config, DataSource(bench), tmp_path / "whole", cache=cache, log=_quiet)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, DataSource(bench), tmp_path / "cut", cache=cache,
+              log=_interrupt_after(stage, 1))
+    epochs_saved = {key.split("/")[1] for key in _history(tmp_path / "cut")}
+    assert len(epochs_saved) == (1 if stage == "pretrain" else 3)
+    resumed = train(config, DataSource(bench), tmp_path / "cut", cache=cache, resume=True,
+                    log=_quiet)
+    assert _history(tmp_path / "cut") == pytest.approx(_history(tmp_path / "whole"))
+    assert resumed["best_epoch"] == whole["best_epoch"]
+    assert (tmp_path / "cut" / "ckpt" / "rng.safetensors").is_file()
+
+
+def test_resume_refuses_another_data_source_or_seed(bench, tiny_bench, tmp_path, capsys):
+    run = tmp_path / "run"
+    config = load_config("moext", tiny=True)
+    RunDir(run, config, resume=False,
+           settings={"data": DataSource(bench).identity(), "seed": 0}).start()
+    for extra, named in ((["--bench", str(tiny_bench)], str(tiny_bench.resolve())),
+                         (["--bench", str(bench), "--seed", "1"], "'seed': (0, 1)")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["moext", "--tiny", "--out", str(run), "--resume", *extra])
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and "different data or seed" in err and named in err
+    assert not (run / "state.json").exists()  # nothing was trained into the folder
+
+
+def test_held_out_subjects_must_exist(bench, capsys):
+    root = bench / "train" / "recognition"  # a CASME II-style folder of the benchmark
+    with pytest.raises(MerEdgeError, match=r"--test-subjects \['99'\] are not subjects of this "
+                                            r"dataset; its subjects are \['"):
+        DataSource(dataset="casme2", root=root, test_subjects=("99",)).split("train")
+    with pytest.raises(SystemExit):
+        main(["moext", "--tiny", "--bench", str(bench), "--test-subjects", "01"])
+    assert "never read" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def unlabelled_bench(tmp_path_factory, videos: Path) -> Path:
+    """A tiny benchmark whose MEs are all 'others' (no MEGC class)."""
+    from mer_edge.data.synth import make_bench
+
+    return make_bench(tmp_path_factory.mktemp("others"), 0, videos_dir=videos, tiny=True,
+                      emotion_weights={"others": 1.0})
+
+
+def test_a_recognizer_without_labelled_mes_stops_before_pretraining(unlabelled_bench, cache,
+                                                                    tmp_path):
+    lines: list[str] = []
+    run = tmp_path / "run"
+    with pytest.raises(MerEdgeError, match=f"the train split of benchmark {unlabelled_bench}"):
+        train(load_config("moext", tiny=True), DataSource(unlabelled_bench), run, cache=cache,
+              log=lines.append)
+    assert not any(line.startswith("pre") for line in lines)  # no pre-training pool, no epoch
+    assert not run.exists()  # nothing that would need --resume
+
+
+def _bad_configs(tmp_path: Path) -> list[tuple[Path, str]]:
+    base = load_config("moext").to_json() | {"tiny": {"epochs": 1}}
+    cases = {"malformed": ('{"method": "moext",\n "name": ', "not valid JSON: .* at line 2"),
+             "tiny_key": (base | {"tiny": {"epoch": 1}}, r"unknown fields in the \"tiny\" block \['epoch'\]"),
+             "no_task": ({k: v for k, v in base.items() if k != "task"}, r"required fields \['task'\]"),
+             "wrong_task": (base | {"task": "spotting"}, "does not fit method 'moext'"),
+             "zero_lr": (base | {"lr": 0}, "lr must be > 0, got 0"),
+             "text_epochs": (base | {"epochs": "5"}, "epochs must be a whole number >= 0, got '5'"),
+             "kinds": (base | {"train_kinds": ["me"]}, r"train_kinds must be some of")}
+    files = []
+    for name, (content, message) in cases.items():
+        path = tmp_path / f"{name}.json"
+        path.write_text(content if isinstance(content, str) else json.dumps(content))
+        files.append((path, message))
+    return files
+
+
+def test_user_mistakes_end_in_one_line(bench, tmp_path, capsys):
+    import re
+
+    from export.onnx_export import main as export_main
+
+    runs = [(["linear", "--bench", str(bench)], "linear_recognizer"),
+            (["ssl3d", "--tiny", "--dataset", "casme2", "--root",
+              str(bench / "train" / "recognition")], "pre-cut clips"),
+            (["moext", "--tiny", "--bench", str(bench), "--val-fraction", "1.5"], "--val-fraction")]
+    runs += [([str(path), "--tiny", "--bench", str(bench)], message)
+             for path, message in _bad_configs(tmp_path)]
+    for argv, message in runs:
+        with pytest.raises(SystemExit) as exit_info:
+            main([*argv, "--out", str(tmp_path / "run")])
+        err = capsys.readouterr().err
+        errors = [line for line in err.splitlines() if line.startswith("mer-edge-train: error:")]
+        assert exit_info.value.code == 2 and len(errors) == 1 and "Traceback" not in err
+        assert re.search(message, errors[0]), (message, errors[0])
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(SystemExit) as exit_info:
+        export_main([str(tmp_path / "nope"), "--out", str(tmp_path / "x.onnx")])
+    assert exit_info.value.code == 2
+    assert f"run folder {tmp_path / 'nope'} does not exist" in capsys.readouterr().err
+
+
+def test_ctrl_c_keeps_the_state_and_says_how_to_resume(bench, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config = _config_file(tmp_path, "regional_tcn", epochs=200)
+    run = tmp_path / "run"
+    process = subprocess.Popen([sys.executable, "-m", "export.train", str(config), "--bench",
+                                str(bench), "--out", str(run), "--cache", str(tmp_path / "cache"),
+                                "--threads", "1"], cwd=Path(__file__).resolve().parents[2],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (run / "state.json").is_file() and process.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and "Traceback" not in err
+    epoch = json.loads((run / "state.json").read_text())["epoch"] + 1
+    assert f"state saved in {run} after finetune epoch {epoch}" in err and "--resume" in err
