@@ -75,8 +75,7 @@ def spotting_metrics(data: SpottingSet, predict: Predict,
         all_labels.append(video.labels[valid])
         for interval in video.truth:
             onset = video.video.index_of(interval.onset)
-            offset = video.video.index_of(interval.offset if interval.offset is not None
-                                          else interval.apex or interval.onset)
+            offset = video.video.index_of(interval.end_frame)
             truth.append((video.key, onset, max(onset, offset), interval.kind))
         detector = IntervalDetector(0, params, video.video.fps)
         spotted = []
