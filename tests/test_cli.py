@@ -305,6 +305,35 @@ def test_a_source_that_stops_early_exits_1_after_writing_everything(tmp_path):
 
 
 @needs_video
+def test_ctrl_c_writes_the_open_intervals_and_the_summary_then_exits_130(tmp_path):
+    import signal
+    import time
+
+    tracks, events = tmp_path / "T.jsonl", tmp_path / "E.jsonl"
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mer_edge.cli", "run", str(VIDEO), "--tracks", str(tracks),
+         "--out", str(events), "--no-progress", "--no-still-check"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if tracks.is_file() and len(tracks.read_text().splitlines()) >= 40:
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "the run ended before it could be interrupted"
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and "interrupted" in err
+    played = int(out.split("run: ")[1].split(" frames")[0])  # the summary is printed
+    assert 40 <= played < 288
+    assert len(_lines(tracks)) >= 40 and all(TRACK_KEYS <= row.keys() for row in _lines(tracks))
+    written = _lines(events)  # every event printed, the flushed open intervals included
+    assert all(e.keys() == EVENT_KEYS for e in written)
+    assert len(written) == out.count("event  track")
+
+
+@needs_video
 def test_an_image_folder_with_fps_says_nothing_about_an_assumed_rate(tmp_path, capsys):
     assert main(["run", str(IMAGE_FOLDER), "--fps", "30", "--quiet", "--no-progress",
                  "--max-frames", "2"]) == 0

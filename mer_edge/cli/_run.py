@@ -300,22 +300,30 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_PARTIAL if frames.error else EXIT_OK
 
 
-def _feed(engine: Any, frames: Any, session: _Session, bar: Any) -> MerEdgeError | None:
-    """Every frame through the engine; the engine's error (naming source and frame) or None."""
-    for frame in frames:
-        session.image = frame.image
-        try:
-            result = engine.process(frame.image, frame.timestamp_ms)
-        except _OutputError:
-            raise
-        except MerEdgeError as exc:
-            return type(exc)(f"{frames.name}, frame {frame.index}: {exc}")
-        if not frames.is_live:  # in live mode the engine calls session.on_result itself
-            session.on_result(result)
-        if bar is not None:
-            bar.update(1)
-        if session.stop:
-            break
+def _feed(engine: Any, frames: Any, session: _Session, bar: Any) -> BaseException | None:
+    """Every frame through the engine; what stopped it early, or None.
+
+    The engine's error comes back naming the source and frame, and Ctrl-C
+    comes back as KeyboardInterrupt: either way the caller still flushes the
+    open intervals to the outputs before raising it.
+    """
+    try:
+        for frame in frames:
+            session.image = frame.image
+            try:
+                result = engine.process(frame.image, frame.timestamp_ms)
+            except _OutputError:
+                raise
+            except MerEdgeError as exc:
+                return type(exc)(f"{frames.name}, frame {frame.index}: {exc}")
+            if not frames.is_live:  # in live mode the engine calls session.on_result itself
+                session.on_result(result)
+            if bar is not None:
+                bar.update(1)
+            if session.stop:
+                break
+    except KeyboardInterrupt as interrupt:
+        return interrupt
     return None
 
 
