@@ -27,11 +27,16 @@ from mer_edge._version import __version__
 
 SIZE = 32
 OPSET = 17
+#: The IR version of opset 17 (what ``torch.onnx.export`` writes too).  The onnx
+#: library stamps its own newest (13 with onnx 1.19), which ONNX Runtime before
+#: 1.2x refuses ("max supported IR version: 10"): setup.py promises 1.17.
+IR_VERSION = 8
 
 
 def _finish(graph: onnx.GraphProto, info: ModelInfo, path: Path) -> None:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="mer_edge", producer_version=__version__)
+                              ir_version=IR_VERSION, producer_name="mer_edge",
+                              producer_version=__version__)
     helper.set_model_props(model, info.to_metadata())
     onnx.checker.check_model(model)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,8 @@
 """Model metadata and backends: real ONNX sessions, refusal of bad files."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import onnx
 import pytest
@@ -11,6 +13,8 @@ from mer_edge._backends import create_session
 from mer_edge._backends._onnxruntime import OnnxRuntimeSession
 from mer_edge._backends._tensorrt import TensorRTSession, read_engine_file, write_engine_file
 from mer_edge._models import MODELS_DIR, Model, default_model_path
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _identity_model(path, shape=("faces", 1, 1, 32, 32), metadata=None):
@@ -46,6 +50,28 @@ def test_shipped_defaults_load_and_describe_themselves():
     listed = me.shipped_models()
     assert {m["task"] for m in listed} == {"spotting", "recognition"}
     assert all(m["file"].endswith(".onnx") for m in listed)
+
+
+def test_shipped_models_are_readable_by_the_oldest_onnx_runtime_we_support():
+    # setup.py promises onnxruntime >= 1.17, which reads IR versions up to 9 (a Jetson's
+    # onnxruntime-gpu wheel is often that old); the onnx library stamps its own newest.
+    import re
+
+    oldest = re.search(r'"onnxruntime>=([\d.]+)"', (REPO / "setup.py").read_text()).group(1)
+    assert oldest == "1.17"
+    for path in sorted(MODELS_DIR.glob("*.onnx")):
+        model = onnx.load(str(path), load_external_data=False)
+        assert model.ir_version <= 9, f"{path.name}: IR version {model.ir_version}"
+        assert all(o.version <= 20 for o in model.opset_import if o.domain in ("", "ai.onnx"))
+
+
+def test_models_built_without_torch_get_the_ir_version_of_their_opset(tmp_path):
+    from export.placeholders import IR_VERSION, build_flowmag_spotter, build_rule_recognizer
+
+    for build, name in ((build_flowmag_spotter, "s.onnx"), (build_rule_recognizer, "r.onnx")):
+        build(tmp_path / name)
+        assert onnx.load(str(tmp_path / name)).ir_version == IR_VERSION == 8
+        Model(tmp_path / name).close()  # and the runtime still loads it
 
 
 def test_flowmag_spotter_grows_with_motion():
