@@ -21,7 +21,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 BINDINGS = REPO / "cpp_bindings"
-VIDEO = Path(os.environ.get("MER_EDGE_TEST_VIDEO", "/work/shared/data/videos/default.wmv"))
+VIDEO = Path(os.environ.get("MER_EDGE_TEST_VIDEO",
+                           REPO.parent / "shared" / "data" / "videos" / "default.wmv"))
 
 # MerEdgeStatus values: part of the ABI, pinned here on purpose.
 OK, INVALID_ARGUMENT, MODEL_ERROR, BACKEND_ERROR, RUNTIME_ERROR = range(5)
@@ -76,11 +77,12 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _execute(program: Path, *args: object) -> subprocess.CompletedProcess:
+def _execute(program: Path, *args: object, python: str = sys.executable
+             ) -> subprocess.CompletedProcess:
     """Runs a built program with mer_edge importable from this checkout."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
-    env["MER_EDGE_PYTHON"] = sys.executable  # this interpreter's environment (a venv too)
+    env["MER_EDGE_PYTHON"] = python  # this interpreter's environment (a venv too)
     return subprocess.run([str(program), *map(str, args)], capture_output=True, text=True,
                           env=env, timeout=120)
 
@@ -141,6 +143,7 @@ def test_create_process_flush_close_on_noise(probe: dict) -> None:
     ("create_bad_spotting_value", INVALID_ARGUMENT,
      "spotting_overrides {'p': 1.5} over the detection parameters of flowmag_spotter.onnx"),
     ("create_spotting_twice", INVALID_ARGUMENT, "either 'spotting' or 'spotting_overrides'"),
+    ("create_spotting_lag", INVALID_ARGUMENT, 'spotting.k_ms: set the motion lag with the top-level "k_ms"'),
     ("create_bad_json", INVALID_ARGUMENT, "options_json is not valid JSON"),
     ("create_not_object", INVALID_ARGUMENT, "must be a JSON object, got list"),
     ("create_callback", INVALID_ARGUMENT, "'result_callback' cannot be set"),
@@ -235,3 +238,15 @@ def test_example_processes_a_frame_file_and_refuses_a_wrong_size(build: Path, tm
     assert sum(bool(r.get("faces")) for r in results[:12]) >= 10
     wrong = _execute(build / "process_frames", raw, width - 12, height, fps)
     assert wrong.returncode == 2 and "not whole" in wrong.stderr and "WIDTH and HEIGHT" in wrong.stderr
+
+
+def test_spotting_keys_offered_are_those_the_object_takes(probe: dict) -> None:
+    status, message = probe["create_unknown_spotting_key"]
+    assert status == INVALID_ARGUMENT and "me_quiet_ratio" in message
+    assert "k_ms" not in message  # the lag is the top-level option, refused under "spotting"
+
+
+def test_a_python_that_does_not_exist_is_named(build: Path, tmp_path: Path) -> None:
+    done = _execute(build / "process_frames", python=str(tmp_path / "no" / "python"))
+    assert done.returncode != 0
+    assert f"MER_EDGE_PYTHON={tmp_path / 'no' / 'python'} is not an executable" in done.stderr

@@ -17,6 +17,7 @@
 
 #include "python_support.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -86,6 +87,7 @@ Api* g_api = nullptr;      // set once, under g_bind_mutex and the GIL
 // The option that cannot cross the C boundary.
 constexpr const char* kCallbackOption = "result_callback";
 constexpr const char* kOverridesOption = "spotting_overrides";
+constexpr const char* kLagOption = "k_ms";
 
 std::string join(const std::vector<std::string>& names) {
   std::string out;
@@ -191,6 +193,9 @@ Outcome bind_api() {
   for (std::string& name : option_names) {
     if (name != kCallbackOption) api->option_names.push_back(std::move(name));
   }
+  // The motion lag is the top-level "k_ms" option, not an override of the calibration.
+  auto& names = api->spotting_names;
+  names.erase(std::remove(names.begin(), names.end(), std::string(kLagOption)), names.end());
   g_api = api.release();
   return Outcome::ok();
 }
@@ -267,6 +272,11 @@ Outcome make_options(const char* options_json, Ref* options) {
                              std::string("option 'spotting' must be a JSON object of "
                                          "SpottingParams fields, got ") +
                                  Py_TYPE(spotting)->tp_name);
+      }
+      if (PyDict_GetItemString(spotting, kLagOption) != nullptr) {
+        return Outcome::fail(MER_EDGE_INVALID_ARGUMENT,
+                             std::string("spotting.") + kLagOption + ": set the motion lag with "
+                                 "the top-level \"" + kLagOption + "\" option");
       }
       Outcome spotting_keys = check_keys(spotting, api.spotting_names, "spotting.");
       if (spotting_keys.failed()) return spotting_keys;

@@ -1,6 +1,8 @@
 // CPython plumbing for the mer_edge C API (see python_support.h).
 #include "python_support.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <mutex>
 
@@ -18,8 +20,14 @@ Outcome start_interpreter() {
   PyConfig_InitPythonConfig(&config);  // honours PYTHONPATH, PYTHONHOME, ...
   config.install_signal_handlers = 0;  // SIGINT & co. belong to the host
   config.parse_argv = 0;
-  if (const char* python = std::getenv("MER_EDGE_PYTHON"); python != nullptr && *python &&
-      !PyStatus_Exception(status)) {
+  const char* python = std::getenv("MER_EDGE_PYTHON");
+  if (python != nullptr && *python && access(python, X_OK) != 0) {
+    PyConfig_Clear(&config);
+    return Outcome::fail(MER_EDGE_RUNTIME_ERROR,
+                         std::string("MER_EDGE_PYTHON=") + python +
+                             " is not an executable Python interpreter");
+  }
+  if (python != nullptr && *python && !PyStatus_Exception(status)) {
     // Paths are computed from the program name, so a virtual environment's
     // python executable selects that environment's site-packages.
     status = PyConfig_SetBytesString(&config, &config.program_name, python);

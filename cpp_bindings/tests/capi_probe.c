@@ -106,6 +106,7 @@ static int synthetic(void) {
   create_with("create_unknown_spotting_key", "{\"spotting\": {\"nope\": 1}}");
   create_with("create_spotting_keys", "{\"spotting\": {\"me_quiet_ratio\": null, \"p\": 0.6}}");
   create_with("create_bad_spotting_value", "{\"spotting\": {\"p\": 1.5}}");
+  create_with("create_spotting_lag", "{\"spotting\": {\"k_ms\": 100}}");
   create_with("create_spotting_twice",
               "{\"spotting\": {\"p\": 0.6}, \"spotting_overrides\": {\"p\": 0.7}}");
   create_with("create_bad_json", "{\"max_faces\": ");
