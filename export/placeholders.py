@@ -10,7 +10,7 @@ They stand in for the trained defaults and say so in their metadata
   (AU1/2) -> surprise; lip corners up and out (AU12) -> positive; brows
   down/inward, lip corners down, chin up (AU4/15/17) -> negative.
 
-Run ``python -m export.placeholders --out mer_edge/models`` to rebuild them.
+Run ``python -m mer_edge_export.placeholders --out mer_edge/models`` to rebuild them.
 """
 from __future__ import annotations
 

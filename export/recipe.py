@@ -15,7 +15,7 @@
 
 By default it makes the engine's default recognizer, ``linear`` (the FACS
 regional linear model, learned from the injected displacement, mirrored).
-The default spotter is training-free (``python -m export.placeholders``).
+The default spotter is training-free (``python -m mer_edge_export.placeholders``).
 
 Each run resumes if its folder already holds a checkpoint, so the recipe
 can be re-run after an interruption.

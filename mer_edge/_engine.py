@@ -233,6 +233,8 @@ class Engine(Closeable):
         Returns the events of the intervals still open (as :meth:`flush`).
         After it, frame numbers start again at 0 and timestamps may start
         anew (a second video from its own 0 ms); the models stay loaded.
+        Track ids keep counting up (an id never names two faces), and
+        :meth:`stats` counts over the engine's whole life.
         :meth:`run` and :meth:`run_live` call it themselves when the engine
         has already seen frames, so one engine can run several files.
         """

@@ -84,7 +84,8 @@ class ModelInfo:
         name: short identifier, e.g. ``"flowmag-spotter"``.
         task: ``"spotting"`` (output ``(B,)`` score in [0, 1]) or
             ``"recognition"`` (output ``(B, n_classes)`` probabilities).
-        method: the method it implements (paper short name) or ``"placeholder"``.
+        method: the method it implements (paper short name); training-free
+            stand-ins say ``"placeholder-..."`` (e.g. ``"placeholder-flow-magnitude"``).
         version: model version string.
         placeholder: True for training-free or stand-in models; the engine
             reports it so no one mistakes it for a trained model.

@@ -1,6 +1,8 @@
 """Engine options: one dataclass, validated on construction."""
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, fields
 from types import MappingProxyType
 from typing import Any, Callable, Literal, Mapping, Optional
@@ -77,12 +79,18 @@ class EngineOptions:
         if self.running_mode != "live" and self.result_callback is not None:
             raise InputError(f"result_callback is only used in 'live' mode, got running_mode "
                              f"{self.running_mode!r}")
-        positive = {"max_faces": self.max_faces, "redetect_every": self.redetect_every}
-        for name, value in positive.items():
-            if int(value) < 1:
-                raise InputError(f"{name} must be >= 1, got {value}")
-        if self.max_missed_frames < 0:
-            raise InputError(f"max_missed_frames must be >= 0, got {self.max_missed_frames}")
+        counts = {"max_faces": 1, "redetect_every": 1, "max_missed_frames": 0}
+        for name, least in counts.items():
+            value = getattr(self, name)
+            if not _is_whole(value) or value < least:
+                raise InputError(f"{name} must be a whole number >= {least}, got {value!r}")
+        numbers = {"alignment_smoothing": self.alignment_smoothing, "fps_hint": self.fps_hint,
+                   "k_ms": self.k_ms}
+        for name, value in numbers.items():
+            if value is not None and not _is_number(value):
+                raise InputError(f"{name} must be a number, got {value!r}")
+        if not 0 <= self.alignment_smoothing < 1:
+            raise InputError(f"alignment_smoothing must be in [0, 1), got {self.alignment_smoothing}")
         if self.fps_hint is not None and not 0 < self.fps_hint <= 2000:
             raise InputError(f"fps_hint must be in (0, 2000], got {self.fps_hint}")
         if self.k_ms is not None and self.k_ms <= 0:
@@ -90,6 +98,15 @@ class EngineOptions:
         if self.spotting_overrides is not None:
             object.__setattr__(self, "spotting_overrides",
                                MappingProxyType(_checked_overrides(self.spotting_overrides)))
+
+
+def _is_whole(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
+            and math.isfinite(float(value)))
 
 
 def _checked_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:

@@ -98,6 +98,12 @@ def test_resolution_change_is_refused():
     ({"spotting_overrides": [("p", 0.5)]}, "expected a mapping"),
     ({"running_mode": "live", "result_callback": 5}, "result_callback must be callable"),
     ({"spotting": {"p": 0.5}}, "expected SpottingParams"),
+    ({"max_faces": 2.5}, "max_faces must be a whole number >= 1, got 2.5"),
+    ({"max_faces": "x"}, "max_faces must be a whole number"),
+    ({"max_missed_frames": -1}, "max_missed_frames must be a whole number >= 0"),
+    ({"alignment_smoothing": 5}, r"alignment_smoothing must be in \[0, 1\)"),
+    ({"fps_hint": "30"}, "fps_hint must be a number"),
+    ({"k_ms": float("nan")}, "k_ms must be a number"),
 ])
 def test_bad_options_are_named(options, message):
     with pytest.raises(me.InputError, match=message):
