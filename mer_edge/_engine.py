@@ -22,6 +22,7 @@ from ._features import frame_channels, recognition_clip, sample_positions, score
 from ._flow import FlowEstimator
 from ._frontend import FaceLandmarker
 from ._lifecycle import Closeable
+from ._lighting import brightness_change
 from ._models import Model, default_model_path
 from ._options import EngineOptions
 from ._results import FaceTrack, MicroExpression, SpottedInterval
@@ -106,6 +107,7 @@ class Engine(Closeable):
                                   if self._recognizer is not None else None)
         self._tracks: dict[int, _Track] = {}
         self._not_still_of_ended_tracks = 0
+        self._lighting_changes = 0
         self._frame_shape: tuple[int, ...] | None = None
         self._last_timestamp: float | None = None
         self._frame_index = 0
@@ -158,13 +160,15 @@ class Engine(Closeable):
 
         ``me_not_still`` counts the short movements not reported as MEs
         because the face was moving before them
-        (:attr:`SpottingParams.me_quiet_ratio`).
+        (:attr:`SpottingParams.me_quiet_ratio`); ``lighting_changes`` the
+        intervals not reported because the face's brightness changed over
+        them (:attr:`EngineOptions.max_brightness_change`).
         """
         not_still = self._not_still_of_ended_tracks + sum(
             track.detector.not_still for track in self._tracks.values())
         return {"frames": self.timer.frames, "faces": self.timer.faces,
                 "fps": self.timer.fps(), "ms_per_stage": self.timer.ms_per_frame(),
-                "me_not_still": not_still}
+                "me_not_still": not_still, "lighting_changes": self._lighting_changes}
 
     # -- feeding ----------------------------------------------------------------
     def _check_frame(self, frame: object, timestamp_ms: object) -> tuple[np.ndarray, float]:
@@ -350,6 +354,7 @@ class Engine(Closeable):
         return int(track.ring.frame_indices[slot]), lagged_stamp
 
     def _recognise(self, track: _Track, intervals: list[SpottedInterval]) -> list[MicroExpression]:
+        intervals = self._not_lighting(track, intervals)
         if not intervals:
             return []
         if self._recognizer is None:  # spotting only: still report the refined apex
@@ -380,6 +385,20 @@ class Engine(Closeable):
             probs = {name: float(p) for name, p in zip(names, row)}
             events.append(MicroExpression(interval, names[int(np.argmax(row))], probs))
         return events
+
+    def _not_lighting(self, track: _Track, intervals: list[SpottedInterval]) -> list[SpottedInterval]:
+        """``intervals`` without those over which the face's brightness changed (lighting)."""
+        limit = self.options.max_brightness_change
+        if limit is None or not intervals:
+            return intervals
+        kept = []
+        for interval in intervals:
+            change = brightness_change(track.ring, interval)
+            if change is not None and change > limit:
+                self._lighting_changes += 1
+            else:
+                kept.append(interval)
+        return kept
 
     # -- sources ------------------------------------------------------------------
     def run(self, source: str | int | os.PathLike, *, fps: float | None = None,

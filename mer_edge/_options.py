@@ -47,6 +47,11 @@ class EngineOptions:
         k_ms: motion lag; None takes the spotting model's ``window.k_ms``.
         fps_hint: frame rate assumed before timestamps reveal it (None: 30).
         recognize: classify spotted intervals (False: spotting only).
+        max_brightness_change: an interval over which the face's mean
+            brightness moves by more than this fraction of its onset value is
+            a lighting change (a lamp, auto-exposure), not an expression: it
+            is not reported (``Engine.stats()["lighting_changes"]`` counts
+            them).  None reports every interval.
     """
 
     running_mode: RunningMode = "push"
@@ -64,6 +69,7 @@ class EngineOptions:
     k_ms: Optional[float] = None
     fps_hint: Optional[float] = None
     recognize: bool = True
+    max_brightness_change: Optional[float] = 0.15
 
     def __post_init__(self) -> None:
         if self.running_mode not in RUNNING_MODES:
@@ -85,7 +91,7 @@ class EngineOptions:
             if not _is_whole(value) or value < least:
                 raise InputError(f"{name} must be a whole number >= {least}, got {value!r}")
         numbers = {"alignment_smoothing": self.alignment_smoothing, "fps_hint": self.fps_hint,
-                   "k_ms": self.k_ms}
+                   "k_ms": self.k_ms, "max_brightness_change": self.max_brightness_change}
         for name, value in numbers.items():
             if value is not None and not _is_number(value):
                 raise InputError(f"{name} must be a number, got {value!r}")
@@ -95,6 +101,9 @@ class EngineOptions:
             raise InputError(f"fps_hint must be in (0, 2000], got {self.fps_hint}")
         if self.k_ms is not None and self.k_ms <= 0:
             raise InputError(f"k_ms must be > 0, got {self.k_ms}")
+        if self.max_brightness_change is not None and self.max_brightness_change <= 0:
+            raise InputError(f"max_brightness_change must be > 0 or None, got "
+                             f"{self.max_brightness_change}")
         if self.spotting_overrides is not None:
             object.__setattr__(self, "spotting_overrides",
                                MappingProxyType(_checked_overrides(self.spotting_overrides)))

@@ -104,6 +104,7 @@ def test_resolution_change_is_refused():
     ({"alignment_smoothing": 5}, r"alignment_smoothing must be in \[0, 1\)"),
     ({"fps_hint": "30"}, "fps_hint must be a number"),
     ({"k_ms": float("nan")}, "k_ms must be a number"),
+    ({"max_brightness_change": 0}, "max_brightness_change must be > 0 or None"),
 ])
 def test_bad_options_are_named(options, message):
     with pytest.raises(me.InputError, match=message):
@@ -182,6 +183,39 @@ def test_timestamps_that_are_not_milliseconds_are_warned_about(videos, to_unit, 
     assert len(results) == 14  # a warning, not an error: nothing is refused
     if warns:
         assert "pass milliseconds" in str(ours[0].message) and ours[0].filename == __file__
+
+
+def test_a_lamp_moved_is_not_reported_as_an_expression(videos):
+    def events(**options):
+        with me.Engine.from_options(me.EngineOptions(running_mode="file", **options)) as engine:
+            found = [e for r in engine.run(videos / "changeLighting.wmv") for e in r.events]
+            return found, engine.stats()["lighting_changes"]
+
+    guarded, dropped = events()
+    unguarded, none_dropped = events(max_brightness_change=None)
+    assert guarded == [] and dropped >= 1  # the face brightens 44 -> 78 twice: no expression
+    assert len(unguarded) == dropped and none_dropped == 0
+
+
+def test_brightness_change_is_measured_from_the_onset_over_the_interval():
+    from mer_edge._lighting import brightness_change
+    from mer_edge._results import SpottedInterval
+    from mer_edge._ringbuffer import FrameRing
+
+    ring = FrameRing(16, (8, 8), 1, (1, 2, 2))
+    for i, level in enumerate([100, 100, 100, 110, 130, 100, 100]):
+        ring.push(i, i * 33.3, np.full((8, 8), level, np.uint8), np.zeros((1, 2)))
+
+    def interval(onset, offset):
+        return SpottedInterval(track_id=0, onset_frame=onset, apex_frame=onset, offset_frame=offset,
+                               onset_ms=onset * 33.3, apex_ms=onset * 33.3,
+                               offset_ms=offset * 33.3, score=0.5, kind="ME")
+
+    assert brightness_change(ring, interval(1, 6)) == pytest.approx(0.30)
+    assert brightness_change(ring, interval(5, 6)) == 0.0
+    for i in range(7, 20):  # the onset leaves the ring: nothing to compare with
+        ring.push(i, i * 33.3, np.full((8, 8), 100, np.uint8), np.zeros((1, 2)))
+    assert brightness_change(ring, interval(1, 6)) is None
 
 
 def _observed(results):
