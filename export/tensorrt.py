@@ -1,13 +1,18 @@
 """Build a native TensorRT engine from an exported ONNX model.
 
-``python -m export.tensorrt mer_edge/models/NAME.onnx --out NAME.engine [--fp16]``
+``python -m mer_edge_export.tensorrt mer_edge/models/NAME.onnx --out NAME.engine [--fp16]``
+(``python -m export.tensorrt`` from a checkout)
 
 Run it on the target device: a TensorRT engine is specific to the GPU and
 the TensorRT version that built it.  The file written is the ``MERTRT01``
 format of :mod:`mer_edge._backends._tensorrt` (magic, metadata header,
 serialized engine), with the same ``mer_edge.*`` metadata as the ONNX file,
-so the runtime's ``tensorrt`` backend checks it exactly like an ONNX model.
-The faces axis gets an optimisation profile ``1 .. max_batch``.
+so the runtime's ``tensorrt`` backend checks it exactly like an ONNX model,
+and how it was built (:class:`~mer_edge._backends._tensorrt.EngineBuild`:
+TensorRT version, GPU name and compute capability when ``cuda-python`` can
+read them, batch profile, fp16), so the runtime can say why an engine does
+not fit its machine.  The faces axis gets an optimisation profile
+``1 .. max_batch``; the runtime runs larger batches in pieces.
 
 Needs the ``tensorrt`` package (and an NVIDIA GPU); without it
 :func:`build_engine` raises :class:`~mer_edge.BackendError`.
@@ -21,7 +26,9 @@ from typing import Any
 
 import onnx
 
-from mer_edge._backends._tensorrt import write_engine_file
+from mer_edge._backends import DEFAULT_MAX_BATCH
+from mer_edge._backends._tensorrt import (EngineBuild, cuda_device, import_cuda_runtime,
+                                          write_engine_file)
 from mer_edge._errors import BackendError, InputError, ModelError
 from mer_edge._modelmeta import ModelInfo
 
@@ -30,7 +37,8 @@ __all__ = ["ENGINE_OPTIONS", "build_engine", "main"]
 #: Options of the TensorRT format and their types; anything else is refused.
 ENGINE_OPTIONS: dict[str, type] = {"fp16": bool, "max_batch": int, "opt_batch": int,
                                    "workspace_mb": int}
-_DEFAULTS: dict[str, Any] = {"fp16": False, "max_batch": 8, "opt_batch": 1, "workspace_mb": 256}
+_DEFAULTS: dict[str, Any] = {"fp16": False, "max_batch": DEFAULT_MAX_BATCH, "opt_batch": 1,
+                             "workspace_mb": 256}
 
 
 def _import_tensorrt() -> Any:
@@ -100,12 +108,24 @@ def build_engine(onnx_path: str | os.PathLike, out: str | os.PathLike, **options
         raise BackendError(f"TensorRT failed to build an engine from {path}")
     target = Path(out)
     target.parent.mkdir(parents=True, exist_ok=True)
-    write_engine_file(target, metadata, bytes(serialized))
+    write_engine_file(target, metadata, bytes(serialized), _build_info(trt, settings))
     return target
 
 
+def _build_info(trt: Any, settings: dict[str, Any]) -> EngineBuild:
+    """What the engine header records of this build; the GPU only when cuda-python reads it."""
+    try:
+        device, capability = cuda_device(import_cuda_runtime())
+    except BackendError:
+        device, capability = "", ""
+    return EngineBuild(tensorrt_version=str(trt.__version__), device=device,
+                       compute_capability=capability,
+                       batch=(1, settings["opt_batch"], settings["max_batch"]),
+                       fp16=settings["fp16"])
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m export.tensorrt",
+    parser = argparse.ArgumentParser(prog="python -m mer_edge_export.tensorrt",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("onnx", type=Path)
     parser.add_argument("--out", type=Path, required=True)

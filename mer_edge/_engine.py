@@ -83,12 +83,13 @@ class Engine(Closeable):
         self.options = options
         self._spotter = Model(options.spotting_model or default_model_path("spotting"),
                               backend=options.backend, expected_task="spotting",
-                              allow_fallback=options.allow_fallback)
+                              allow_fallback=options.allow_fallback, max_batch=options.max_faces)
         self._recognizer: Model | None = None
         if options.recognize:
             self._recognizer = Model(options.recognition_model or default_model_path("recognition"),
                                      backend=options.backend, expected_task="recognition",
-                                     allow_fallback=options.allow_fallback)
+                                     allow_fallback=options.allow_fallback,
+                                     max_batch=options.max_faces)
         self._params = detection_params(self._spotter, options)
         #: A look-ahead spotter scores the frame ``lag`` ms before the window's end.
         self._score_lag_ms = float(self._spotter.info.window.get("lag_ms", 0.0))

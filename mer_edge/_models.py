@@ -12,10 +12,12 @@ from pathlib import Path
 import numpy as np
 
 from ._backends import InferenceSession, create_session
+from ._backends._tensorrt import read_engine_file
 from ._errors import ModelError
 from ._modelmeta import ModelInfo
 
-__all__ = ["Model", "MODELS_DIR", "shipped_models", "default_model_path"]
+__all__ = ["Model", "MODELS_DIR", "shipped_models", "default_model_path", "model_file_info",
+           "model_suffix"]
 
 #: Folder of the models shipped inside the package.
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -33,14 +35,16 @@ class Model:
         allow_fallback: let a GPU backend fall back to CPU (reported in
             :attr:`provider`); by default a missing GPU is an error.
         session: inject a ready :class:`InferenceSession` (tests, custom runtimes).
+        max_batch: the most faces run at once (the engine's ``max_faces``):
+            the batch range an ``onnxruntime-tensorrt`` engine is built for.
     """
 
     def __init__(self, path: str | os.PathLike, *, backend: str = "onnxruntime",
                  expected_task: str | None = None, allow_fallback: bool = False,
-                 session: InferenceSession | None = None) -> None:
+                 session: InferenceSession | None = None, max_batch: int | None = None) -> None:
         self.path = Path(path)
         self.session = session if session is not None else create_session(
-            os.fspath(path), backend, allow_fallback=allow_fallback)
+            os.fspath(path), backend, allow_fallback=allow_fallback, max_batch=max_batch)
         self.info = ModelInfo.from_metadata(self.session.metadata, source=str(self.path))
         if expected_task is not None and self.info.task != expected_task:
             raise ModelError(f"{self.path}: is a {self.info.task} model, expected {expected_task}")
@@ -83,6 +87,31 @@ class Model:
 
     def close(self) -> None:
         self.session.close()
+
+
+#: Suffix of the model files of the native ``tensorrt`` backend (ONNX files otherwise).
+ENGINE_SUFFIX = ".engine"
+
+
+def model_suffix(backend: str) -> str:
+    """The suffix of the model files ``backend`` opens: ``.engine`` or ``.onnx``."""
+    return ENGINE_SUFFIX if backend == "tensorrt" else ".onnx"
+
+
+def model_file_info(path: str | os.PathLike) -> ModelInfo:
+    """What a model file says about itself, on any machine.
+
+    A TensorRT engine (``.engine``) is described by its header, read without
+    a GPU; an ONNX file is opened on the CPU and checked against its graph.
+    """
+    if Path(path).suffix == ENGINE_SUFFIX:
+        metadata, _engine = read_engine_file(path)
+        return ModelInfo.from_metadata(metadata, source=os.fspath(path))
+    model = Model(path)
+    try:
+        return model.info
+    finally:
+        model.close()
 
 
 def default_model_path(task: str) -> Path:

@@ -10,28 +10,62 @@ from __future__ import annotations
 from typing import Callable
 
 from .._errors import BackendError
-from ._base import InferenceSession
-from ._onnxruntime import OnnxRuntimeSession
+from ._base import DEFAULT_MAX_BATCH, InferenceSession
+from ._onnxruntime import PROVIDERS, OnnxRuntimeSession
 from ._tensorrt import TensorRTSession
 
-__all__ = ["InferenceSession", "BACKENDS", "create_session"]
+__all__ = ["InferenceSession", "BACKENDS", "DEFAULT_BACKEND", "DEFAULT_MAX_BATCH",
+           "create_session", "requested_provider"]
 
-#: Backend name -> factory ``(model_path, allow_fallback) -> InferenceSession``.
+#: The CPU backend every model runs on without a GPU.
+DEFAULT_BACKEND = "onnxruntime"
+
+
+def _onnxruntime(device: str) -> Callable[..., InferenceSession]:
+    def factory(path: str, allow_fallback: bool = False,
+                max_batch: int | None = None) -> InferenceSession:
+        return OnnxRuntimeSession(path, device=device, allow_fallback=allow_fallback,
+                                  max_batch=max_batch)
+    return factory
+
+
+def _tensorrt(path: str, allow_fallback: bool = False, max_batch: int | None = None) -> InferenceSession:
+    # The engine's own profile sets its batch (larger ones run in pieces); no fallback exists.
+    return TensorRTSession(path)
+
+
+#: Backend name -> factory ``(model_path, allow_fallback, max_batch) -> InferenceSession``.
 BACKENDS: dict[str, Callable[..., InferenceSession]] = {
-    "onnxruntime": lambda path, allow_fallback=False: OnnxRuntimeSession(path, device="cpu"),
-    "onnxruntime-cuda": lambda path, allow_fallback=False: OnnxRuntimeSession(
-        path, device="cuda", allow_fallback=allow_fallback),
-    "onnxruntime-tensorrt": lambda path, allow_fallback=False: OnnxRuntimeSession(
-        path, device="tensorrt", allow_fallback=allow_fallback),
-    "tensorrt": lambda path, allow_fallback=False: TensorRTSession(path),
+    DEFAULT_BACKEND: _onnxruntime("cpu"),
+    "onnxruntime-cuda": _onnxruntime("cuda"),
+    "onnxruntime-tensorrt": _onnxruntime("tensorrt"),
+    "tensorrt": _tensorrt,
 }
+#: Backend name -> the provider a session of it reports when it runs where asked.
+_REQUESTED = {DEFAULT_BACKEND: PROVIDERS["cpu"][0], "onnxruntime-cuda": PROVIDERS["cuda"][0],
+              "onnxruntime-tensorrt": PROVIDERS["tensorrt"][0],
+              "tensorrt": TensorRTSession.provider}
 
 
-def create_session(path: str, backend: str = "onnxruntime", *,
-                   allow_fallback: bool = False) -> InferenceSession:
-    """Open ``path`` with the named backend (see :data:`BACKENDS`)."""
+def _factory(backend: str) -> Callable[..., InferenceSession]:
     try:
-        factory = BACKENDS[backend]
+        return BACKENDS[backend]
     except KeyError:
         raise BackendError(f"unknown backend {backend!r}; valid: {sorted(BACKENDS)}") from None
-    return factory(path, allow_fallback=allow_fallback)
+
+
+def create_session(path: str, backend: str = DEFAULT_BACKEND, *, allow_fallback: bool = False,
+                   max_batch: int | None = None) -> InferenceSession:
+    """Open ``path`` with the named backend (see :data:`BACKENDS`).
+
+    ``max_batch``: the most items (faces) run at once, for backends that
+    build an engine for a batch range (``onnxruntime-tensorrt``; default
+    :data:`DEFAULT_MAX_BATCH`); larger batches still run, in pieces.
+    """
+    return _factory(backend)(path, allow_fallback=allow_fallback, max_batch=max_batch)
+
+
+def requested_provider(backend: str) -> str:
+    """The provider ``backend`` runs on when nothing falls back (compare with ``session.provider``)."""
+    _factory(backend)
+    return _REQUESTED[backend]

@@ -27,7 +27,7 @@ from typing import Any
 
 from . import EXIT_OK, EXIT_PARTIAL
 from . import _still_check as still_check
-from ._models import TASK_OPTIONS, models_by_task, one_model
+from ._models import TASK_OPTIONS, models_by_task, one_model, report_providers
 
 
 def register(subparsers: Any) -> None:
@@ -47,10 +47,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--subjects", nargs="+", default=None,
                         help="--dataset subjects to evaluate, as the sheet writes them")
     parser.add_argument("--models", type=Path, nargs="+", default=None,
-                        help="model files (.onnx); each is used for the task its metadata names")
+                        help="model files (.onnx, or .engine with --backend tensorrt); each is "
+                             "used for the task its metadata names")
     parser.add_argument("--spotter", type=Path, default=None, help="spotting model (.onnx)")
     parser.add_argument("--recognizer", type=Path, default=None, help="recognition model (.onnx)")
-    parser.add_argument("--backend", default="onnxruntime", help="inference backend")
+    parser.add_argument("--backend", default="onnxruntime",
+                        help="onnxruntime, onnxruntime-cuda, onnxruntime-tensorrt or tensorrt")
+    parser.add_argument("--allow-fallback", action="store_true",
+                        help="let a GPU backend fall back to the CPU (the output names the "
+                             "provider each model ran on)")
     parser.add_argument("--out", type=Path, default=None,
                         help="folder for report.json and plots (default: BENCH/../eval_<split>, "
                              "or ./eval_<dataset>)")
@@ -66,7 +71,7 @@ def _model_paths(args: argparse.Namespace) -> dict[str, str | None]:
     """
     from .._errors import InputError
 
-    by_task = models_by_task(args.models or ())
+    by_task = models_by_task(args.models or (), args.backend)
     explicit = {"spotting": args.spotter, "recognition": args.recognizer}
     chosen: dict[str, str | None] = {}
     for task, option in TASK_OPTIONS.items():
@@ -148,6 +153,27 @@ def _summary(report: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
+def _providers(options: Any) -> dict[str, str]:
+    """Task -> the provider its model runs on with ``options`` (each opened once, then closed).
+
+    Nothing is opened on the CPU default; on a GPU backend this also refuses
+    a missing GPU (without ``--allow-fallback``) before any video is read.
+    """
+    from .._backends import DEFAULT_BACKEND
+    from .._models import Model, default_model_path
+
+    if options.backend == DEFAULT_BACKEND:
+        return {}
+    providers = {}
+    for task, path in (("spotting", options.spotting_model),
+                       ("recognition", options.recognition_model)):
+        model = Model(path or default_model_path(task), backend=options.backend,
+                      expected_task=task, allow_fallback=options.allow_fallback)
+        providers[task] = model.provider
+        model.close()
+    return providers
+
+
 def run(args: argparse.Namespace) -> int:
     from .._options import EngineOptions
     from ..evaluation import evaluate_bench, evaluate_dataset
@@ -156,6 +182,7 @@ def run(args: argparse.Namespace) -> int:
     paths = _model_paths(args)
     options = EngineOptions(running_mode="file", spotting_model=paths["spotting"],
                             recognition_model=paths["recognition"], backend=args.backend,
+                            allow_fallback=args.allow_fallback,
                             spotting_overrides=still_check.spotting_overrides(args))
 
     def progress(name: str) -> None:
@@ -164,19 +191,23 @@ def run(args: argparse.Namespace) -> int:
     if args.dataset is not None:
         out = args.out or Path.cwd() / f"eval_{args.dataset}"
         _check_out_folder(out, [args.root], args.out is not None)
-        report = evaluate_dataset(args.dataset, args.root, variant=args.variant,
-                                  subjects=args.subjects, options=options, out_dir=out,
-                                  progress=progress)
     else:
         first = args.bench[0].resolve()
         out = args.out or first.parent / f"eval_{first.name}"
         _check_out_folder(out, list(args.bench), args.out is not None)
+    providers = _providers(options)
+    if args.dataset is not None:
+        report = evaluate_dataset(args.dataset, args.root, variant=args.variant,
+                                  subjects=args.subjects, options=options, out_dir=out,
+                                  progress=progress)
+    else:
         report = evaluate_bench(args.bench, options=options, out_dir=out, progress=progress)
     for skipped in report.get("skipped_intervals", []):
         print(f"eval: skipped row {skipped['row']} of {skipped['video']}: {skipped['reason']}",
               file=sys.stderr)
     for failed in report.get("failed_videos", []):
         print(f"eval: could not read {failed['video']}: {failed['error']}", file=sys.stderr)
+    report_providers("eval", providers, args.backend)
     print(_table(report))
     print(f"eval: wrote {out / 'report.json'}")
     print(json.dumps(_summary(report), sort_keys=True), flush=True)

@@ -6,14 +6,17 @@ input spec, class names...) for scripts to parse.
 
 Also home of the model choice shared by ``run`` and ``eval``: model files
 grouped by the task their metadata names (:func:`models_by_task`), one per
-task (:func:`one_model`).
+task (:func:`one_model`), and the report of the provider each model really
+runs on (:func:`report_providers`).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-from typing import Any, Iterable
+import sys
+from pathlib import Path
+from typing import Any, Iterable, Mapping
 
 #: Task -> the option that names a model of that task explicitly.
 TASK_OPTIONS: dict[str, str] = {"spotting": "--spotter", "recognition": "--recognizer"}
@@ -57,18 +60,57 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def models_by_task(paths: Iterable[str | os.PathLike]) -> dict[str, list[str]]:
-    """The model files ``paths`` grouped by the task their metadata names, in order."""
-    from .._models import Model
+def models_by_task(paths: Iterable[str | os.PathLike],
+                   backend: str = "onnxruntime") -> dict[str, list[str]]:
+    """The model files ``paths`` grouped by the task their metadata names, in order.
+
+    Each must be a file ``backend`` opens (a ``.engine`` for ``tensorrt``, an
+    ONNX file otherwise); engine headers are read without a GPU.
+    """
+    from .._models import model_file_info
 
     by_task: dict[str, list[str]] = {}
     for path in paths:
-        model = Model(path)
-        try:
-            by_task.setdefault(model.info.task, []).append(os.fspath(path))
-        finally:
-            model.close()
+        check_model_file(path, backend)
+        by_task.setdefault(model_file_info(path).task, []).append(os.fspath(path))
     return by_task
+
+
+def check_model_file(path: str | os.PathLike, backend: str) -> None:
+    """Refuse a model file that ``backend`` cannot open, saying what to do instead."""
+    from .._backends._tensorrt import BUILD_COMMAND
+    from .._errors import ModelError
+    from .._models import ENGINE_SUFFIX, model_suffix
+
+    is_engine = Path(path).suffix == ENGINE_SUFFIX
+    if is_engine and model_suffix(backend) != ENGINE_SUFFIX:
+        raise ModelError(f"{path} is a TensorRT engine: it runs with --backend tensorrt, "
+                         f"not {backend}")
+    if not is_engine and model_suffix(backend) == ENGINE_SUFFIX:
+        raise ModelError(f"{path}: --backend tensorrt runs TensorRT engines ({ENGINE_SUFFIX}); "
+                         f"build one on this device with `{BUILD_COMMAND}`")
+
+
+def report_providers(command: str, providers: Mapping[str, str], backend: str) -> None:
+    """Print the provider each model (task -> provider) runs on, unless on the CPU default.
+
+    A model that runs elsewhere than ``backend`` asks (an allowed fallback)
+    gets a warning on stderr naming the provider it fell back to.
+    """
+    from .._backends import DEFAULT_BACKEND, requested_provider
+
+    if backend == DEFAULT_BACKEND or not providers:
+        return
+    print(f"{command}: " + ", ".join(f"{task}: {provider}" for task, provider in providers.items()))
+    wanted = requested_provider(backend)
+    fallen: dict[str, list[str]] = {}
+    for task, provider in providers.items():
+        if provider != wanted:
+            fallen.setdefault(provider, []).append(task)
+    if fallen:
+        where = "; ".join(f"{provider} ({', '.join(tasks)})" for provider, tasks in fallen.items())
+        print(f"{command}: warning: --backend {backend} asked for {wanted}; fell back to {where}",
+              file=sys.stderr)
 
 
 def one_model(task: str, found: list[str], origin: str, *, required: bool) -> str | None:

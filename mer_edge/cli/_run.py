@@ -39,7 +39,7 @@ import numpy as np
 from . import EXIT_OK, EXIT_PARTIAL
 from . import _still_check as still_check
 from .._errors import InputError, MerEdgeError
-from ._models import TASK_OPTIONS, models_by_task, one_model
+from ._models import TASK_OPTIONS, models_by_task, one_model, report_providers
 
 _QUIT_KEYS = (ord("q"), ord("Q"), 27)
 _WINDOW = "mer-edge"
@@ -68,36 +68,42 @@ def register(subparsers: Any) -> None:
     src.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
     eng = parser.add_argument_group("engine")
     eng.add_argument("--models", metavar="DIR",
-                     help="folder with the spotting and recognition .onnx models")
-    eng.add_argument("--spotter", metavar="PATH", help="spotting model (.onnx)")
-    eng.add_argument("--recognizer", metavar="PATH", help="recognition model (.onnx)")
+                     help="folder with the spotting and recognition .onnx models "
+                          "(.engine files with --backend tensorrt)")
+    eng.add_argument("--spotter", metavar="PATH", help="spotting model (.onnx, or .engine)")
+    eng.add_argument("--recognizer", metavar="PATH", help="recognition model (.onnx, or .engine)")
     eng.add_argument("--no-recognize", action="store_true", help="spotting only")
     eng.add_argument("--backend", default="onnxruntime",
                      help="onnxruntime, onnxruntime-cuda, onnxruntime-tensorrt or tensorrt")
     eng.add_argument("--allow-fallback", action="store_true",
-                     help="let a GPU backend fall back to the CPU (reported)")
+                     help="let a GPU backend fall back to the CPU (the summary names the "
+                          "provider each model ran on)")
     eng.add_argument("--max-faces", type=int, default=4, help="most faces tracked at once")
     still_check.add_argument(eng)
     parser.set_defaults(handler=run)
 
 
-def resolve_models(folder: str | None, spotter: str | None,
-                   recognizer: str | None) -> tuple[str | None, str | None]:
+def resolve_models(folder: str | None, spotter: str | None, recognizer: str | None,
+                   backend: str = "onnxruntime") -> tuple[str | None, str | None]:
     """Spotting and recognition model paths from ``--models`` and the explicit options.
 
     A model named with ``--spotter``/``--recognizer`` wins; otherwise the
-    folder must hold exactly one ``.onnx`` file of that task (read from its
-    metadata).  ``None`` means the shipped default.
+    folder must hold exactly one model file of that task (read from its
+    metadata): an ``.onnx`` file, or a ``.engine`` with ``--backend tensorrt``.
+    ``None`` means the shipped default.
     """
+    from .._models import model_suffix
+
     if folder is None:
         return spotter, recognizer
     directory = Path(folder)
     if not directory.is_dir():
         raise InputError(f"--models: no such folder {folder}")
-    by_task = models_by_task(sorted(directory.glob("*.onnx")))
+    by_task = models_by_task(sorted(directory.glob("*" + model_suffix(backend))), backend)
     explicit = {"spotting": spotter, "recognition": recognizer}
-    chosen = {task: explicit[task] or one_model(task, by_task.get(task, []),
-                                                f"--models {folder}", required=True)
+    origin = f"--models {folder} (*{model_suffix(backend)} files)"
+    chosen = {task: explicit[task] or one_model(task, by_task.get(task, []), origin,
+                                                required=True)
               for task in TASK_OPTIONS}
     return chosen["spotting"], chosen["recognition"]
 
@@ -261,7 +267,7 @@ def run(args: argparse.Namespace) -> int:
     from .._options import EngineOptions
     from .._sources import DEFAULT_FPS, open_source
 
-    spotter, recognizer = resolve_models(args.models, args.spotter, args.recognizer)
+    spotter, recognizer = resolve_models(args.models, args.spotter, args.recognizer, args.backend)
     with ExitStack() as stack:
         frames = stack.enter_context(
             open_source(args.source, fps=args.fps, live=True if args.live else None))
@@ -295,6 +301,8 @@ def run(args: argparse.Namespace) -> int:
             bar.close()
             session.echo = print
         _summary(session, engine.stats(), frames, live, dropped_at_start)
+        report_providers("run", {task: model.provider for task, model in engine.models.items()},
+                         args.backend)
     if failure is not None:
         raise failure
     return EXIT_PARTIAL if frames.error else EXIT_OK
