@@ -27,7 +27,7 @@ setup(
     name="mer-edge",
     version="0.1.0",
     description="Real-time facial micro-expression spotting and recognition for the edge",
-    python_requires=">=3.10",
+    python_requires=">=3.10,<3.13",  # mediapipe 0.10.14 has wheels up to 3.12
     packages=find_packages(include=["mer_edge", "mer_edge.*"]) + _EXPORT,
     package_dir={"mer_edge_export": "export"},
     package_data={"mer_edge": ["py.typed", "models/*.onnx", "assets/*"],

@@ -88,7 +88,9 @@ install_gpu_onnxruntime() {
 }
 
 if [[ " ${extras[*]-} " == *" train "* ]]; then
-  # The CPU wheel first: an unpinned torch pulls GBs of CUDA packages.
+  # Pinned first: an unpinned torch pulls GBs of CUDA packages.  The package index here serves
+  # a CPU wheel for this pin; where PyPI serves the CUDA build, install torch==2.13.0 from
+  # https://download.pytorch.org/whl/cpu before running this script (pip keeps it).
   pip_install "torch==2.13.0"
 fi
 spec="."
