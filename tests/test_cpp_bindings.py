@@ -147,7 +147,7 @@ def test_create_process_flush_close_on_noise(probe: dict) -> None:
     ("create_bad_json", INVALID_ARGUMENT, "options_json is not valid JSON"),
     ("create_not_object", INVALID_ARGUMENT, "must be a JSON object, got list"),
     ("create_callback", INVALID_ARGUMENT, "'result_callback' cannot be set"),
-    ("create_bad_value", INVALID_ARGUMENT, "max_faces must be >= 1, got 0"),  # from Python
+    ("create_bad_value", INVALID_ARGUMENT, "max_faces must be a whole number >= 1, got 0"),  # from Python
     ("create_null_out", INVALID_ARGUMENT, "out is NULL"),
     ("create_missing_model", MODEL_ERROR, "/no/such/model.onnx"),  # mer_edge.ModelError
     ("create_unknown_backend", BACKEND_ERROR, "no_such_backend"),  # mer_edge.BackendError
