@@ -377,6 +377,22 @@ def test_native_chatter_is_recognised_and_errors_are_not():
     assert not any(is_noise(line) for line in kept)
 
 
+def test_the_log_filter_never_hangs_when_stderr_cannot_be_written():
+    # 300 kB to a stderr on a full disk: the forwarder must keep draining its pipe.
+    script = ("import sys\n"
+              "from mer_edge.cli._native_logs import filter_native_logs\n"
+              "with filter_native_logs():\n"
+              "    for _ in range(3000):\n"
+              "        sys.stderr.write('x' * 99 + '\\n')\n"
+              "print('done')\n")
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("MER_EDGE_NATIVE_LOGS", None)
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
+                              stderr=full, text=True, timeout=60)
+    assert "done" in done.stdout
+
+
 def test_eval_refuses_an_unusable_out_before_evaluating(tiny_bench, tmp_path, capsys):
     afile = tmp_path / "afile"
     afile.write_text("keep me")

@@ -37,8 +37,23 @@ def is_noise(line: bytes) -> bool:
 
 
 def _forward(read_fd: int, write_fd: int) -> None:
-    """Copy ``read_fd`` to ``write_fd`` until EOF, dropping whole noise lines."""
+    """Copy ``read_fd`` to ``write_fd`` until EOF, dropping whole noise lines.
+
+    If the real stderr cannot be written (a full disk, a closed pipe), the
+    pipe is still drained to EOF: a writer blocked on a full pipe would hang
+    the command.
+    """
     pending = b""
+    writable = True
+
+    def forward(data: bytes) -> None:
+        nonlocal writable
+        if writable and data:
+            try:
+                os.write(write_fd, data)
+            except OSError:
+                writable = False
+
     while True:
         chunk = os.read(read_fd, 65536)
         if not chunk:
@@ -48,10 +63,9 @@ def _forward(read_fd: int, write_fd: int) -> None:
         kept = b"".join(line + b"\n" for line in lines if not is_noise(line))
         if pending and not is_noise(pending):  # a progress bar redrawn with \r, no newline
             kept, pending = kept + pending, b""
-        if kept:
-            os.write(write_fd, kept)
+        forward(kept)
     if pending and not is_noise(pending):
-        os.write(write_fd, pending)
+        forward(pending)
 
 
 @contextmanager
@@ -81,5 +95,6 @@ def filter_native_logs() -> Iterator[None]:
             pass
         os.dup2(original, 2)  # the pipe's last writer closes: the forwarder sees EOF
         forwarder.join(5.0)
-        os.close(read_fd)
+        if not forwarder.is_alive():  # else a child still holds the pipe: leave it to the thread
+            os.close(read_fd)
         os.close(original)
