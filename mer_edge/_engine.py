@@ -23,7 +23,7 @@ from ._flow import FlowEstimator
 from ._frontend import FaceLandmarker
 from ._lifecycle import Closeable
 from ._lighting import brightness_change
-from ._models import Model, default_model_path
+from ._models import Model
 from ._options import EngineOptions
 from ._results import FaceTrack, MicroExpression, SpottedInterval
 from ._ringbuffer import FrameRing
@@ -81,15 +81,10 @@ class Engine(Closeable):
 
     def __init__(self, options: EngineOptions) -> None:
         self.options = options
-        self._spotter = Model(options.spotting_model or default_model_path("spotting"),
-                              backend=options.backend, expected_task="spotting",
-                              allow_fallback=options.allow_fallback, max_batch=options.max_faces)
+        self._spotter = options.open_model("spotting")
         self._recognizer: Model | None = None
         if options.recognize:
-            self._recognizer = Model(options.recognition_model or default_model_path("recognition"),
-                                     backend=options.backend, expected_task="recognition",
-                                     allow_fallback=options.allow_fallback,
-                                     max_batch=options.max_faces)
+            self._recognizer = options.open_model("recognition")
         self._params = detection_params(self._spotter, options)
         #: A look-ahead spotter scores the frame ``lag`` ms before the window's end.
         self._score_lag_ms = float(self._spotter.info.window.get("lag_ms", 0.0))

@@ -5,10 +5,13 @@ import math
 import numbers
 from dataclasses import dataclass, fields
 from types import MappingProxyType
-from typing import Any, Callable, Literal, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Optional
 
 from ._errors import InputError
 from ._spotting import SpottingParams
+
+if TYPE_CHECKING:
+    from ._models import Model
 
 __all__ = ["EngineOptions", "RunningMode", "RUNNING_MODES"]
 
@@ -71,6 +74,19 @@ class EngineOptions:
     recognize: bool = True
     max_brightness_change: Optional[float] = 0.15
 
+    def open_model(self, task: str) -> "Model":
+        """The ``task`` model these options name (or the shipped default), on their backend.
+
+        Every place that runs a model for an engine (the engine itself, the
+        evaluation's recognizer, the CLI's provider check) opens it here, so
+        a TensorRT profile is built for the same batch range everywhere.
+        """
+        from ._models import Model, default_model_path
+
+        path = self.spotting_model if task == "spotting" else self.recognition_model
+        return Model(path or default_model_path(task), backend=self.backend, expected_task=task,
+                     allow_fallback=self.allow_fallback, max_batch=self.max_faces)
+
     def __post_init__(self) -> None:
         if self.running_mode not in RUNNING_MODES:
             raise InputError(f"running_mode: expected one of {RUNNING_MODES}, got {self.running_mode!r}")
@@ -90,10 +106,10 @@ class EngineOptions:
             value = getattr(self, name)
             if not _is_whole(value) or value < least:
                 raise InputError(f"{name} must be a whole number >= {least}, got {value!r}")
-        numbers = {"alignment_smoothing": self.alignment_smoothing, "fps_hint": self.fps_hint,
-                   "k_ms": self.k_ms, "max_brightness_change": self.max_brightness_change}
-        for name, value in numbers.items():
-            if value is not None and not _is_number(value):
+        optional = {"fps_hint": self.fps_hint, "k_ms": self.k_ms,
+                    "max_brightness_change": self.max_brightness_change}
+        for name, value in {"alignment_smoothing": self.alignment_smoothing, **optional}.items():
+            if not (_is_number(value) or (name in optional and value is None)):
                 raise InputError(f"{name} must be a number, got {value!r}")
         if not 0 <= self.alignment_smoothing < 1:
             raise InputError(f"alignment_smoothing must be in [0, 1), got {self.alignment_smoothing}")

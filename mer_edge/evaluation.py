@@ -72,6 +72,10 @@ class TruthInterval:
     row: int | None = None  # the sheet row it was read from, when known
 
 
+#: ``Engine.stats()`` counts of intervals the engine's checks did not report.
+_NOT_REPORTED = ("me_not_still", "lighting_changes")
+
+
 @dataclass
 class VideoRun:
     """What the engine produced on one video.
@@ -81,6 +85,8 @@ class VideoRun:
     container count, which may be an estimate), None when unknown.
     ``stopped_early`` says why an image folder ended before its last image
     (one that cannot be decoded), None when it played to the end.
+    ``not_reported`` counts the intervals the engine's checks left out
+    (``Engine.stats()``: ``me_not_still``, ``lighting_changes``).
     """
 
     video: BenchVideo
@@ -88,6 +94,7 @@ class VideoRun:
     declared_frames: int | None = None
     stopped_early: str | None = None
     duration_ms: float = 0.0
+    not_reported: dict[str, int] = field(default_factory=dict)
     events: list[MicroExpression] = field(default_factory=list)
     scores: dict[int, dict[int, float]] = field(default_factory=lambda: defaultdict(dict))
     timestamps_ms: dict[int, float] = field(default_factory=dict)
@@ -135,6 +142,8 @@ def run_video(video: BenchVideo, options: EngineOptions, *,
             last = result.timestamp_ms
             run.frames = max(run.frames, result.frame_index + 1)
         run.duration_ms = 0.0 if first is None else float(last - first)
+        stats = engine.stats()
+        run.not_reported = {key: int(stats[key]) for key in _NOT_REPORTED}
     run.stopped_early = _folder_stopped_early(video.path, run.frames)
     return run
 
@@ -341,9 +350,7 @@ def evaluate(videos: Sequence[BenchVideo], truth: Sequence[TruthInterval], *,
         context: entries that open the report (what was evaluated).
     """
     options = options or EngineOptions(running_mode="file")
-    recognizer = Model(options.recognition_model or default_model_path("recognition"),
-                       backend=options.backend, expected_task="recognition",
-                       allow_fallback=options.allow_fallback)
+    recognizer = options.open_model("recognition")
     outcome = _run_and_recognise(videos, truth, options, recognizer, progress)
     runs, predicted_class = outcome.runs, outcome.predicted_class
     kept = [v for v in videos if v.video_id in runs]
@@ -366,6 +373,8 @@ def evaluate(videos: Sequence[BenchVideo], truth: Sequence[TruthInterval], *,
         "models": {"spotting": str(options.spotting_model or default_model_path("spotting")),
                    "recognition": str(recognizer.path)},
     })
+    report["not_reported"] = {key: sum(r.not_reported.get(key, 0) for r in runs.values())
+                              for key in _NOT_REPORTED}
     clean = [runs[v.video_id] for v in kept if v.clean]
     if clean:
         minutes = sum(r.duration_ms for r in clean) / 60_000.0

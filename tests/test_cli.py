@@ -233,18 +233,32 @@ def test_no_still_check_keeps_the_spotters_calibration():
     import argparse
 
     import mer_edge as me
-    from mer_edge.cli._still_check import spotting_overrides
+    from mer_edge.cli._checks import engine_options
 
     calibrated = REPO / "mer_edge" / "models" / "regional_tcn_spotter.onnx"
     detection = me.Model(calibrated).info.detection
-    overrides = spotting_overrides(argparse.Namespace(no_still_check=True))
+    flags = argparse.Namespace(no_still_check=True, no_lighting_check=False)
     options = me.EngineOptions(spotting_model=str(calibrated), recognize=False,
-                               spotting_overrides=overrides)
+                               **engine_options(flags))
     with me.Engine.from_options(options) as engine:
         params = engine.spotting_params
-    assert params.me_quiet_ratio is None
+    assert params.me_quiet_ratio is None and options.max_brightness_change == 0.15
     assert detection and all(getattr(params, name) == value for name, value in detection.items())
-    assert spotting_overrides(argparse.Namespace(no_still_check=False)) is None
+    plain = engine_options(argparse.Namespace(no_still_check=False, no_lighting_check=False))
+    assert plain == {"spotting_overrides": None}
+
+
+def test_the_lighting_check_is_said_and_can_be_turned_off(tmp_path):
+    lamp = SHARED / "videos" / "changeLighting.wmv"
+    if not lamp.is_file():
+        pytest.skip("../shared/data is absent")
+    guarded = _cli("run", str(lamp), "--out", str(tmp_path / "a.jsonl"), "--no-progress")
+    assert guarded.returncode == 0, guarded.stderr[-2000:]
+    assert "brightness changed" in guarded.stdout and _lines(tmp_path / "a.jsonl") == []
+    plain = _cli("run", str(lamp), "--out", str(tmp_path / "b.jsonl"), "--no-progress",
+                 "--no-lighting-check")
+    assert plain.returncode == 0 and len(_lines(tmp_path / "b.jsonl")) >= 1
+    assert "brightness changed" not in plain.stdout
 
 
 def _copy(source: Path, folder: Path) -> Path:

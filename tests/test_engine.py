@@ -102,6 +102,7 @@ def test_resolution_change_is_refused():
     ({"max_faces": "x"}, "max_faces must be a whole number"),
     ({"max_missed_frames": -1}, "max_missed_frames must be a whole number >= 0"),
     ({"alignment_smoothing": 5}, r"alignment_smoothing must be in \[0, 1\)"),
+    ({"alignment_smoothing": None}, "alignment_smoothing must be a number, got None"),
     ({"fps_hint": "30"}, "fps_hint must be a number"),
     ({"k_ms": float("nan")}, "k_ms must be a number"),
     ({"max_brightness_change": 0}, "max_brightness_change must be > 0 or None"),

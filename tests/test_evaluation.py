@@ -33,6 +33,21 @@ def test_evaluate_bench_reports_every_figure(tiny_bench, tmp_path):
     assert list(tmp_path.glob("timeline_*.png"))
 
 
+def test_the_report_counts_what_the_engine_checks_left_out(tiny_bench):
+    import mer_edge as me
+
+    checked = evaluate_bench(tiny_bench / "test")
+    plain = evaluate_bench(tiny_bench / "test", options=me.EngineOptions(
+        running_mode="file", spotting_overrides={"me_quiet_ratio": None}))
+    assert set(checked["not_reported"]) == {"me_not_still", "lighting_changes"}
+    assert plain["not_reported"]["me_not_still"] == 0
+    # every short movement the still-face check held back is a detection without it
+    held_back = checked["not_reported"]["me_not_still"]
+    assert held_back >= 1
+    detections = lambda r: r["spotting"]["all"]["tp"] + r["spotting"]["all"]["fp"]
+    assert detections(plain) == detections(checked) + held_back
+
+
 def test_pooled_splits_add_up(tiny_bench):
     one = evaluate_bench(tiny_bench / "val")
     both = evaluate_bench([tiny_bench / "val", tiny_bench / "test"])

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from . import EXIT_OK, EXIT_PARTIAL
-from . import _still_check as still_check
+from . import _checks as checks
 from ._models import TASK_OPTIONS, models_by_task, one_model, report_providers
 
 
@@ -59,7 +59,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="folder for report.json and plots (default: BENCH/../eval_<split>, "
                              "or ./eval_<dataset>)")
-    still_check.add_argument(parser)
+    checks.add_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -160,15 +160,12 @@ def _providers(options: Any) -> dict[str, str]:
     a missing GPU (without ``--allow-fallback``) before any video is read.
     """
     from .._backends import DEFAULT_BACKEND
-    from .._models import Model, default_model_path
 
     if options.backend == DEFAULT_BACKEND:
         return {}
     providers = {}
-    for task, path in (("spotting", options.spotting_model),
-                       ("recognition", options.recognition_model)):
-        model = Model(path or default_model_path(task), backend=options.backend,
-                      expected_task=task, allow_fallback=options.allow_fallback)
+    for task in ("spotting", "recognition"):
+        model = options.open_model(task)
         providers[task] = model.provider
         model.close()
     return providers
@@ -183,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
     options = EngineOptions(running_mode="file", spotting_model=paths["spotting"],
                             recognition_model=paths["recognition"], backend=args.backend,
                             allow_fallback=args.allow_fallback,
-                            spotting_overrides=still_check.spotting_overrides(args))
+                            **checks.engine_options(args))
 
     def progress(name: str) -> None:
         print(f"eval: {name}", file=sys.stderr, flush=True)

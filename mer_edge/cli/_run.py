@@ -38,7 +38,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from . import EXIT_OK, EXIT_PARTIAL
-from . import _still_check as still_check
+from . import _checks as checks
 from .._errors import InputError, MerEdgeError
 from ._models import TASK_OPTIONS, models_by_task, one_model, report_providers
 
@@ -80,7 +80,7 @@ def register(subparsers: Any) -> None:
                      help="let a GPU backend fall back to the CPU (the summary names the "
                           "provider each model ran on)")
     eng.add_argument("--max-faces", type=int, default=4, help="most faces tracked at once")
-    still_check.add_argument(eng)
+    checks.add_arguments(eng)
     parser.set_defaults(handler=run)
 
 
@@ -281,7 +281,7 @@ def run(args: argparse.Namespace) -> int:
             recognize=not args.no_recognize, backend=args.backend,
             allow_fallback=args.allow_fallback, max_faces=args.max_faces,
             fps_hint=frames.fps,
-            spotting_overrides=still_check.spotting_overrides(args))
+            **checks.engine_options(args))
         engine = stack.enter_context(Engine.from_options(options))
         recognition = engine.models.get("recognition")
         class_names = recognition.info.class_names if recognition is not None else ()
@@ -369,6 +369,9 @@ def _summary(session: _Session, stats: dict[str, Any], frames: Any, live: bool,
     faces = stats["faces"] / max(stats["frames"], 1)
     print(f"run: {stats['frames']} frames, {faces:.2f} faces/frame, {len(kinds)} events "
           f"({kinds.count('ME')} ME, {kinds.count('MaE')} MaE), {stats['fps']:.1f} fps processing")
+    if stats["lighting_changes"]:
+        print(f"run: {stats['lighting_changes']} intervals over which the face's brightness changed "
+              f"(a lamp, auto-exposure) were not reported (--no-lighting-check reports them)")
     if stats["me_not_still"]:
         print(f"run: {stats['me_not_still']} short movements of a face that was already moving "
               f"were not reported as MEs (--no-still-check reports them)")

@@ -1,0 +1,32 @@
+"""``--no-still-check`` and ``--no-lighting-check``, shared by ``mer-edge run`` and ``eval``.
+
+By default the engine reports a micro-expression only from a still face
+(:attr:`~mer_edge.SpottingParams.me_quiet_ratio`) and no interval over which
+the face's brightness changed (:attr:`~mer_edge.EngineOptions.max_brightness_change`).
+``--no-still-check`` turns the first off while keeping every other detection
+parameter the spotter was calibrated with, which is what a comparison with
+published MEGC spotting figures needs; ``--no-lighting-check`` the second.
+"""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def add_arguments(parser: Any) -> None:
+    """Add both flags to a subcommand's parser (or argument group)."""
+    parser.add_argument("--no-still-check", action="store_true",
+                        help="report every movement up to 0.5 s as an ME, also when the face was "
+                             "moving just before it (the plain MEGC rule)")
+    parser.add_argument("--no-lighting-check", action="store_true",
+                        help="also report intervals over which the face's brightness changed "
+                             "by more than 15%% (a lamp, auto-exposure)")
+
+
+def engine_options(args: argparse.Namespace) -> dict[str, Any]:
+    """:class:`~mer_edge.EngineOptions` fields for the flags (the defaults when absent)."""
+    options: dict[str, Any] = {
+        "spotting_overrides": {"me_quiet_ratio": None} if args.no_still_check else None}
+    if args.no_lighting_check:
+        options["max_brightness_change"] = None
+    return options
