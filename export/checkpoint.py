@@ -18,9 +18,12 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -41,6 +44,25 @@ def load_run_weights(run_dir: str | os.PathLike, model: nn.Module, which: str = 
     if not path.is_file():
         raise InputError(f"{run}: no {which} weights ({path.name})")
     model.load_state_dict(load_file(str(path)))
+
+
+@contextmanager
+def _interrupt_deferred() -> Iterator[None]:
+    """Hold SIGINT back for the block; a Ctrl-C pressed inside it is raised at its end.
+
+    Only the main thread can handle signals: elsewhere the block runs as is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, _frame: caught.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 @dataclass
@@ -160,17 +182,20 @@ class RunDir:
         """Checkpoint after ``epoch`` of ``stage`` (weights, optimiser, random generators, state).
 
         Each file is replaced whole; ``state.json``, written last, says which epoch they hold.
+        Ctrl-C waits until all of them are written, so they never disagree.
         """
-        _save_tensors_atomically(_tensors(model), self.ckpt / "last.safetensors")
-        partial = self.ckpt / "optim.pt.tmp"
-        torch.save({"optimizer": optimizer.state_dict(), "stage": stage, "epoch": epoch}, partial)
-        os.replace(partial, self.ckpt / "optim.pt")
-        tensors, plain = _generator_state(rng)
-        _save_tensors_atomically(tensors, self.ckpt / "rng.safetensors")
-        write_json_atomically(self.ckpt / "rng.json", plain)
-        self.state.stage, self.state.epoch = stage, epoch
-        self.state.history.append({"stage": stage, "epoch": epoch, **record})
-        write_json_atomically(self.path / "state.json", self.state.__dict__)
+        with _interrupt_deferred():
+            _save_tensors_atomically(_tensors(model), self.ckpt / "last.safetensors")
+            partial = self.ckpt / "optim.pt.tmp"
+            torch.save({"optimizer": optimizer.state_dict(), "stage": stage, "epoch": epoch},
+                       partial)
+            os.replace(partial, self.ckpt / "optim.pt")
+            tensors, plain = _generator_state(rng)
+            _save_tensors_atomically(tensors, self.ckpt / "rng.safetensors")
+            write_json_atomically(self.ckpt / "rng.json", plain)
+            self.state.stage, self.state.epoch = stage, epoch
+            self.state.history.append({"stage": stage, "epoch": epoch, **record})
+            write_json_atomically(self.path / "state.json", self.state.__dict__)
 
     def save_best(self, model: nn.Module, score: float, epoch: int, metrics: dict[str, Any]) -> None:
         _save_tensors_atomically(_tensors(model), self.path / "best.safetensors")

@@ -110,7 +110,7 @@ class DataSource:
                     "extra_val": [str(p.resolve()) for p in self.extra_val]}
         return {"copies": [copy.identity() for copy in self.copies],
                 "val_fraction": self.val_fraction, "split_seed": self.seed,
-                "test_subjects": list(self.test_subjects)}
+                "test_subjects": sorted(self.test_subjects)}
 
     def label(self) -> str:
         """A short name of the data for messages: the benchmark folder or the dataset copies."""

@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 
 from ._errors import TimestampWarning
+from ._features import TIME_TOLERANCE_MS
 
 __all__ = ["FrameRateCheck"]
 
@@ -32,13 +33,21 @@ class FrameRateCheck:
         self._stamps = []
 
     def observe(self, timestamp_ms: float) -> None:
-        """Note one frame's timestamp; warns at the ``frames``-th if the rate is implausible."""
+        """Note one frame's timestamp; warns once ``frames`` gaps are known, if implausible.
+
+        Gaps of a tolerance or less (a source's repeated timestamp nudged
+        forward by the engine) say nothing of the unit and are left out.
+        """
         if len(self._stamps) > self.frames:
             return
         self._stamps.append(timestamp_ms)
         if len(self._stamps) <= self.frames:
             return
-        gap_ms = float(np.median(np.diff(self._stamps)))
+        gaps = np.diff(self._stamps)
+        gaps = gaps[gaps > 2 * TIME_TOLERANCE_MS]
+        if gaps.size == 0:
+            return
+        gap_ms = float(np.median(gaps))
         fps = 1000.0 / gap_ms if gap_ms > 0 else float("inf")
         if self.lowest_fps <= fps <= self.highest_fps:
             return

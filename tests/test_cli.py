@@ -298,7 +298,8 @@ def test_an_output_that_is_an_image_of_the_source_folder_is_refused(tmp_path, ca
     folder = _copy(IMAGE_FOLDER, tmp_path)
     before = (folder / "005.jpg").read_bytes()
     assert main(["run", str(folder), "--tracks", str(folder / "005.jpg")]) == 2
-    assert "--tracks" in capsys.readouterr().err
+    assert "--tracks" in (err := capsys.readouterr().err)
+    assert "is an image of the source folder" in err
     assert (folder / "005.jpg").read_bytes() == before
 
 

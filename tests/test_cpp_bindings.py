@@ -238,6 +238,19 @@ def test_example_processes_a_frame_file_and_refuses_a_wrong_size(build: Path, tm
     assert sum(bool(r.get("faces")) for r in results[:12]) >= 10
     wrong = _execute(build / "process_frames", raw, width - 12, height, fps)
     assert wrong.returncode == 2 and "not whole" in wrong.stderr and "WIDTH and HEIGHT" in wrong.stderr
+    # A pipe cannot be measured first: its frames run, and a torn last frame is an error.
+    piped = subprocess.run(
+        f"cat {raw} | head -c {raw.stat().st_size - 100} > {tmp_path / 'torn.bgr'}", shell=True)
+    assert piped.returncode == 0
+    fifo = tmp_path / "frames.fifo"
+    os.mkfifo(fifo)
+    feeder = subprocess.Popen(f"cat {tmp_path / 'torn.bgr'} > {fifo}", shell=True)
+    streamed = _execute(build / "process_frames", fifo, width, height, fps)
+    feeder.wait(timeout=60)
+    frames = [json.loads(line) for line in streamed.stdout.splitlines() if line.startswith("{")]
+    assert streamed.returncode == 2 and len(frames) == 11, streamed.stderr[-2000:]
+    assert all("faces" in result for result in frames)  # no flush after the torn frame
+    assert "not a whole" in streamed.stderr
 
 
 def test_spotting_keys_offered_are_those_the_object_takes(probe: dict) -> None:

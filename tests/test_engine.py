@@ -251,6 +251,21 @@ def test_reset_starts_a_new_push_stream_and_returns_open_intervals(videos):
             engine.reset()
 
 
+def test_an_interval_left_open_is_returned_by_reset_and_yielded_first_by_run(videos):
+    # lp_d9's first short movement (frames 64-77) is still open at frame 70.
+    frames = _frames(videos / "lp_d9.mp4", 71)
+    options = me.EngineOptions(running_mode="file", recognize=False)
+    with me.Engine.from_options(options) as engine:
+        for i, frame in enumerate(frames):
+            engine.process(frame, i * 1000 / 30)
+        left_open = engine.reset()
+        for i, frame in enumerate(frames):
+            engine.process(frame, i * 1000 / 30)
+        first = next(iter(engine.run(videos / "lp_d0.mp4")))
+    assert [(e.kind, e.interval.onset_frame) for e in left_open] == [("ME", 64)]
+    assert first.faces == [] and [e.interval.onset_frame for e in first.events] == [64]
+
+
 def _with_window(source, target, **window):
     """A copy of a shipped spotter whose metadata window gets ``window`` entries."""
     import json

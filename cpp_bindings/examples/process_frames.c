@@ -71,9 +71,8 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  if (file != NULL) {
-    long bytes = -1;
-    if (fseek(file, 0, SEEK_END) == 0) bytes = ftell(file);
+  if (file != NULL && fseek(file, 0, SEEK_END) == 0) {  /* a pipe cannot seek: checked per frame */
+    long bytes = ftell(file);
     rewind(file);
     if (bytes < 0 || (size_t)bytes % size != 0) {
       fprintf(stderr, "%s: %ld bytes are not whole %dx%d BGR frames (%zu bytes each): "
@@ -88,7 +87,15 @@ int main(int argc, char** argv) {
   int code = 0;
   for (int index = 0;; ++index) {
     if (file != NULL) {
-      if (fread(frame, 1, size, file) != size) break;
+      size_t got = fread(frame, 1, size, file);
+      if (got != size) {
+        if (got != 0) {
+          fprintf(stderr, "%s: the last %zu bytes are not a whole %dx%d BGR frame: "
+                  "check WIDTH and HEIGHT\n", path, got, width, height);
+          code = 2;
+        }
+        break;
+      }
     } else {
       if (index == 60) break;
       synthesise(frame, width, height, index);

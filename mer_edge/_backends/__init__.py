@@ -65,7 +65,10 @@ def create_session(path: str, backend: str = DEFAULT_BACKEND, *, allow_fallback:
     return _factory(backend)(path, allow_fallback=allow_fallback, max_batch=max_batch)
 
 
-def requested_provider(backend: str) -> str:
-    """The provider ``backend`` runs on when nothing falls back (compare with ``session.provider``)."""
+def requested_provider(backend: str) -> str | None:
+    """The provider ``backend`` runs on when nothing falls back (compare with ``session.provider``).
+
+    None for a backend registered in :data:`BACKENDS` without a known provider.
+    """
     _factory(backend)
-    return _REQUESTED[backend]
+    return _REQUESTED.get(backend)

@@ -103,6 +103,8 @@ def report_providers(command: str, providers: Mapping[str, str], backend: str) -
         return
     print(f"{command}: " + ", ".join(f"{task}: {provider}" for task, provider in providers.items()))
     wanted = requested_provider(backend)
+    if wanted is None:  # a backend of the user's own: no known provider to compare with
+        return
     fallen: dict[str, list[str]] = {}
     for task, provider in providers.items():
         if provider != wanted:

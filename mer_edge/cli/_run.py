@@ -297,7 +297,12 @@ def run(args: argparse.Namespace) -> int:
             session.echo = bar.write
         dropped_at_start = frames.dropped  # while the engine was loading
         failure = _feed(engine, frames, session, bar)
-        session.on_events(engine.flush())  # the intervals still open, also after a failure
+        try:
+            session.on_events(engine.flush())  # the intervals still open, also after a failure
+        except _OutputError:
+            if failure is None:
+                raise
+            # the first failure (an engine error, Ctrl-C) is what the user must see
         if bar is not None:
             bar.close()
             session.echo = print

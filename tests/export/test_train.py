@@ -243,3 +243,18 @@ def test_ctrl_c_keeps_the_state_and_says_how_to_resume(bench, tmp_path):
     saved = json.loads((run / "state.json").read_text())  # whichever stage it had reached
     assert f"state saved in {run} after {saved['stage']} epoch {saved['epoch'] + 1}" in err
     assert "--resume" in err
+
+
+def test_a_checkpoint_is_written_whole_before_ctrl_c_takes_effect():
+    import os
+    import signal
+
+    from export.checkpoint import _interrupt_deferred
+
+    before = signal.getsignal(signal.SIGINT)
+    finished = []
+    with pytest.raises(KeyboardInterrupt):
+        with _interrupt_deferred():
+            os.kill(os.getpid(), signal.SIGINT)  # pressed while the files are written
+            finished.append(True)
+    assert finished == [True] and signal.getsignal(signal.SIGINT) is before
