@@ -1,8 +1,10 @@
 """``mer-edge data``: build the semi-synthetic benchmark, inspect annotation sheets.
 
-* ``mer-edge data make-bench --out DIR --seed N [--videos FOLDER] [--tiny]``
-  injects micro-expressions with known ground truth into real face videos and
-  writes ``DIR/{train,val,test}/`` split by identity, plus ``DIR/manifest.json``.
+* ``mer-edge data make-bench --out DIR --seed N [--videos FOLDER] [--tiny]
+  [--layout LAYOUT.json]`` injects micro-expressions with known ground truth
+  into real face videos and writes ``DIR/{train,val,test}/`` split by
+  identity, plus ``DIR/manifest.json``.  Without ``--layout`` it uses the
+  team's own videos; a layout file names yours.
 * ``mer-edge data inspect DATASET SHEET`` reads a real annotation sheet
   (``casme2 samm smic casme_sq casme3 samm_lv mmew``) and prints, as its last
   line, a JSON object with ``rows``, ``micro``, ``macro``, ``subjects``,
@@ -32,6 +34,9 @@ def register(subparsers: Any) -> None:
                        help="folder of source face videos (default: $MER_EDGE_VIDEOS, else "
                             "../shared/data/videos of a developer checkout)")
     bench.add_argument("--tiny", action="store_true", help="a seconds-long bench (tests)")
+    bench.add_argument("--layout", type=Path, default=None, metavar="LAYOUT.json",
+                       help="which of your --videos go to which split, as which person "
+                            "(see mer_edge.data.synth.layout_file); default: the team's videos")
     bench.add_argument("--overwrite", action="store_true", help="replace a previous bench in --out")
     bench.set_defaults(handler=run_make_bench)
 
@@ -56,8 +61,12 @@ def _videos_folder(explicit: Path | None) -> Path | None:
 def run_make_bench(args: argparse.Namespace) -> int:
     from ..data.synth import make_bench
 
+    from ..data.synth.layout_file import read_layout
+
+    layout = read_layout(args.layout) if args.layout is not None else None
     out = make_bench(args.out, args.seed, videos_dir=_videos_folder(args.videos), tiny=args.tiny,
-                     overwrite=args.overwrite, progress=lambda line: print(line, flush=True))
+                     layout=layout, overwrite=args.overwrite,
+                     progress=lambda line: print(line, flush=True))
     manifest = json.loads((Path(out) / "manifest.json").read_text())
     print(f"make-bench: wrote {out}")
     print(json.dumps({k: manifest[k] for k in ("seed", "splits") if k in manifest}, sort_keys=True))

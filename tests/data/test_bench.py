@@ -200,3 +200,62 @@ def test_default_layout_splits_by_identity() -> None:
     assert len({s.identity for s in test}) >= 2
     assert any(s.clean for s in test) and any(not s.clean for s in test)
     assert {s.file for s in test if s.clean} >= {"default.wmv", "lp_d19.mp4"}
+
+
+def _own_videos(videos: Path, folder: Path) -> Path:
+    """A user's folder: three people's recordings under their own names."""
+    import shutil
+
+    folder.mkdir()
+    for source, name in (("lp_d6.mp4", "anna.mp4"), ("lp_d3.mp4", "ben.mp4"),
+                         ("lp_d19.mp4", "cleo-2.mp4")):
+        shutil.copy(videos / source, folder / name)
+    return folder
+
+
+def test_a_layout_file_builds_a_bench_from_the_users_own_videos(videos: Path,
+                                                                tmp_path: Path) -> None:
+    from mer_edge.cli import main
+
+    own = _own_videos(videos, tmp_path / "mine")
+    layout = {"train": [{"file": "anna.mp4", "identity": "anna", "stop": 75}],
+              "val": [{"file": "ben.mp4", "identity": "ben", "stop": 75}],
+              "test": [{"file": "cleo-2.mp4", "identity": "cleo", "stop": 75},
+                       {"file": "cleo-2.mp4", "identity": "cleo", "stop": 75, "clean": True}]}
+    (tmp_path / "layout.json").write_text(json.dumps(layout))
+    out = tmp_path / "bench"
+    assert main(["data", "make-bench", "--out", str(out), "--seed", "1", "--videos", str(own),
+                 "--layout", str(tmp_path / "layout.json")]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {name: entry["identity"] for name, entry in manifest["sources"].items()} == {
+        "anna.mp4": "anna", "ben.mp4": "ben", "cleo-2.mp4": "cleo"}
+    test = _manifest(out / "test")
+    assert len(test["videos"]) == 2 and sum(v["clean"] for v in test["videos"]) == 1
+    assert all("cleo2" in v["clip"] for v in test["videos"])  # the title comes from the file name
+    assert all(v["frames"] == 75 for split in SPLITS for v in _manifest(out / split)["videos"])
+
+
+@pytest.mark.parametrize("layout, message", [
+    ("{not json", "not JSON"),
+    ('{"holdout": [{"file": "anna.mp4", "identity": "anna"}]}', "expected an object with some"),
+    ('{"train": []}', "train must be a non-empty list"),
+    ('{"train": [{"file": "anna.mp4"}]}', r"train\[0\]: missing \['identity'\]"),
+    ('{"train": [{"file": "anna.mp4", "identity": "a", "speed": 2}]}', "unknown keys \\['speed'\\]"),
+    ('{"train": [{"file": "anna.mp4", "identity": "a", "start": 9, "stop": 3}]}', "is empty"),
+    ('{"train": [{"file": "anna.mp4", "identity": "a"}], "test": [{"file": "ben.mp4", '
+     '"identity": "a"}]}', "a person must stay in one split"),
+    ('{"train": [{"file": "nobody.mp4", "identity": "a"}]}', "source videos missing: nobody.mp4"),
+])
+def test_a_bad_layout_file_is_named(videos: Path, tmp_path: Path, capsys, layout: str,
+                                    message: str) -> None:
+    import re
+
+    from mer_edge.cli import main
+
+    own = _own_videos(videos, tmp_path / "mine")
+    (tmp_path / "layout.json").write_text(layout)
+    code = main(["data", "make-bench", "--out", str(tmp_path / "bench"), "--videos", str(own),
+                 "--layout", str(tmp_path / "layout.json")])
+    err = capsys.readouterr().err
+    assert code == 2 and re.search(message, err), err
+    assert not list((tmp_path / "bench").glob("*/manifest.json"))  # nothing half-built
