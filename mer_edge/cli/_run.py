@@ -329,7 +329,9 @@ def _feed(engine: Any, frames: Any, session: _Session, bar: Any) -> BaseExceptio
             except _OutputError:
                 raise
             except MerEdgeError as exc:
-                return type(exc)(f"{frames.name}, frame {frame.index}: {exc}")
+                named = type(exc)(f"{frames.name}, frame {frame.index}: {exc}")
+                named.__cause__ = exc  # the engine's own error stays reachable
+                return named
             if not frames.is_live:  # in live mode the engine calls session.on_result itself
                 session.on_result(result)
             if bar is not None:
