@@ -362,8 +362,10 @@ def test_a_write_error_names_the_option_and_the_file(tmp_path, capsys):
     tracks.symlink_to("/dev/full")
     assert main(["run", str(SHORT_VIDEO), "--tracks", str(tracks), "--max-frames", "3",
                  "--quiet", "--no-progress"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
     assert err[-1] == f"mer-edge: error: --tracks: cannot write tracks to {tracks}: No space left on device"
+    assert "run: " in captured.out  # the summary (and the other outputs) came first
 
 
 @needs_video

@@ -317,9 +317,10 @@ def run(args: argparse.Namespace) -> int:
 def _feed(engine: Any, frames: Any, session: _Session, bar: Any) -> BaseException | None:
     """Every frame through the engine; what stopped it early, or None.
 
-    The engine's error comes back naming the source and frame, and Ctrl-C
-    comes back as KeyboardInterrupt: either way the caller still flushes the
-    open intervals to the outputs before raising it.
+    The engine's error comes back naming the source and frame, Ctrl-C as
+    KeyboardInterrupt, an output that cannot be written as its error: in each
+    case the caller still flushes the open intervals to the outputs before
+    raising it.
     """
     try:
         for frame in frames:
@@ -338,8 +339,8 @@ def _feed(engine: Any, frames: Any, session: _Session, bar: Any) -> BaseExceptio
                 bar.update(1)
             if session.stop:
                 break
-    except KeyboardInterrupt as interrupt:
-        return interrupt
+    except (KeyboardInterrupt, _OutputError) as stopped:  # the other outputs still get the rest
+        return stopped
     return None
 
 
