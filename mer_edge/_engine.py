@@ -179,7 +179,7 @@ class Engine(Closeable):
         if self._frame_shape is not None and frame.shape != self._frame_shape:
             raise InputError(f"resolution changed mid-stream: {self._frame_shape[1]}x"
                              f"{self._frame_shape[0]} -> {frame.shape[1]}x{frame.shape[0]}; "
-                             "start a new Engine for a new stream")
+                             "call reset() (or use a new Engine) for a new stream")
         if isinstance(timestamp_ms, (str, bytes, bool)):
             raise InputError(f"timestamp_ms must be a number of milliseconds, got {timestamp_ms!r}")
         try:

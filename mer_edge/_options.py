@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Optional
 
 from ._errors import InputError
 from ._spotting import SpottingParams
+from ._timestamps import MAX_FPS
 
 if TYPE_CHECKING:
     from ._models import Model
@@ -113,8 +114,8 @@ class EngineOptions:
                 raise InputError(f"{name} must be a number, got {value!r}")
         if not 0 <= self.alignment_smoothing < 1:
             raise InputError(f"alignment_smoothing must be in [0, 1), got {self.alignment_smoothing}")
-        if self.fps_hint is not None and not 0 < self.fps_hint <= 2000:
-            raise InputError(f"fps_hint must be in (0, 2000], got {self.fps_hint}")
+        if self.fps_hint is not None and not 0 < self.fps_hint <= MAX_FPS:
+            raise InputError(f"fps_hint must be in (0, {MAX_FPS:g}], got {self.fps_hint}")
         if self.k_ms is not None and self.k_ms <= 0:
             raise InputError(f"k_ms must be > 0, got {self.k_ms}")
         if self.max_brightness_change is not None and self.max_brightness_change <= 0:

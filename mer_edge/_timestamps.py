@@ -8,7 +8,10 @@ import numpy as np
 from ._errors import TimestampWarning
 from ._features import TIME_TOLERANCE_MS
 
-__all__ = ["FrameRateCheck"]
+__all__ = ["FrameRateCheck", "MAX_FPS"]
+
+#: The fastest camera the engine expects (also the ceiling of ``EngineOptions.fps_hint``).
+MAX_FPS = 2000.0
 
 
 class FrameRateCheck:
@@ -22,7 +25,7 @@ class FrameRateCheck:
     """
 
     def __init__(self, frames: int = 10, lowest_fps: float = 0.5,
-                 highest_fps: float = 2000.0) -> None:
+                 highest_fps: float = MAX_FPS) -> None:
         self.frames = frames
         self.lowest_fps = lowest_fps
         self.highest_fps = highest_fps
@@ -48,7 +51,7 @@ class FrameRateCheck:
         if gaps.size == 0:
             return
         gap_ms = float(np.median(gaps))
-        fps = 1000.0 / gap_ms if gap_ms > 0 else float("inf")
+        fps = 1000.0 / gap_ms
         if self.lowest_fps <= fps <= self.highest_fps:
             return
         unit = "seconds" if fps > self.highest_fps else "microseconds or another unit"
