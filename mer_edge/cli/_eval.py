@@ -27,7 +27,8 @@ from typing import Any
 
 from . import EXIT_OK, EXIT_PARTIAL
 from . import _checks as checks
-from ._models import TASK_OPTIONS, models_by_task, one_model, report_providers
+from ._models import (TASK_OPTIONS, add_backend_arguments, models_by_task, one_model,
+                      report_providers)
 
 
 def register(subparsers: Any) -> None:
@@ -51,11 +52,7 @@ def register(subparsers: Any) -> None:
                              "used for the task its metadata names")
     parser.add_argument("--spotter", type=Path, default=None, help="spotting model (.onnx)")
     parser.add_argument("--recognizer", type=Path, default=None, help="recognition model (.onnx)")
-    parser.add_argument("--backend", default="onnxruntime",
-                        help="onnxruntime, onnxruntime-cuda, onnxruntime-tensorrt or tensorrt")
-    parser.add_argument("--allow-fallback", action="store_true",
-                        help="let a GPU backend fall back to the CPU (the output names the "
-                             "provider each model ran on)")
+    add_backend_arguments(parser)
     parser.add_argument("--out", type=Path, default=None,
                         help="folder for report.json and plots (default: BENCH/../eval_<split>, "
                              "or ./eval_<dataset>)")

@@ -60,6 +60,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_backend_arguments(parser: Any) -> None:
+    """``--backend`` and ``--allow-fallback``, the same for ``run`` and ``eval``."""
+    from .._backends import BACKENDS, DEFAULT_BACKEND
+
+    parser.add_argument("--backend", default=DEFAULT_BACKEND,
+                        help=f"{', '.join(BACKENDS)} (default {DEFAULT_BACKEND})")
+    parser.add_argument("--allow-fallback", action="store_true",
+                        help="let a GPU backend fall back to the CPU (the output names the "
+                             "provider each model ran on)")
+
+
 def models_by_task(paths: Iterable[str | os.PathLike],
                    backend: str = "onnxruntime") -> dict[str, list[str]]:
     """The model files ``paths`` grouped by the task their metadata names, in order.

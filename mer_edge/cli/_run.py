@@ -40,7 +40,8 @@ import numpy as np
 from . import EXIT_OK, EXIT_PARTIAL
 from . import _checks as checks
 from .._errors import InputError, MerEdgeError
-from ._models import TASK_OPTIONS, models_by_task, one_model, report_providers
+from ._models import (TASK_OPTIONS, add_backend_arguments, models_by_task, one_model,
+                      report_providers)
 
 _QUIT_KEYS = (ord("q"), ord("Q"), 27)
 _WINDOW = "mer-edge"
@@ -74,11 +75,7 @@ def register(subparsers: Any) -> None:
     eng.add_argument("--spotter", metavar="PATH", help="spotting model (.onnx, or .engine)")
     eng.add_argument("--recognizer", metavar="PATH", help="recognition model (.onnx, or .engine)")
     eng.add_argument("--no-recognize", action="store_true", help="spotting only")
-    eng.add_argument("--backend", default="onnxruntime",
-                     help="onnxruntime, onnxruntime-cuda, onnxruntime-tensorrt or tensorrt")
-    eng.add_argument("--allow-fallback", action="store_true",
-                     help="let a GPU backend fall back to the CPU (the summary names the "
-                          "provider each model ran on)")
+    add_backend_arguments(eng)
     eng.add_argument("--max-faces", type=int, default=4, help="most faces tracked at once")
     checks.add_arguments(eng)
     parser.set_defaults(handler=run)
