@@ -7,6 +7,14 @@ with the best overall MEGC F1 (ties: best ME F1) is written into the model's
 ``detection`` metadata, where the engine picks it up.  Only validation
 subjects are used: never the test split.
 
+The replay applies the engine's rules with the engine's code: each face's
+detector is fed exactly the updates the engine fed it (a look-ahead
+spotter's scores under their lagged frames, the face's own span of frames),
+and the lighting check (``EngineOptions.max_brightness_change``) judges each
+interval on the face's recorded brightness.  ``--max-brightness-change``
+sets the limit the engine will run with (default: the engine's, 0.15;
+``none``: no check); the output names the one applied.
+
 The grid covers the adaptive threshold, the score floor, smoothing, the
 offset rule and how far the onset may walk back along the rise
 (``rise_onset_ms``; ``None`` keeps the first frame above the threshold).  The
@@ -31,15 +39,19 @@ import itertools
 import json
 import os
 import sys
+import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+import numpy as np
 import onnx
 
 from mer_edge._errors import DatasetError, InputError, MerEdgeError
+from mer_edge._lighting import is_lighting_change, recorded_brightness_change
 from mer_edge._modelmeta import METADATA_PREFIX
 from mer_edge._options import EngineOptions
+from mer_edge._results import SpottedInterval
 from mer_edge._spotting import IntervalDetector, SpottingParams
 from mer_edge.data.synth import read_bench_split
 from mer_edge.evaluation import BenchVideo, VideoRun, run_video, truth_from_interval
@@ -57,30 +69,85 @@ GRID: dict[str, Sequence[float | None]] = {
 }
 
 
-def replay(run: VideoRun, params: SpottingParams) -> list[tuple[str, int, int, str]]:
-    """Intervals the detector finds in a recorded run with ``params``."""
-    found = []
+#: The engine's lighting limit (``EngineOptions.max_brightness_change``), the replay's default.
+ENGINE_BRIGHTNESS_LIMIT: float | None = EngineOptions.max_brightness_change
+
+#: One interval found by a replay: ``(video_id, onset_frame, offset_frame, kind)``.
+Found = tuple[str, int, int, str]
+
+
+def lighting_recorded(run: VideoRun) -> bool:
+    """Whether ``run`` holds the brightness of every face it scored (older recordings do not)."""
+    return all(track_id in run.brightness for track_id in run.scores)
+
+
+def _detector_inputs(run: VideoRun) -> dict[int, list[tuple[int, float, float | None]]]:
+    """Per track, the updates the engine fed its interval detector.
+
+    A run recorded before they were kept gets every frame of the video with
+    the face's score where it had one (exact only for a spotter without
+    look-ahead and a face tracked from the first frame to the last).
+    """
+    if run.detector_inputs:
+        return run.detector_inputs
     frames = sorted(run.timestamps_ms)
-    for track_id, scores in run.scores.items():
-        detector = IntervalDetector(track_id, params)
-        intervals = []
-        for frame in frames:
-            intervals += detector.update(frame, run.timestamps_ms[frame], scores.get(frame))
+    return {track_id: [(frame, run.timestamps_ms[frame], scores.get(frame)) for frame in frames]
+            for track_id, scores in run.scores.items()}
+
+
+def _lit(run: VideoRun, interval: SpottedInterval, limit: float) -> bool:
+    """Whether the engine's lighting check leaves ``interval`` out (recorded brightness)."""
+    recorded = run.brightness[interval.track_id]
+    frames = sorted(recorded)
+    change = recorded_brightness_change(np.array(frames, dtype=np.int64),
+                                        np.array([recorded[f] for f in frames]), interval)
+    return is_lighting_change(change, limit)
+
+
+def replay(run: VideoRun, params: SpottingParams, *,
+           max_brightness_change: float | None = ENGINE_BRIGHTNESS_LIMIT,
+           fps_hint: float = 30.0) -> list[Found]:
+    """Intervals the engine would report on a recorded run with ``params``.
+
+    Each face's detector gets the updates the engine gave it; an interval
+    over which the face's brightness moved by more than
+    ``max_brightness_change`` (the engine's option of that name, None: no
+    check) is left out as the engine leaves it out.  ``fps_hint`` is the
+    frame rate the engine sized the smoothing with (the spotter's
+    ``window.fps`` unless ``EngineOptions.fps_hint`` says otherwise).
+
+    A run recorded without the faces' brightness (an older recording) keeps
+    every interval, with a warning that the lighting check was not replayed.
+    """
+    limit = max_brightness_change
+    if limit is not None and not lighting_recorded(run):
+        warnings.warn(f"{run.video.video_id}: recorded without the face's brightness: the "
+                      f"lighting check (max_brightness_change {limit:g}) is not replayed, "
+                      "its intervals are all kept", stacklevel=2)
+        limit = None
+    found = []
+    for track_id, updates in _detector_inputs(run).items():
+        detector = IntervalDetector(track_id, params, fps_hint)
+        intervals = [iv for update in updates for iv in detector.update(*update)]
         intervals += detector.flush()
-        found += [(run.video.video_id, iv.onset_frame, iv.offset_frame, iv.kind) for iv in intervals]
+        found += [(run.video.video_id, iv.onset_frame, iv.offset_frame, iv.kind)
+                  for iv in intervals if limit is None or not _lit(run, iv, limit)]
     return found
 
 
 def search(runs: Sequence[VideoRun], truth: Sequence[tuple[str, int, int, str]], k_ms: float,
-           grid: dict[str, Sequence[float | None]] = GRID
-           ) -> tuple[dict[str, float | None], dict[str, Any]]:
-    """Best parameters on the recorded runs and their scores."""
+           grid: dict[str, Sequence[float | None]] = GRID, *,
+           max_brightness_change: float | None = ENGINE_BRIGHTNESS_LIMIT,
+           fps_hint: float = 30.0) -> tuple[dict[str, float | None], dict[str, Any]]:
+    """Best parameters on the recorded runs and their scores (replayed as :func:`replay` does)."""
     best: tuple[tuple[float, float], dict[str, float | None], dict[str, Any]] | None = None
     names = sorted(grid)
     for values in itertools.product(*(grid[n] for n in names)):
         chosen = dict(zip(names, values))
         params = replace(SpottingParams(**chosen), k_ms=k_ms)
-        predicted = [item for run in runs for item in replay(run, params)]
+        predicted = [item for run in runs
+                     for item in replay(run, params, max_brightness_change=max_brightness_change,
+                                        fps_hint=fps_hint)]
         scores = spotting_scores(truth, predicted)
         key = (scores["all"]["f1"], scores["ME"]["f1"])
         if best is None or key > best[0]:
@@ -146,15 +213,29 @@ def read_validation(folders: Sequence[Path], *, allow_test: bool = False
     return videos, truth
 
 
-def _spotting_window_k_ms(model_path: Path) -> float:
-    """The model's spotting lag; refuses a missing file or a recognizer before any video runs."""
+def _spotting_window(model_path: Path) -> tuple[float, float]:
+    """The model's spotting lag ``k_ms`` and the frame rate its detectors assume.
+
+    Refuses a missing file or a recognizer before any video runs.
+    """
     from mer_edge._models import Model
 
     model = Model(model_path, expected_task="spotting")
     try:
-        return float(model.info.window["k_ms"])
+        return float(model.info.window["k_ms"]), float(model.info.window.get("fps", 30.0))
     finally:
         model.close()
+
+
+def _brightness_limit(text: str) -> float | None:
+    """``--max-brightness-change``: ``none``, or a limit the engine accepts."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return EngineOptions(max_brightness_change=float(text)).max_brightness_change
+    except ValueError as error:  # InputError is a ValueError
+        raise argparse.ArgumentTypeError(f"expected a fraction > 0 (e.g. 0.15) or none, "
+                                         f"got {text!r}") from error
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -169,19 +250,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--allow-test", action="store_true",
                         help="accept a split folder named test (the figures then say nothing "
                              "about unseen data)")
+    parser.add_argument("--max-brightness-change", type=_brightness_limit,
+                        default=ENGINE_BRIGHTNESS_LIMIT, metavar="FRACTION|none",
+                        help="the lighting limit the engine will run with "
+                             "(EngineOptions.max_brightness_change; default "
+                             f"{ENGINE_BRIGHTNESS_LIMIT}); none: the engine's check is off")
     args = parser.parse_args(argv)
     try:
         if args.out is not None:  # calibrating the shipped spotter is this tool's use
             check_model_output(args.out, replace_shipped=True)
-        k_ms = _spotting_window_k_ms(args.model)
+        k_ms, fps_hint = _spotting_window(args.model)
         videos, truth = read_validation(args.bench, allow_test=args.allow_test)
         options = EngineOptions(running_mode="file", spotting_model=str(args.model),
-                                recognize=False)
-        detection, scores = search(record_runs(videos, options), truth, k_ms)
+                                recognize=False, max_brightness_change=args.max_brightness_change)
+        detection, scores = search(record_runs(videos, options), truth, k_ms,
+                                   max_brightness_change=args.max_brightness_change,
+                                   fps_hint=fps_hint)
     except MerEdgeError as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
-    summary = {kind: {m: round(scores[kind][m], 4) for m in ("precision", "recall", "f1")}
-               for kind in ("ME", "MaE", "all")}
+    summary: dict[str, Any] = {
+        kind: {m: round(scores[kind][m], 4) for m in ("precision", "recall", "f1")}
+        for kind in ("ME", "MaE", "all")}
+    summary["max_brightness_change"] = args.max_brightness_change
+    print(f"{parser.prog}: replayed with " + (
+        "no lighting check (--max-brightness-change none)" if args.max_brightness_change is None
+        else f"the lighting check at max_brightness_change {args.max_brightness_change:g}"),
+        file=sys.stderr)
     if scores["all"]["f1"] <= 0:
         print(json.dumps({"detection": None, "val": summary}, sort_keys=True))
         parser.exit(1, f"{parser.prog}: no parameters find any interval of {len(truth)} on "

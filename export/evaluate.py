@@ -2,7 +2,9 @@
 
 * spotting: frame-level ROC AUC of the last-frame score, and MEGC interval
   F1 (IoU >= 0.5) of the engine's own :class:`~mer_edge._spotting.IntervalDetector`
-  run over the score stream of each validation video;
+  run over the score stream of each validation video, its intervals judged
+  by the engine's lighting check (``EngineOptions.max_brightness_change``,
+  :mod:`mer_edge._lighting`) on the video's aligned crops;
 * recognition: accuracy, UF1 and UAR in the MEGC three classes.
 """
 from __future__ import annotations
@@ -11,7 +13,11 @@ from typing import Any, Callable
 
 import numpy as np
 
+from mer_edge._lighting import crop_brightness, is_lighting_change, recorded_brightness_change
+from mer_edge._options import EngineOptions
+from mer_edge._results import SpottedInterval
 from mer_edge._spotting import IntervalDetector, SpottingParams
+from mer_edge.data.prepare import AlignedVideo
 from mer_edge.data.schema import MEGC_CLASSES
 from mer_edge.metrics import recognition_scores, spotting_scores
 
@@ -58,13 +64,28 @@ def score_videos(data: SpottingSet, predict: Predict, batch: int = 256) -> list[
     return results
 
 
+def _lit(video: AlignedVideo, interval: SpottedInterval, limit: float | None) -> bool:
+    """Whether the engine's lighting check leaves out ``interval`` (frames are positions in ``video``)."""
+    if limit is None:
+        return False
+    first = interval.onset_frame
+    seen = first + np.flatnonzero(video.found[first:interval.offset_frame + 1])
+    change = recorded_brightness_change(seen, crop_brightness(video.crops[seen]), interval)
+    return is_lighting_change(change, limit)
+
+
 def spotting_metrics(data: SpottingSet, predict: Predict,
                      params: SpottingParams | None = None,
-                     scored: list[np.ndarray] | None = None) -> dict[str, Any]:
+                     scored: list[np.ndarray] | None = None, *,
+                     max_brightness_change: float | None = EngineOptions.max_brightness_change
+                     ) -> dict[str, Any]:
     """Frame AUC and MEGC interval scores of a spotter on a split.
 
     ``scored`` reuses the output of :func:`score_videos` (e.g. to compare
-    detector parameters without running the model again).
+    detector parameters without running the model again).  Intervals over
+    which the face's brightness moved by more than ``max_brightness_change``
+    (the engine's option; None: no check) are left out, as the engine
+    leaves them out.
     """
     params = params or SpottingParams(k_ms=data.k_ms)
     all_scores, all_labels = [], []
@@ -82,7 +103,8 @@ def spotting_metrics(data: SpottingSet, predict: Predict,
         for index, (stamp, score) in enumerate(zip(video.video.timestamps_ms, scores)):
             spotted.extend(detector.update(index, float(stamp), None if np.isnan(score) else float(score)))
         spotted.extend(detector.flush())
-        pred.extend((video.key, s.onset_frame, s.offset_frame, s.kind) for s in spotted)
+        pred.extend((video.key, s.onset_frame, s.offset_frame, s.kind) for s in spotted
+                    if not _lit(video.video, s, max_brightness_change))
     scores_all = np.concatenate(all_scores) if all_scores else np.zeros(0)
     labels_all = np.concatenate(all_labels) if all_labels else np.zeros(0)
     megc = spotting_scores(truth, pred)

@@ -11,7 +11,7 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from ._features import frame_channels, recognition_clip, sample_positions, score
 from ._flow import FlowEstimator
 from ._frontend import FaceLandmarker
 from ._lifecycle import Closeable
-from ._lighting import brightness_change
+from ._lighting import brightness_change, is_lighting_change
 from ._models import Model
 from ._options import EngineOptions
 from ._results import FaceTrack, MicroExpression, SpottedInterval
@@ -32,10 +32,12 @@ from ._telemetry import StageTimer
 from ._timestamps import FrameRateCheck
 from ._tracking import FaceTracker
 
-__all__ = ["Engine", "FrameResult", "CropObserver"]
+__all__ = ["Engine", "FrameResult", "CropObserver", "ScoreObserver"]
 
 #: ``(track_id, frame_index, timestamp_ms, crop) -> None``
 CropObserver = Callable[[int, int, float, np.ndarray], None]
+#: ``(track_id, frame_index, timestamp_ms, score or None) -> None``
+ScoreObserver = Callable[[int, int, float, Optional[float]], None]
 
 _LANDMARKS = 478
 _RING_MARGIN_MS = 1_500.0
@@ -110,6 +112,7 @@ class Engine(Closeable):
         self._rate_check = FrameRateCheck()
         self.timer = StageTimer()
         self._crop_observers: list[CropObserver] = []
+        self._score_observers: list[ScoreObserver] = []
         self._closed = False
 
     @classmethod
@@ -150,6 +153,18 @@ class Engine(Closeable):
         evaluate a recognizer on known intervals.
         """
         self._crop_observers.append(observer)
+
+    def add_score_observer(self, observer: "ScoreObserver") -> None:
+        """Call ``observer(track_id, frame_index, timestamp_ms, score)`` with every detector input.
+
+        Each face's interval detector is fed one score per update, in order:
+        ``score`` None where the face was not scored (warming up, missed);
+        the frame is the one the score belongs to (for a look-ahead spotter
+        the lagged frame, not the newest).  Replaying these updates through an
+        :class:`~mer_edge._spotting.IntervalDetector` gives the intervals the
+        engine's detector gave (what the detection calibration does).
+        """
+        self._score_observers.append(observer)
 
     def stats(self) -> dict[str, object]:
         """Per-stage ms/frame, fps and face count so far.
@@ -324,13 +339,20 @@ class Engine(Closeable):
         for track, score in scored:
             target = self._scored_frame(track, index, stamp)
             if target is not None:
-                closed.extend(self._recognise(track, track.detector.update(*target, score)))
+                closed.extend(self._recognise(track, self._feed_detector(track, *target, score)))
         if self._score_lag_ms > 0:
             return closed  # a lagged detector only advances with its own face's frames
         for track_id, track in self._tracks.items():
             if track_id not in seen:  # face missed this frame: advance its detector
-                closed.extend(self._recognise(track, track.detector.update(index, stamp, None)))
+                closed.extend(self._recognise(track, self._feed_detector(track, index, stamp, None)))
         return closed
+
+    def _feed_detector(self, track: _Track, frame_index: int, stamp: float,
+                       score: float | None) -> list[SpottedInterval]:
+        """One update of ``track``'s interval detector, shown to the score observers first."""
+        for observer in self._score_observers:
+            observer(track.track_id, frame_index, stamp, score)
+        return track.detector.update(frame_index, stamp, score)
 
     def _scored_frame(self, track: _Track, index: int, stamp: float) -> tuple[int, float] | None:
         """(frame index, timestamp) the current score belongs to; None if already scored.
@@ -389,8 +411,7 @@ class Engine(Closeable):
             return intervals
         kept = []
         for interval in intervals:
-            change = brightness_change(track.ring, interval)
-            if change is not None and change > limit:
+            if is_lighting_change(brightness_change(track.ring, interval), limit):
                 self._lighting_changes += 1
             else:
                 kept.append(interval)

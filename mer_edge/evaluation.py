@@ -37,6 +37,7 @@ from ._engine import Engine
 from ._errors import DatasetError, SourceError
 from ._features import recognition_clip, sample_positions
 from ._flow import FlowEstimator
+from ._lighting import crop_brightness
 from ._models import Model, default_model_path
 from ._options import EngineOptions
 from ._results import MicroExpression
@@ -87,6 +88,16 @@ class VideoRun:
     (one that cannot be decoded), None when it played to the end.
     ``not_reported`` counts the intervals the engine's checks left out
     (``Engine.stats()``: ``me_not_still``, ``lighting_changes``).
+
+    What replaying the engine's interval detection needs
+    (:func:`mer_edge_export.calibrate.replay`): ``detector_inputs``, per
+    track, every ``(frame, timestamp_ms, score or None)`` its detector was
+    fed, in order (``Engine.add_score_observer``; a look-ahead spotter's
+    score under its lagged frame), and ``brightness``, per track and frame,
+    the aligned crop's mean grey level the lighting check judges
+    (``_lighting.crop_brightness``).  ``scores`` keeps each score under the
+    frame its window ends at.  Runs recorded before these two fields existed
+    have them empty.
     """
 
     video: BenchVideo
@@ -98,6 +109,9 @@ class VideoRun:
     events: list[MicroExpression] = field(default_factory=list)
     scores: dict[int, dict[int, float]] = field(default_factory=lambda: defaultdict(dict))
     timestamps_ms: dict[int, float] = field(default_factory=dict)
+    detector_inputs: dict[int, list[tuple[int, float, float | None]]] = field(
+        default_factory=lambda: defaultdict(list))
+    brightness: dict[int, dict[int, float]] = field(default_factory=lambda: defaultdict(dict))
     crops: dict[int, dict[int, np.ndarray]] = field(default_factory=lambda: defaultdict(dict))
 
     @property
@@ -124,12 +138,21 @@ def run_video(video: BenchVideo, options: EngineOptions, *,
         if wanted is None or frame_index in wanted:
             run.crops[track_id][frame_index] = crop.copy()
 
+    def note_brightness(track_id: int, frame_index: int, _stamp: float, crop: np.ndarray) -> None:
+        run.brightness[track_id][frame_index] = float(crop_brightness(crop[None])[0])
+
+    def note_detector_input(track_id: int, frame_index: int, stamp: float,
+                            score: float | None) -> None:
+        run.detector_inputs[track_id].append((frame_index, stamp, score))
+
     def note_declared(_done: int, total: int | None) -> None:
         run.declared_frames = total
 
     with Engine.from_options(replace(options, running_mode="file", result_callback=None)) as engine:
         if keep_crops is not False:
             engine.add_crop_observer(keep)
+        engine.add_crop_observer(note_brightness)
+        engine.add_score_observer(note_detector_input)
         first = last = None
         for result in engine.run(video.path, fps=video.fps, progress=note_declared):
             run.events.extend(result.events)

@@ -199,7 +199,8 @@ def test_a_lamp_moved_is_not_reported_as_an_expression(videos):
 
 
 def test_brightness_change_is_measured_from_the_onset_over_the_interval():
-    from mer_edge._lighting import brightness_change
+    from mer_edge._lighting import (brightness_change, crop_brightness, is_lighting_change,
+                                    recorded_brightness_change)
     from mer_edge._results import SpottedInterval
     from mer_edge._ringbuffer import FrameRing
 
@@ -214,6 +215,15 @@ def test_brightness_change_is_measured_from_the_onset_over_the_interval():
 
     assert brightness_change(ring, interval(1, 6)) == pytest.approx(0.30)
     assert brightness_change(ring, interval(5, 6)) == 0.0
+    # the replay of recorded brightness (calibration) measures the same
+    frames = ring.frame_indices[ring.last_slots(len(ring))]
+    recorded = crop_brightness(ring.crops[ring.last_slots(len(ring))])
+    for onset, offset in [(1, 6), (5, 6), (0, 3)]:
+        assert (recorded_brightness_change(frames, recorded, interval(onset, offset))
+                == brightness_change(ring, interval(onset, offset)))
+    assert recorded_brightness_change(frames[2:], recorded[2:], interval(1, 6)) is None
+    assert [is_lighting_change(change, limit) for change, limit in
+            [(0.3, 0.15), (0.15, 0.15), (None, 0.15), (0.3, None)]] == [True, False, False, False]
     for i in range(7, 20):  # the onset leaves the ring: nothing to compare with
         ring.push(i, i * 33.3, np.full((8, 8), 100, np.uint8), np.zeros((1, 2)))
     assert brightness_change(ring, interval(1, 6)) is None
