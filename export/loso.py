@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from mer_edge._errors import DatasetError, InputError, MerEdgeError
+from mer_edge._errors import DatasetError, InputError, MerEdgeError, reworded
 from mer_edge._options import EngineOptions
 
 from .checkpoint import changed_settings, write_json_atomically
@@ -106,7 +106,7 @@ def _method_task(method: str, tiny: bool) -> str:
     try:
         return load_config(method, tiny=tiny).task
     except InputError as error:
-        raise InputError(f"{error}; or {LINEAR!r} (the FACS-linear recognizer)") from error
+        raise reworded(error, suffix=f"; or {LINEAR!r} (the FACS-linear recognizer)") from error
 
 
 def _split_subjects(split: Split) -> list[str]:
@@ -280,8 +280,8 @@ def _check_pretraining(settings: LosoSettings, subjects: Sequence[str], cache: P
         try:
             pair_pretrain_material(config, source.split("train"), cache)
         except DatasetError as error:
-            raise DatasetError(f"fold of held-out subject {subject} (checked before any fold "
-                               f"trains): {error}") from error
+            raise reworded(error, prefix=f"fold of held-out subject {subject} (checked before "
+                                         "any fold trains): ") from error
         if config.pretrain_videos:  # the same videos for every fold
             return
     log(f"pre-training data checked for {len(subjects)} folds")
@@ -352,7 +352,7 @@ def _run_fold(settings: LosoSettings, task: str, subject: str,
         model, val_metrics = _train_fold(settings, source, fold_dir, resume=resume, cache=cache,
                                          log=log)
     except DatasetError as error:
-        raise DatasetError(f"fold of held-out subject {subject}: {error}") from error
+        raise reworded(error, prefix=f"fold of held-out subject {subject}: ") from error
     report = _evaluate_fold(held_out, model, task)
     return {"subject": subject, "train_subjects": train_subjects, "val_subjects": val_subjects,
             "model": str(model), "val_metrics": val_metrics,

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from mer_edge._errors import DatasetError, InputError, MerEdgeError
+from mer_edge._errors import DatasetError, InputError, MerEdgeError, reworded
 from mer_edge.data.prepare import AlignedVideo, cached_alignment
 from mer_edge.data.schema import Interval
 
@@ -417,8 +417,8 @@ def train(config: TrainConfig, source: DataSource, out: Path, *, seed: int = 0,
     except MerEdgeError as error:
         if run.state.epoch < 0:
             raise
-        raise type(error)(f"{error} ({out} keeps the epochs finished so far: go on with --resume "
-                          "once this is mended)") from error
+        raise reworded(error, suffix=f" ({out} keeps the epochs finished so far: go on with "
+                                     "--resume once this is mended)") from error
     result = {
         "config": config.to_json(), "method": METHOD_NAMES[config.method], "seed": seed,
         "params": count_params(trainer.model), "val_metrics": run.state.best_metrics,

@@ -17,7 +17,7 @@ import numpy as np
 
 from ._alignment import CROP_SIZE, FaceAligner
 from ._apex import refine_apex
-from ._errors import InputError, ModelError
+from ._errors import InputError, ModelError, reworded
 from ._features import frame_channels, recognition_clip, sample_positions, scored_time, window_times
 from ._flow import FlowEstimator
 from ._frontend import FaceLandmarker
@@ -509,5 +509,5 @@ def detection_params(spotter: Model, options: EngineOptions) -> SpottingParams:
     except InputError as error:
         if not overrides:
             raise
-        raise InputError(f"spotting_overrides {overrides} over the detection parameters of "
-                         f"{spotter.path.name}: {error}") from error
+        raise reworded(error, prefix=f"spotting_overrides {overrides} over the detection "
+                                     f"parameters of {spotter.path.name}: ") from error

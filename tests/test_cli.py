@@ -465,3 +465,29 @@ def test_eval_table_recognition_without_samples_is_na():
     assert _table(empty) == "recognition on 0 true MEs: accuracy n/a  UF1 n/a  UAR n/a"
     one = {"recognition": {"samples": 1, "accuracy": 1.0, "uf1": 1.0, "uar": 1.0}}
     assert _table(one) == "recognition on 1 true MEs: accuracy 1.000  UF1 1.000  UAR 1.000"
+
+
+@needs_video
+def test_an_engine_error_named_by_run_keeps_its_class_and_attributes():
+    """``run`` prefixes the engine's error with the source and frame; a DatasetError's
+    location (path, row, column) and the error itself stay reachable."""
+    from types import SimpleNamespace
+
+    from mer_edge import DatasetError
+    from mer_edge._sources import open_source
+    from mer_edge.cli._run import _feed
+
+    failure = DatasetError("no such clip", path="sheet.csv", row=3, column="video")
+
+    class FailingAtFrame2:
+        def process(self, image, timestamp_ms):
+            if timestamp_ms > 50:
+                raise failure
+            return SimpleNamespace(events=[], faces=[])
+
+    session = SimpleNamespace(image=None, on_result=lambda result: None, stop=False)
+    with open_source(IMAGE_FOLDER) as frames:
+        named = _feed(FailingAtFrame2(), frames, session, None)
+    assert type(named) is DatasetError and named.__cause__ is failure
+    assert (named.path, named.row, named.column) == ("sheet.csv", 3, "video")
+    assert str(named) == f"{IMAGE_FOLDER}, frame 2: {failure}"
