@@ -34,7 +34,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from ._errors import InputError, SourceError
+from ._errors import InputError, MerEdgeError, SourceError
 from ._lifecycle import Closeable
 
 __all__ = ["Frame", "FrameSource", "open_source", "image_files", "IMAGE_EXTENSIONS", "DEFAULT_FPS"]
@@ -161,7 +161,8 @@ class _ImageReader(_Reader):
         path = self._paths[self._next]
         image = cv2.imread(path, cv2.IMREAD_COLOR)
         if image is None:
-            raise SourceError(f"cannot decode image {path}")
+            raise SourceError(f"stopped after {self._next} of {len(self._paths)} images: "
+                              f"{path} cannot be decoded")
         self._next += 1
         return image
 
@@ -214,7 +215,11 @@ class FrameSource(Closeable):
 
     @property
     def error(self) -> str | None:
-        """Why iteration stopped early (a decode error), ``None`` otherwise."""
+        """Why iteration stopped early, ``None`` otherwise.
+
+        An image folder's image that cannot be decoded (the message names it
+        and the images played), or a decoder's error.
+        """
         return self._error
 
     # -- iteration -------------------------------------------------------------
@@ -230,7 +235,7 @@ class FrameSource(Closeable):
         try:
             image = self._reader.read()
         except Exception as exc:  # noqa: BLE001 - decoders raise many types; all end the source
-            self._error = f"{type(exc).__name__}: {exc}"
+            self._error = str(exc) if isinstance(exc, MerEdgeError) else f"{type(exc).__name__}: {exc}"
             _log.warning("source %s: stopped after %d frames: %s", self.name, self._read,
                          self._error)
             image = None

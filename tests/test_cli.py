@@ -308,14 +308,16 @@ def test_a_source_that_stops_early_exits_1_after_writing_everything(tmp_path):
     from mer_edge._sources import image_files
 
     folder = _copy(IMAGE_FOLDER, tmp_path)
-    Path(image_files(folder)[20]).write_bytes(b"not an image")
+    broken = image_files(folder)[20]
+    Path(broken).write_bytes(b"not an image")
     tracks = tmp_path / "T.jsonl"
     result = _cli("run", str(folder), "--tracks", str(tracks), "--no-progress")
     assert result.returncode == 1, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     assert {row["frame"] for row in _lines(tracks)} == set(range(20))
     assert "run: 20 frames" in result.stdout
-    assert "stopped early" in result.stderr and "cannot decode image" in result.stderr
+    assert (f"the source stopped early: stopped after 20 of 30 images: {broken} cannot be decoded"
+            in result.stderr)
     assert "30 fps assumed; --fps sets the frame rate" in result.stderr
 
 
