@@ -85,7 +85,8 @@ class VideoRun:
     container count, which may be an estimate), None when unknown.
     ``stopped_early`` is the source's own account (``FrameSource.error``) of
     why it ended early: the image of a folder that cannot be decoded, with
-    the images played; None when it played to the end.
+    the images played, or a video file that ends well short of the frame
+    count its container declares; None when it played to the end.
     ``not_reported`` counts the intervals the engine's checks left out
     (``Engine.stats()``: ``me_not_still``, ``lighting_changes``).
     """
@@ -317,9 +318,10 @@ def evaluate(videos: Sequence[BenchVideo], truth: Sequence[TruthInterval], *,
     Each video's labelled MEs are recognised as soon as the engine is done
     with it, keeping only the crops they need, so long datasets fit in
     memory.  A video that cannot be read (:class:`~mer_edge.SourceError`),
-    or an image folder that stops before its last image (one that cannot be
-    decoded), is listed under ``failed_videos`` and its truth left out of
-    the scores; the other videos are still evaluated.  Truth that ends past
+    an image folder that stops before its last image (one that cannot be
+    decoded), or a video file that ends well short of the frame count its
+    container declares (truncated), is listed under ``failed_videos`` and
+    its truth left out of the scores; the other videos are still evaluated.  Truth that ends past
     the last frame its video decoded is listed under ``skipped_intervals``
     (appended to any the ``context`` brings) and left out too.
 

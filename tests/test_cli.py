@@ -493,3 +493,21 @@ def test_an_engine_error_named_by_run_keeps_its_class_and_attributes():
     assert type(named) is DatasetError and named.__cause__ is failure
     assert (named.path, named.row, named.column) == ("sheet.csv", 3, "video")
     assert str(named) == f"{IMAGE_FOLDER}, frame 2: {failure}"
+
+
+@needs_video
+def test_a_truncated_video_file_exits_1_naming_the_frames_read_and_declared(tmp_path):
+    video = tmp_path / "video_01.mp4"
+    data = (SHARED / "videos" / "video_01.mp4").read_bytes()
+    video.write_bytes(data[:len(data) * 6 // 10])
+    capture = cv2.VideoCapture(str(video))
+    declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    capture.release()
+    out = tmp_path / "E.jsonl"
+    result = _cli("run", str(video), "--out", str(out), "--no-progress")
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and out.is_file()
+    read = int(result.stdout.split("run: ", 1)[1].split(" frames", 1)[0])
+    assert 0 < read < declared - 3
+    assert (f"the source stopped early: stopped after {read} of the {declared} frames the "
+            f"container of {video} declares" in result.stderr)

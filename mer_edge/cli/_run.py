@@ -20,7 +20,8 @@ files; the event lines printed while running show seconds since the first
 frame instead.
 
 Exit status: 0; 1 when the source stopped early (an unreadable image or
-frame: everything before it is written); 2 for an error; 130 when
+frame, a video file well short of the frame count its container declares:
+everything before it is written); 2 for an error; 130 when
 interrupted (Ctrl-C: the open intervals and the summary are written first).  When the engine
 fails mid-stream (a resolution change...), the events still open are
 written and the summary printed before the error.
