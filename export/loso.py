@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from mer_edge._errors import DatasetError, InputError, MerEdgeError
+from mer_edge._errors import DatasetError, InputError, MerEdgeError, reworded
 from mer_edge._options import EngineOptions
 
 from .checkpoint import changed_settings, write_json_atomically
@@ -58,6 +58,7 @@ from .config import load_config
 from .data import DatasetCopy, Split, keyed_intervals
 from .loso_plan import bench_copies, chosen_folds, plan_folds
 from .loso_pooling import fold_figures, pooled_figures
+from .threads import add_threads_option, use_threads
 from .train import (PAIR_PRETRAINING, DataSource, add_pretrain_videos_option, check_common_options,
                     pair_pretrain_material)
 
@@ -106,7 +107,7 @@ def _method_task(method: str, tiny: bool) -> str:
     try:
         return load_config(method, tiny=tiny).task
     except InputError as error:
-        raise InputError(f"{error}; or {LINEAR!r} (the FACS-linear recognizer)") from error
+        raise reworded(error, suffix=f"; or {LINEAR!r} (the FACS-linear recognizer)") from error
 
 
 def _split_subjects(split: Split) -> list[str]:
@@ -168,7 +169,7 @@ def _evaluate_fold(held_out: Sequence[tuple[DatasetCopy, str]], model: Path, tas
 
 def run_loso(settings: LosoSettings, out: str | Path, *, subjects: Sequence[str] = (),
              resume: bool = False, cache: str | Path | None = None, jobs: int = 1,
-             threads: int = 0, log: Log | None = None) -> dict[str, Any]:
+             threads: int | None = None, log: Log | None = None) -> dict[str, Any]:
     """Cross-validate a method on a dataset (or several), one held-out subject at a time.
 
     Args:
@@ -180,7 +181,7 @@ def run_loso(settings: LosoSettings, out: str | Path, *, subjects: Sequence[str]
         cache: alignment cache (default ``<out>/_cache``).
         jobs: folds run at once, each in its own process (finished folds are
             written as they come; ``loso.json`` lists them in subject order).
-        threads: torch threads of each fold process (0: the cores shared out).
+        threads: torch threads of each fold process (None: the cores shared out).
         log: receives progress lines.
 
     Returns:
@@ -280,8 +281,8 @@ def _check_pretraining(settings: LosoSettings, subjects: Sequence[str], cache: P
         try:
             pair_pretrain_material(config, source.split("train"), cache)
         except DatasetError as error:
-            raise DatasetError(f"fold of held-out subject {subject} (checked before any fold "
-                               f"trains): {error}") from error
+            raise reworded(error, prefix=f"fold of held-out subject {subject} (checked before "
+                                         "any fold trains): ") from error
         if config.pretrain_videos:  # the same videos for every fold
             return
     log(f"pre-training data checked for {len(subjects)} folds")
@@ -310,14 +311,11 @@ class _FoldTask:
 
 def _run_in_worker(fold: _FoldTask, threads: int) -> dict[str, Any]:
     """A fold in a worker process: its own torch threads, log lines tagged with the subject."""
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
+    use_threads(threads)
     return fold.run(lambda line: print(f"[{fold.subject}] {line}", flush=True))
 
 
-def _run_folds(tasks: Sequence[_FoldTask], jobs: int, threads: int, log: Log
+def _run_folds(tasks: Sequence[_FoldTask], jobs: int, threads: int | None, log: Log
                ) -> Iterator[tuple[_FoldTask, dict[str, Any]]]:
     """Each fold with its result, in order (one job) or as they finish (several)."""
     if jobs <= 1 or len(tasks) <= 1:
@@ -352,7 +350,7 @@ def _run_fold(settings: LosoSettings, task: str, subject: str,
         model, val_metrics = _train_fold(settings, source, fold_dir, resume=resume, cache=cache,
                                          log=log)
     except DatasetError as error:
-        raise DatasetError(f"fold of held-out subject {subject}: {error}") from error
+        raise reworded(error, prefix=f"fold of held-out subject {subject}: ") from error
     report = _evaluate_fold(held_out, model, task)
     return {"subject": subject, "train_subjects": train_subjects, "val_subjects": val_subjects,
             "model": str(model), "val_metrics": val_metrics,
@@ -400,8 +398,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--tiny", action="store_true", help="tiny configurations (tests)")
     parser.add_argument("--resume", action="store_true", help="go on with an unfinished LOSO folder")
     parser.add_argument("--cache", type=Path, default=None, help="alignment cache (default <out>/_cache)")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="torch threads (per fold with --jobs; 0: default)")
+    add_threads_option(parser)
     parser.add_argument("--jobs", type=int, default=1,
                         help="folds trained at once, one process each (default 1)")
     add_pretrain_videos_option(parser)
@@ -409,10 +406,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     check_common_options(parser, args)
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    use_threads(args.threads)
     out = args.out
     try:
         copies = _copies(parser, args)

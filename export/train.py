@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from mer_edge._errors import DatasetError, InputError, MerEdgeError
+from mer_edge._errors import DatasetError, InputError, MerEdgeError, reworded
 from mer_edge.data.prepare import AlignedVideo, cached_alignment
 from mer_edge.data.schema import Interval
 
@@ -48,6 +48,7 @@ from .data import (DatasetCopy, RecognitionSet, Split, SpottingSet, check_pair_s
                    unlabelled_windows)
 from .evaluate import recognition_metrics, spotting_metrics, tune_detector
 from .models import METHOD_NAMES, build_model, count_params
+from .threads import add_threads_option, use_threads
 
 __all__ = ["main", "train", "DataSource", "add_pretrain_videos_option", "check_common_options",
            "pair_pretrain_material", "interrupted_message", "PAIR_PRETRAINING"]
@@ -417,8 +418,8 @@ def train(config: TrainConfig, source: DataSource, out: Path, *, seed: int = 0,
     except MerEdgeError as error:
         if run.state.epoch < 0:
             raise
-        raise type(error)(f"{error} ({out} keeps the epochs finished so far: go on with --resume "
-                          "once this is mended)") from error
+        raise reworded(error, suffix=f" ({out} keeps the epochs finished so far: go on with "
+                                     "--resume once this is mended)") from error
     result = {
         "config": config.to_json(), "method": METHOD_NAMES[config.method], "seed": seed,
         "params": count_params(trainer.model), "val_metrics": run.state.best_metrics,
@@ -449,11 +450,9 @@ def add_pretrain_videos_option(parser: argparse.ArgumentParser) -> None:
 
 
 def check_common_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Refuse out-of-range values of the options train and LOSO share (``--val-fraction``, ``--threads``)."""
+    """Refuse out-of-range values of the options train and LOSO share (``--val-fraction``)."""
     if not 0 < args.val_fraction < 1:
         parser.error(f"--val-fraction must be between 0 and 1, got {args.val_fraction}")
-    if args.threads < 0:
-        parser.error(f"--threads must be 0 (default) or more, got {args.threads}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -481,7 +480,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tiny", action="store_true", help="tiny configuration (tests)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    add_threads_option(parser)
     add_pretrain_videos_option(parser)
     parser.add_argument("--loso", action="store_true",
                         help="leave-one-subject-out cross-validation instead of one run: the other "
@@ -493,8 +492,7 @@ def main(argv: list[str] | None = None) -> None:
                      "python -m mer_edge_export.linear_recognizer --bench DIR --out FILE.onnx, "
                      "cross-validate it with mer-edge-loso linear, or rebuild the shipped one "
                      "with python -m mer_edge_export.recipe")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    use_threads(args.threads)
     out = args.out
     try:
         config = load_config(args.config, tiny=args.tiny, pretrain_videos=args.pretrain_videos)

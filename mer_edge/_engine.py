@@ -10,14 +10,15 @@ from __future__ import annotations
 import math
 import os
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Callable, ContextManager, Iterator, Optional
 
 import numpy as np
 
 from ._alignment import CROP_SIZE, FaceAligner
 from ._apex import refine_apex
-from ._errors import InputError, ModelError
+from ._errors import InputError, ModelError, reworded
 from ._features import frame_channels, recognition_clip, sample_positions, scored_time, window_times
 from ._flow import FlowEstimator
 from ._frontend import FaceLandmarker
@@ -31,6 +32,9 @@ from ._spotting import IntervalDetector, SpottingParams
 from ._telemetry import StageTimer
 from ._timestamps import FrameRateCheck
 from ._tracking import FaceTracker
+
+if TYPE_CHECKING:
+    from ._sources import FrameSource
 
 __all__ = ["Engine", "FrameResult", "CropObserver", "ScoreObserver"]
 
@@ -418,12 +422,14 @@ class Engine(Closeable):
         return kept
 
     # -- sources ------------------------------------------------------------------
-    def run(self, source: str | int | os.PathLike, *, fps: float | None = None,
+    def run(self, source: str | int | os.PathLike | FrameSource, *, fps: float | None = None,
             progress: Callable[[int, int | None], None] | None = None) -> Iterator[FrameResult]:
         """Iterate over a file, folder or stream (``running_mode="file"``).
 
-        The final :class:`FrameResult` carries the events closed by the end of
-        the stream (``flush``).  Nothing is dropped.
+        ``source`` is a path, camera index or URL, or a ``FrameSource``
+        already opened (``mer_edge._sources.open_source``, not live) whose
+        ``error`` the caller reads afterwards; the caller closes it.  The final :class:`FrameResult` carries the events closed
+        by the end of the stream (``flush``).  Nothing is dropped.
         """
         if self.options.running_mode != "file":
             raise InputError(f"run() needs running_mode 'file', the engine is in "
@@ -484,11 +490,9 @@ class Engine(Closeable):
             return self._last_timestamp + 1e-3
         return stamp
 
-    def _iterate(self, source: str | int | os.PathLike, *, fps: float | None,
+    def _iterate(self, source: str | int | os.PathLike | FrameSource, *, fps: float | None,
                  progress: Callable[[int, int | None], None] | None) -> Iterator[FrameResult]:
-        from ._sources import open_source
-
-        with open_source(source, fps=fps, live=False) as frames:
+        with _file_source(source, fps) as frames:
             left_open = self._new_stream()
             if left_open is not None:
                 yield left_open
@@ -502,6 +506,21 @@ class Engine(Closeable):
         tail = self._end_of_stream()
         if tail is not None:
             yield tail
+
+
+def _file_source(source: str | int | os.PathLike | FrameSource,
+                 fps: float | None) -> ContextManager[FrameSource]:
+    """``source`` opened to be played frame by frame; one already open is used as it is."""
+    from ._sources import FrameSource, open_source
+
+    if not isinstance(source, FrameSource):
+        return open_source(source, fps=fps, live=False)
+    if fps is not None:
+        raise InputError(f"fps: {source.name} is already open; give the fps to open_source()")
+    if source.is_live:
+        raise InputError(f"run() plays every frame; {source.name} is live (it drops frames): "
+                         "open it with live=False, or use run_live()")
+    return nullcontext(source)
 
 
 def detection_params(spotter: Model, options: EngineOptions) -> SpottingParams:
@@ -530,5 +549,5 @@ def detection_params(spotter: Model, options: EngineOptions) -> SpottingParams:
     except InputError as error:
         if not overrides:
             raise
-        raise InputError(f"spotting_overrides {overrides} over the detection parameters of "
-                         f"{spotter.path.name}: {error}") from error
+        raise reworded(error, prefix=f"spotting_overrides {overrides} over the detection "
+                                     f"parameters of {spotter.path.name}: ") from error

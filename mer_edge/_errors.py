@@ -7,6 +7,8 @@ idiomatic ``except ValueError`` code keeps working.
 """
 from __future__ import annotations
 
+from typing import TypeVar
+
 __all__ = [
     "MerEdgeError",
     "InputError",
@@ -59,3 +61,25 @@ class DatasetError(MerEdgeError, ValueError):
 
 class TimestampWarning(UserWarning):
     """Frame timestamps that do not look like milliseconds (seconds, microseconds)."""
+
+
+_Error = TypeVar("_Error", bound=BaseException)
+
+
+def reworded(error: _Error, *, prefix: str = "", suffix: str = "") -> _Error:
+    """A copy of ``error`` whose message reads ``prefix + str(error) + suffix``.
+
+    For re-raising an error with where it happened (the source and frame, the
+    fold) without losing what it is: the copy keeps the class and every
+    attribute (:class:`DatasetError`'s ``path``, ``row``, ``column``), its
+    ``__init__`` is not called again (so classes whose constructor takes other
+    arguments work), its traceback is the original's, and the original stays
+    reachable as ``__cause__``.  ``BaseException.add_note`` would do the same
+    from Python 3.11; this works on 3.10 and keeps the message one line.
+    """
+    copy = type(error).__new__(type(error))
+    copy.__dict__.update(vars(error))
+    copy.args = (f"{prefix}{error}{suffix}",)
+    copy.__cause__ = error
+    copy.__suppress_context__ = True
+    return copy.with_traceback(error.__traceback__)

@@ -15,6 +15,14 @@ timestamps in milliseconds:
   queue that drops the *oldest* frame when the consumer falls behind, so the
   camera is never blocked; :attr:`FrameSource.dropped` counts the drops.
 
+A source that ends early says why in :attr:`FrameSource.error`: an image of a
+folder that cannot be decoded, a decoder's error, or a video file that ends
+well short of the frame count its container declares (OpenCV just stops
+returning frames of a truncated file).  Containers' counts are estimates (a
+WMV that declares 90 frames decodes 88), so a file counts as ended early only
+when it is more than :data:`SHORT_FILE_FRAMES` frames *and* more than
+:data:`SHORT_FILE_FRACTION` of its declared count short.
+
 Orientation: video rotation metadata is applied (OpenCV's
 ``CAP_PROP_ORIENTATION_AUTO``, or a rotation here when the backend cannot), and
 still images are read with their EXIF orientation applied.
@@ -34,10 +42,11 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from ._errors import InputError, SourceError
+from ._errors import InputError, MerEdgeError, SourceError
 from ._lifecycle import Closeable
 
-__all__ = ["Frame", "FrameSource", "open_source", "image_files", "IMAGE_EXTENSIONS", "DEFAULT_FPS"]
+__all__ = ["Frame", "FrameSource", "open_source", "image_files", "IMAGE_EXTENSIONS", "DEFAULT_FPS",
+           "SHORT_FILE_FRAMES", "SHORT_FILE_FRACTION"]
 
 _log = logging.getLogger(__name__)
 
@@ -45,6 +54,10 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 """File name endings read as still images (case-insensitive)."""
 DEFAULT_FPS = 30.0
 """Frame rate assumed for image folders, and for files that do not state one."""
+SHORT_FILE_FRAMES = 3
+"""Frames a video file may decode fewer than its container declares and still be whole."""
+SHORT_FILE_FRACTION = 0.02
+"""Fraction of its declared count a video file may fall short by and still be whole."""
 _OPEN_TIMEOUT_MS = 5000
 _CLOSE_TIMEOUT_S = 2.0
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
@@ -93,6 +106,10 @@ class _Reader(ABC):
         """The container's time of the image last read, when it has one."""
         return None
 
+    def shortfall(self, read: int) -> str | None:
+        """Why the reader ended before the end it declared, after ``read`` images; None if not."""
+        return None
+
     def release(self) -> None:
         """Free the decoder (idempotent)."""
 
@@ -101,13 +118,18 @@ _ROTATIONS = {90: 0, 180: 1, 270: 2}  # degrees -> cv2.ROTATE_* code (clockwise)
 
 
 class _CaptureReader(_Reader):
-    """A ``cv2.VideoCapture``: file, camera, stream URL or GStreamer pipeline."""
+    """A ``cv2.VideoCapture``: file, camera, stream URL or GStreamer pipeline.
 
-    def __init__(self, capture: Any, *, fps: float | None) -> None:
+    ``file``: the path of a video file, whose end is checked against the
+    frame count its container declares; None for the other sources.
+    """
+
+    def __init__(self, capture: Any, *, fps: float | None, file: str | None = None) -> None:
         import cv2
 
         self._cv2 = cv2
         self._capture = capture
+        self._file = file
         rate = capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps or (float(rate) if math.isfinite(rate) and 0 < rate < 10_000 else None)
         count = capture.get(cv2.CAP_PROP_FRAME_COUNT)
@@ -138,10 +160,23 @@ class _CaptureReader(_Reader):
         value = self._capture.get(self._cv2.CAP_PROP_POS_MSEC)
         return float(value) if math.isfinite(value) and value >= 0 else None
 
+    def shortfall(self, read: int) -> str | None:
+        declared = self.frame_count
+        if self._file is None or declared is None or not _ended_early(read, declared):
+            return None
+        return (f"stopped after {read} of the {declared} frames the container of {self._file} "
+                "declares: the file ends early (truncated or damaged)")
+
     def release(self) -> None:
         capture, self._capture = self._capture, None
         if capture is not None:
             capture.release()
+
+
+def _ended_early(read: int, declared: int) -> bool:
+    """Whether ``read`` frames fall short of ``declared`` beyond a container's estimate."""
+    short = declared - read
+    return short > SHORT_FILE_FRAMES and short > SHORT_FILE_FRACTION * declared
 
 
 class _ImageReader(_Reader):
@@ -161,7 +196,8 @@ class _ImageReader(_Reader):
         path = self._paths[self._next]
         image = cv2.imread(path, cv2.IMREAD_COLOR)
         if image is None:
-            raise SourceError(f"cannot decode image {path}")
+            raise SourceError(f"stopped after {self._next} of {len(self._paths)} images: "
+                              f"{path} cannot be decoded")
         self._next += 1
         return image
 
@@ -214,7 +250,14 @@ class FrameSource(Closeable):
 
     @property
     def error(self) -> str | None:
-        """Why iteration stopped early (a decode error), ``None`` otherwise."""
+        """Why iteration stopped early, ``None`` otherwise.
+
+        An image folder's image that cannot be decoded (the message names it
+        and the images played), a video file that ends short of the frame
+        count its container declares (the message names the file, the frames
+        read and declared; see the module doc for the tolerance), or a
+        decoder's error.  Set once the source has ended.
+        """
         return self._error
 
     # -- iteration -------------------------------------------------------------
@@ -229,12 +272,15 @@ class FrameSource(Closeable):
             return None
         try:
             image = self._reader.read()
+            reason = self._reader.shortfall(self._read) if image is None else None
         except Exception as exc:  # noqa: BLE001 - decoders raise many types; all end the source
-            self._error = f"{type(exc).__name__}: {exc}"
-            _log.warning("source %s: stopped after %d frames: %s", self.name, self._read,
-                         self._error)
             image = None
+            reason = str(exc) if isinstance(exc, MerEdgeError) else f"{type(exc).__name__}: {exc}"
         if image is None:
+            if reason is not None:
+                self._error = reason
+                _log.warning("source %s: stopped early after %d frames: %s", self.name,
+                             self._read, reason)
             self._ended = True
             return None
         self._read += 1
@@ -446,4 +492,5 @@ def _open_path(path: str, fps: float | None) -> _Reader:
         if cv2.imread(path, cv2.IMREAD_REDUCED_COLOR_8) is None:
             raise SourceError(f"cannot decode image {path}")
         return _ImageReader([path], fps=fps)
-    return _CaptureReader(_open_capture(path, f"video file {path}", cv2.CAP_ANY), fps=fps)
+    return _CaptureReader(_open_capture(path, f"video file {path}", cv2.CAP_ANY), fps=fps,
+                          file=path)

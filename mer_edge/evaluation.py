@@ -41,7 +41,7 @@ from ._lighting import crop_brightness
 from ._models import Model, default_model_path
 from ._options import EngineOptions
 from ._results import MicroExpression
-from ._sources import image_files
+from ._sources import open_source
 from .data.schema import MEGC_CLASSES, Interval, megc_label
 from .metrics import recognition_scores, scored_matches
 
@@ -84,8 +84,10 @@ class VideoRun:
     ``frames`` counts the frames decoded and played; ``declared_frames`` is
     what the source announced (an image folder's images; a video file's
     container count, which may be an estimate), None when unknown.
-    ``stopped_early`` says why an image folder ended before its last image
-    (one that cannot be decoded), None when it played to the end.
+    ``stopped_early`` is the source's own account (``FrameSource.error``) of
+    why it ended early: the image of a folder that cannot be decoded, with
+    the images played, or a video file that ends well short of the frame
+    count its container declares; None when it played to the end.
     ``not_reported`` counts the intervals the engine's checks left out
     (``Engine.stats()``: ``me_not_still``, ``lighting_changes``).
 
@@ -145,16 +147,15 @@ def run_video(video: BenchVideo, options: EngineOptions, *,
                             score: float | None) -> None:
         run.detector_inputs[track_id].append((frame_index, stamp, score))
 
-    def note_declared(_done: int, total: int | None) -> None:
-        run.declared_frames = total
-
-    with Engine.from_options(replace(options, running_mode="file", result_callback=None)) as engine:
+    with (Engine.from_options(replace(options, running_mode="file", result_callback=None))
+          as engine, open_source(video.path, fps=video.fps, live=False) as frames):
         if keep_crops is not False:
             engine.add_crop_observer(keep)
         engine.add_crop_observer(note_brightness)
         engine.add_score_observer(note_detector_input)
+        run.declared_frames = frames.frame_count
         first = last = None
-        for result in engine.run(video.path, fps=video.fps, progress=note_declared):
+        for result in engine.run(frames):
             run.events.extend(result.events)
             run.timestamps_ms.setdefault(result.frame_index, result.timestamp_ms)
             for face in result.faces:
@@ -167,24 +168,8 @@ def run_video(video: BenchVideo, options: EngineOptions, *,
         run.duration_ms = 0.0 if first is None else float(last - first)
         stats = engine.stats()
         run.not_reported = {key: int(stats[key]) for key in _NOT_REPORTED}
-    run.stopped_early = _folder_stopped_early(video.path, run.frames)
+        run.stopped_early = frames.error  # what the source saw, not the folder listed again
     return run
-
-
-def _folder_stopped_early(path: Path, played: int) -> str | None:
-    """Why an image folder's run ended before its last image; None when it did not.
-
-    A folder source ends early only when an image cannot be decoded (a
-    truncated JPEG).  Video files are not judged: OpenCV ends a damaged file
-    without an error, and their frame count may be an estimate (a WMV that
-    declares 90 frames decodes 88); truth past their end is skipped instead.
-    """
-    if not Path(path).is_dir():
-        return None
-    images = image_files(path)
-    if played >= len(images):
-        return None
-    return f"stopped after {played} of {len(images)} images: {images[played]} cannot be decoded"
 
 
 #: Frames kept on either side of a recognised interval, for faces missed at its ends.
@@ -356,9 +341,10 @@ def evaluate(videos: Sequence[BenchVideo], truth: Sequence[TruthInterval], *,
     Each video's labelled MEs are recognised as soon as the engine is done
     with it, keeping only the crops they need, so long datasets fit in
     memory.  A video that cannot be read (:class:`~mer_edge.SourceError`),
-    or an image folder that stops before its last image (one that cannot be
-    decoded), is listed under ``failed_videos`` and its truth left out of
-    the scores; the other videos are still evaluated.  Truth that ends past
+    an image folder that stops before its last image (one that cannot be
+    decoded), or a video file that ends well short of the frame count its
+    container declares (truncated), is listed under ``failed_videos`` and
+    its truth left out of the scores; the other videos are still evaluated.  Truth that ends past
     the last frame its video decoded is listed under ``skipped_intervals``
     (appended to any the ``context`` brings) and left out too.
 

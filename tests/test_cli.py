@@ -308,14 +308,16 @@ def test_a_source_that_stops_early_exits_1_after_writing_everything(tmp_path):
     from mer_edge._sources import image_files
 
     folder = _copy(IMAGE_FOLDER, tmp_path)
-    Path(image_files(folder)[20]).write_bytes(b"not an image")
+    broken = image_files(folder)[20]
+    Path(broken).write_bytes(b"not an image")
     tracks = tmp_path / "T.jsonl"
     result = _cli("run", str(folder), "--tracks", str(tracks), "--no-progress")
     assert result.returncode == 1, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     assert {row["frame"] for row in _lines(tracks)} == set(range(20))
     assert "run: 20 frames" in result.stdout
-    assert "stopped early" in result.stderr and "cannot decode image" in result.stderr
+    assert (f"the source stopped early: stopped after 20 of 30 images: {broken} cannot be decoded"
+            in result.stderr)
     assert "30 fps assumed; --fps sets the frame rate" in result.stderr
 
 
@@ -465,3 +467,47 @@ def test_eval_table_recognition_without_samples_is_na():
     assert _table(empty) == "recognition on 0 true MEs: accuracy n/a  UF1 n/a  UAR n/a"
     one = {"recognition": {"samples": 1, "accuracy": 1.0, "uf1": 1.0, "uar": 1.0}}
     assert _table(one) == "recognition on 1 true MEs: accuracy 1.000  UF1 1.000  UAR 1.000"
+
+
+@needs_video
+def test_an_engine_error_named_by_run_keeps_its_class_and_attributes():
+    """``run`` prefixes the engine's error with the source and frame; a DatasetError's
+    location (path, row, column) and the error itself stay reachable."""
+    from types import SimpleNamespace
+
+    from mer_edge import DatasetError
+    from mer_edge._sources import open_source
+    from mer_edge.cli._run import _feed
+
+    failure = DatasetError("no such clip", path="sheet.csv", row=3, column="video")
+
+    class FailingAtFrame2:
+        def process(self, image, timestamp_ms):
+            if timestamp_ms > 50:
+                raise failure
+            return SimpleNamespace(events=[], faces=[])
+
+    session = SimpleNamespace(image=None, on_result=lambda result: None, stop=False)
+    with open_source(IMAGE_FOLDER) as frames:
+        named = _feed(FailingAtFrame2(), frames, session, None)
+    assert type(named) is DatasetError and named.__cause__ is failure
+    assert (named.path, named.row, named.column) == ("sheet.csv", 3, "video")
+    assert str(named) == f"{IMAGE_FOLDER}, frame 2: {failure}"
+
+
+@needs_video
+def test_a_truncated_video_file_exits_1_naming_the_frames_read_and_declared(tmp_path):
+    video = tmp_path / "video_01.mp4"
+    data = (SHARED / "videos" / "video_01.mp4").read_bytes()
+    video.write_bytes(data[:len(data) * 6 // 10])
+    capture = cv2.VideoCapture(str(video))
+    declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    capture.release()
+    out = tmp_path / "E.jsonl"
+    result = _cli("run", str(video), "--out", str(out), "--no-progress")
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and out.is_file()
+    read = int(result.stdout.split("run: ", 1)[1].split(" frames", 1)[0])
+    assert 0 < read < declared - 3
+    assert (f"the source stopped early: stopped after {read} of the {declared} frames the "
+            f"container of {video} declares" in result.stderr)

@@ -138,6 +138,30 @@ def test_an_unreadable_video_is_listed_and_the_others_still_scored(casme_copy, t
     assert json.loads((tmp_path / "out" / "report.json").read_text())["failed_videos"] == [failed]
 
 
+def test_a_truncated_video_file_is_a_failed_video(casme_copy, tmp_path):
+    """OpenCV just stops returning frames of a truncated file: its container's frame count
+    tells it ended early, and the video is listed as failed, not scored on its first part."""
+    root = tmp_path / "copy"
+    shutil.copytree(casme_copy, root)
+    cut = sorted((root / "rawvideo").glob("*/*.avi"))[0]
+    data = cut.read_bytes()
+    cut.write_bytes(data[:len(data) * 6 // 10])
+    capture = cv2.VideoCapture(str(cut))
+    declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    capture.release()
+    command = [sys.executable, "-m", "mer_edge.cli", "eval", "--dataset", "casme_sq",
+               "--root", str(root), "--out", str(tmp_path / "out")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stderr[-2000:]
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    (failed,) = report["failed_videos"]
+    assert cut.stem in failed["video"]
+    assert failed["error"].startswith("stopped after ")
+    assert f" of the {declared} frames the container of {cut} declares" in failed["error"]
+    assert failed["error"] in result.stderr
+    assert report["videos"] == len(dataset_inputs("casme_sq", casme_copy).videos) - 1
+
+
 def test_per_video_records_agree_with_the_pooled_scores(casme_copy):
     report = evaluate_dataset("casme_sq", casme_copy)
     detections = [d for record in report["per_video"] for d in record["detections"]]

@@ -156,6 +156,22 @@ def test_file_mode_on_a_video_without_usable_faces(videos):
     assert len(results) == 30 and all(r.faces == [] for r in results)
 
 
+def test_file_mode_plays_a_source_the_caller_opened_and_leaves_it_open(videos):
+    from mer_edge._sources import open_source
+
+    options = me.EngineOptions(running_mode="file", recognize=False)
+    with me.Engine.from_options(options) as engine, \
+            open_source(videos / "lp_d0.mp4") as frames:
+        assert len(list(engine.run(frames))) == frames.frames_read == frames.frame_count
+        assert frames.error is None and list(frames) == []  # still open: a closed one raises
+        with pytest.raises(me.InputError, match="already open; give the fps to open_source"):
+            next(iter(engine.run(frames, fps=10)))
+    with me.Engine.from_options(options) as engine, \
+            open_source(videos / "lp_d0.mp4", live=True) as frames:
+        with pytest.raises(me.InputError, match="is live .*run_live"):
+            next(iter(engine.run(frames)))
+
+
 def test_live_mode_delivers_results_to_the_callback(videos):
     received = []
     options = me.EngineOptions(running_mode="live", result_callback=received.append, recognize=False)

@@ -174,3 +174,26 @@ def test_an_me_is_recognised_on_the_face_tracked_around_it(tiny_bench):
     run.crops = {7: dict(face), 0: {frame: next(iter(face.values()))
                                     for frame in range(-1000, -1000 + 2 * len(face))}}
     assert _recognise(run, item, recognizer, flow) == expected
+
+
+def test_a_folder_that_stops_early_is_reported_as_the_source_saw_it(videos, tmp_path,
+                                                                     monkeypatch):
+    """The image that could not be decoded is the one the source read, even when the folder
+    changes while it plays (another image is added): it is not listed again afterwards."""
+    from mer_edge.evaluation import run_video
+
+    folder = tmp_path / "frames"
+    shutil.copytree(videos / "openface_image_sequence", folder)
+    broken = folder / "011.jpg"
+    broken.write_bytes(broken.read_bytes()[:200])  # a truncated JPEG
+    play = me.Engine.process
+
+    def process_while_an_image_is_added(engine, image, timestamp_ms):
+        shutil.copy(folder / "001.jpg", folder / "000.jpg")  # sorts first: shifts a new listing
+        return play(engine, image, timestamp_ms)
+
+    monkeypatch.setattr(me.Engine, "process", process_while_an_image_is_added)
+    run = run_video(BenchVideo("frames", folder, "s1", fps=30.0),
+                    me.EngineOptions(running_mode="file", recognize=False), keep_crops=False)
+    assert run.frames == 10 and run.declared_frames == 30
+    assert run.stopped_early == f"stopped after 10 of 30 images: {broken} cannot be decoded"

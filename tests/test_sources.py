@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from mer_edge import InputError, SourceError
-from mer_edge._sources import DEFAULT_FPS, Frame, _CaptureReader, image_files, open_source
+from mer_edge._sources import (DEFAULT_FPS, Frame, _CaptureReader, _ended_early, image_files,
+                               open_source)
 
 EYE_LIDS, UPPER_LIP = (159, 386), 13  # face-mesh indices
 
@@ -64,6 +65,60 @@ def test_default_video_has_a_face_on_every_frame(videos, landmarker):
     # The container's own presentation times (this WMV stores 64 ms steps).
     assert stamps[:3] == [0.0, 64.0, 128.0]
     assert np.all(np.diff(stamps) > 0)
+
+
+def truncated(video, folder, keep=0.6):
+    """A copy of ``video`` in ``folder`` cut after the first ``keep`` of its bytes."""
+    data = video.read_bytes()
+    copy = folder / video.name
+    copy.write_bytes(data[:int(len(data) * keep)])
+    return copy
+
+
+def ended_early_message(path, read, declared):
+    return (f"stopped after {read} of the {declared} frames the container of {path} declares: "
+            "the file ends early (truncated or damaged)")
+
+
+@pytest.mark.parametrize("read, declared, early", [
+    (90, 90, False), (88, 90, False),  # a WMV's estimate: 2 short
+    (87, 90, False), (86, 90, True),  # more than 3 frames short, and more than 2 %
+    (0, 3, False), (0, 4, True),
+    (9800, 10_000, False), (9799, 10_000, True),  # long files: 2 % of the count
+    (91, 90, False),
+])
+def test_a_file_ended_early_only_beyond_a_containers_estimate(read, declared, early):
+    assert _ended_early(read, declared) is early
+
+
+@pytest.mark.parametrize("name", ["video_01.mp4", "2015-10-15-15-14.avi", "changeLighting.wmv"])
+def test_a_truncated_video_file_is_said_to_have_stopped_early(videos, tmp_path, name):
+    path = truncated(need(videos / name), tmp_path)
+    with open_source(path) as frames:
+        read = sum(1 for _ in frames)
+        declared = frames.frame_count
+        assert frames.error == ended_early_message(path, read, declared)
+    assert 0 < read < declared - 3
+
+
+def test_a_truncated_file_played_live_is_said_to_have_stopped_early(videos, tmp_path):
+    path = truncated(need(videos / "video_01.mp4"), tmp_path)
+    with open_source(path, live=True, fps=200) as frames:
+        assert sum(1 for _ in frames) + frames.dropped == frames.frames_read
+        assert frames.error == ended_early_message(path, frames.frames_read, frames.frame_count)
+
+
+def test_no_whole_video_is_said_to_have_stopped_early(videos):
+    """A false alarm would fail users' runs and evaluations: every shared video plays whole."""
+    files = sorted(path for path in videos.iterdir() if path.is_file())
+    assert len(files) >= 10
+    stopped = {}
+    for path in files:
+        with open_source(path) as frames:
+            read = sum(1 for _ in frames)
+            if frames.error is not None or read == 0:
+                stopped[path.name] = (read, frames.frame_count, frames.error)
+    assert stopped == {}
 
 
 def test_fps_overrides_the_container_time(videos):

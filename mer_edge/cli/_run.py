@@ -20,7 +20,8 @@ files; the event lines printed while running show seconds since the first
 frame instead.
 
 Exit status: 0; 1 when the source stopped early (an unreadable image or
-frame: everything before it is written); 2 for an error; 130 when
+frame, a video file well short of the frame count its container declares:
+everything before it is written); 2 for an error; 130 when
 interrupted (Ctrl-C: the open intervals and the summary are written first).  When the engine
 fails mid-stream (a resolution change...), the events still open are
 written and the summary printed before the error.
@@ -39,7 +40,7 @@ import numpy as np
 
 from . import EXIT_OK, EXIT_PARTIAL
 from . import _checks as checks
-from .._errors import InputError, MerEdgeError
+from .._errors import InputError, MerEdgeError, reworded
 from ._models import (TASK_OPTIONS, add_backend_arguments, models_by_task, one_model,
                       report_providers)
 
@@ -326,10 +327,8 @@ def _feed(engine: Any, frames: Any, session: _Session, bar: Any) -> BaseExceptio
                 result = engine.process(frame.image, frame.timestamp_ms)
             except _OutputError:
                 raise
-            except MerEdgeError as exc:
-                named = type(exc)(f"{frames.name}, frame {frame.index}: {exc}")
-                named.__cause__ = exc  # the engine's own error stays reachable
-                return named
+            except MerEdgeError as exc:  # the engine's own error stays reachable as __cause__
+                return reworded(exc, prefix=f"{frames.name}, frame {frame.index}: ")
             if not frames.is_live:  # in live mode the engine calls session.on_result itself
                 session.on_result(result)
             if bar is not None:

@@ -29,7 +29,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from ..._errors import InputError
+from ..._errors import InputError, reworded
 from .bench import SPLITS, BenchSource
 
 __all__ = ["read_layout"]
@@ -78,5 +78,7 @@ def _source(where: Path, name: str, entry: Any) -> BenchSource:
     values.setdefault("title", re.sub(r"[^A-Za-z0-9]", "", Path(str(entry["file"])).stem) or "video")
     try:
         return BenchSource(**values)
-    except (InputError, TypeError) as error:
+    except InputError as error:
+        raise reworded(error, prefix=f"--layout {where}: {name}: ") from None
+    except TypeError as error:  # a value of the wrong type reached BenchSource
         raise InputError(f"--layout {where}: {name}: {error}") from None
