@@ -54,7 +54,8 @@ from mer_edge._options import EngineOptions
 from mer_edge._results import SpottedInterval
 from mer_edge._spotting import IntervalDetector, SpottingParams
 from mer_edge.data.synth import read_bench_split
-from mer_edge.evaluation import BenchVideo, VideoRun, run_video, truth_from_interval
+from mer_edge.evaluation import (BenchVideo, VideoRun, open_evaluation_engine, run_video,
+                                 truth_from_interval)
 from mer_edge.metrics import spotting_scores
 
 from .outputs import check_model_output
@@ -157,7 +158,9 @@ def search(runs: Sequence[VideoRun], truth: Sequence[tuple[str, int, int, str]],
 
 
 def record_runs(videos: Iterable[BenchVideo], options: EngineOptions) -> list[VideoRun]:
-    return [run_video(video, options, keep_crops=False) for video in videos]
+    """Run the engine over every video (one engine: the models load once), keeping no crops."""
+    with open_evaluation_engine(options) as engine:
+        return [run_video(video, engine, keep_crops=False) for video in videos]
 
 
 def write_detection(model_path: Path, detection: dict[str, float | None],

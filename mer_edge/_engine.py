@@ -170,6 +170,14 @@ class Engine(Closeable):
         """
         self._score_observers.append(observer)
 
+    def remove_crop_observer(self, observer: "CropObserver") -> None:
+        """Stop calling ``observer`` (added by :meth:`add_crop_observer`); unknown ones are ignored."""
+        _discard(self._crop_observers, observer)
+
+    def remove_score_observer(self, observer: "ScoreObserver") -> None:
+        """Stop calling ``observer`` (added by :meth:`add_score_observer`); unknown ones are ignored."""
+        _discard(self._score_observers, observer)
+
     def stats(self) -> dict[str, object]:
         """Per-stage ms/frame, fps and face count so far.
 
@@ -551,3 +559,8 @@ def detection_params(spotter: Model, options: EngineOptions) -> SpottingParams:
             raise
         raise reworded(error, prefix=f"spotting_overrides {overrides} over the detection "
                                      f"parameters of {spotter.path.name}: ") from error
+
+
+def _discard(observers: list[Callable[..., None]], observer: Callable[..., None]) -> None:
+    """Remove every registration of ``observer`` (equal: a bound method taken twice) from ``observers``."""
+    observers[:] = [known for known in observers if known != observer]

@@ -41,12 +41,12 @@ from ._lighting import crop_brightness
 from ._models import Model, default_model_path
 from ._options import EngineOptions
 from ._results import MicroExpression
-from ._sources import open_source
+from ._sources import FrameSource, open_source
 from .data.schema import MEGC_CLASSES, Interval, megc_label
 from .metrics import recognition_scores, scored_matches
 
-__all__ = ["BenchVideo", "TruthInterval", "VideoRun", "run_video", "evaluate", "evaluate_bench",
-           "evaluate_dataset", "truth_from_interval"]
+__all__ = ["BenchVideo", "TruthInterval", "VideoRun", "open_evaluation_engine", "run_video",
+           "evaluate", "evaluate_bench", "evaluate_dataset", "truth_from_interval"]
 
 
 @dataclass(frozen=True)
@@ -125,14 +125,34 @@ class VideoRun:
         return max(source, key=lambda track: len(source[track]))
 
 
-def run_video(video: BenchVideo, options: EngineOptions, *,
+def run_video(video: BenchVideo, options: EngineOptions | Engine, *,
               keep_crops: bool | Collection[int] = True) -> VideoRun:
     """Run the engine over one video, keeping events, scores and crops.
 
+    ``options``: the engine's options (an engine is opened for this video and
+    closed after it, in ``file`` mode, without a result callback), or an open
+    ``file``-mode :class:`~mer_edge.Engine` to reuse across videos (its run
+    starts a new stream; the models stay loaded).
     ``keep_crops``: True keeps every aligned crop, False none, a collection
     of frame indices only those frames' (what recognising a few intervals of
     a long video needs).
     """
+    if isinstance(options, Engine):
+        return _run_with(options, video, keep_crops)
+    with open_evaluation_engine(options) as engine:
+        return _run_with(engine, video, keep_crops)
+
+
+def open_evaluation_engine(options: EngineOptions) -> Engine:
+    """An engine for :func:`run_video` over many videos: ``file`` mode, no result callback.
+
+    Close it after use (it is a context manager).
+    """
+    return Engine.from_options(replace(options, running_mode="file", result_callback=None))
+
+
+def _run_with(engine: Engine, video: BenchVideo, keep_crops: bool | Collection[int]) -> VideoRun:
+    """:func:`run_video` on an open engine; its observers are removed again after the video."""
     run = VideoRun(video)
     wanted = None if isinstance(keep_crops, bool) else frozenset(keep_crops)
 
@@ -147,29 +167,45 @@ def run_video(video: BenchVideo, options: EngineOptions, *,
                             score: float | None) -> None:
         run.detector_inputs[track_id].append((frame_index, stamp, score))
 
-    with (Engine.from_options(replace(options, running_mode="file", result_callback=None))
-          as engine, open_source(video.path, fps=video.fps, live=False) as frames):
-        if keep_crops is not False:
-            engine.add_crop_observer(keep)
-        engine.add_crop_observer(note_brightness)
-        engine.add_score_observer(note_detector_input)
-        run.declared_frames = frames.frame_count
-        first = last = None
-        for result in engine.run(frames):
-            run.events.extend(result.events)
-            run.timestamps_ms.setdefault(result.frame_index, result.timestamp_ms)
-            for face in result.faces:
-                if np.isfinite(face.score):
-                    run.scores[face.track_id][face.frame_index] = face.score
-            if result.faces or result.events or first is None:
-                first = result.timestamp_ms if first is None else first
-            last = result.timestamp_ms
-            run.frames = max(run.frames, result.frame_index + 1)
-        run.duration_ms = 0.0 if first is None else float(last - first)
-        stats = engine.stats()
-        run.not_reported = {key: int(stats[key]) for key in _NOT_REPORTED}
-        run.stopped_early = frames.error  # what the source saw, not the folder listed again
+    crop_observers = [note_brightness] + ([keep] if keep_crops is not False else [])
+    for observer in crop_observers:
+        engine.add_crop_observer(observer)
+    engine.add_score_observer(note_detector_input)
+    counted_before = _not_reported_counts(engine)
+    try:
+        with open_source(video.path, fps=video.fps, live=False) as frames:
+            run.declared_frames = frames.frame_count
+            _play(engine, frames, run)
+            run.stopped_early = frames.error  # what the source saw, not the folder listed again
+    finally:
+        for observer in crop_observers:
+            engine.remove_crop_observer(observer)
+        engine.remove_score_observer(note_detector_input)
+    counted_after = _not_reported_counts(engine)
+    run.not_reported = {key: counted_after[key] - counted_before[key] for key in _NOT_REPORTED}
     return run
+
+
+def _not_reported_counts(engine: Engine) -> dict[str, int]:
+    """The engine's running counts of the intervals its checks left out."""
+    stats = engine.stats()
+    return {key: int(stats[key]) for key in _NOT_REPORTED}
+
+
+def _play(engine: Engine, frames: FrameSource, run: VideoRun) -> None:
+    """Play ``frames`` through ``engine``, keeping events, scores and times in ``run``."""
+    first = last = None
+    for result in engine.run(frames):
+        run.events.extend(result.events)
+        run.timestamps_ms.setdefault(result.frame_index, result.timestamp_ms)
+        for face in result.faces:
+            if np.isfinite(face.score):
+                run.scores[face.track_id][face.frame_index] = face.score
+        if result.faces or result.events or first is None:
+            first = result.timestamp_ms if first is None else first
+        last = result.timestamp_ms
+        run.frames = max(run.frames, result.frame_index + 1)
+    run.duration_ms = 0.0 if first is None else float(last - first)
 
 
 #: Frames kept on either side of a recognised interval, for faces missed at its ends.
@@ -285,9 +321,9 @@ def _past_the_end(item: TruthInterval, run: VideoRun) -> str | None:
 
 
 def _run_and_recognise(videos: Sequence[BenchVideo], truth: Sequence[TruthInterval],
-                       options: EngineOptions, recognizer: Model,
+                       engine: Engine, recognizer: Model,
                        progress: Callable[[str], None] | None) -> _Outcome:
-    """Run every video, then recognise its labelled MEs that lie within it."""
+    """Run every video through ``engine``, then recognise its labelled MEs that lie within it."""
     flow = FlowEstimator(recognizer.info.input.flow_preset)
     truth_by_video: dict[str, list[tuple[int, TruthInterval]]] = defaultdict(list)
     for index, item in enumerate(truth):
@@ -298,7 +334,7 @@ def _run_and_recognise(videos: Sequence[BenchVideo], truth: Sequence[TruthInterv
             progress(video.video_id)
         own = truth_by_video.get(video.video_id, [])
         try:
-            run = run_video(video, options, keep_crops=_frames_to_keep([t for _, t in own]))
+            run = run_video(video, engine, keep_crops=_frames_to_keep([t for _, t in own]))
         except SourceError as error:
             outcome.failed.append({"video": video.video_id, "error": str(error)})
             continue
@@ -359,8 +395,10 @@ def evaluate(videos: Sequence[BenchVideo], truth: Sequence[TruthInterval], *,
         context: entries that open the report (what was evaluated).
     """
     options = options or EngineOptions(running_mode="file")
-    recognizer = options.open_model("recognition")
-    outcome = _run_and_recognise(videos, truth, options, recognizer, progress)
+    with open_evaluation_engine(replace(options, recognize=True)) as engine:
+        recognizer = engine.models["recognition"]
+        outcome = _run_and_recognise(videos, truth, engine, recognizer, progress)
+        providers = {task: model.provider for task, model in engine.models.items()}
     runs, predicted_class = outcome.runs, outcome.predicted_class
     kept = [v for v in videos if v.video_id in runs]
     scored = [index for index, item in enumerate(truth)
@@ -381,6 +419,7 @@ def evaluate(videos: Sequence[BenchVideo], truth: Sequence[TruthInterval], *,
                   "MaE": sum(t.kind == "MaE" for t in scored_truth)},
         "models": {"spotting": str(options.spotting_model or default_model_path("spotting")),
                    "recognition": str(recognizer.path)},
+        "providers": providers,
     })
     report["not_reported"] = {key: sum(r.not_reported.get(key, 0) for r in runs.values())
                               for key in _NOT_REPORTED}

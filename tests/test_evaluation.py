@@ -48,6 +48,45 @@ def test_the_report_counts_what_the_engine_checks_left_out(tiny_bench):
     assert detections(plain) == detections(checked) + held_back
 
 
+def test_one_engine_runs_every_video_as_fresh_engines_would(tiny_bench, monkeypatch):
+    """Evaluation opens the models once; each video's run still starts from nothing."""
+    from mer_edge.data.synth import read_bench_split
+    from mer_edge.evaluation import run_video
+
+    split = read_bench_split(tiny_bench / "test")
+    videos = [BenchVideo(v.clip, v.path, v.subject) for v in split.videos][:2]
+    assert len(videos) == 2
+    def intervals(run):  # track ids keep counting up in a reused engine
+        return [(e.interval.onset_frame, e.interval.apex_frame, e.interval.offset_frame, e.label,
+                 e.kind) for e in run.events]
+
+    events = 0
+    for overrides in (None, {"me_quiet_ratio": None}):  # the still-face check on, then off
+        options = me.EngineOptions(running_mode="file", spotting_overrides=overrides)
+        fresh = [run_video(video, options, keep_crops=False) for video in videos]
+        with me.Engine.from_options(options) as engine:
+            shared = [run_video(video, engine, keep_crops=False) for video in videos]
+        for alone, reused in zip(fresh, shared):
+            assert intervals(reused) == intervals(alone)
+            assert list(reused.scores.values()) == list(alone.scores.values())
+            assert list(reused.detector_inputs.values()) == list(alone.detector_inputs.values())
+            assert reused.not_reported == alone.not_reported  # counted per video
+            assert reused.frames == alone.frames and reused.stopped_early is None
+            events += len(alone.events)
+        if overrides is None:
+            assert all(run.not_reported["me_not_still"] >= 1 for run in fresh)
+    assert events >= 1
+
+    opened = []
+    from_options = me.Engine.from_options.__func__
+    monkeypatch.setattr(me.Engine, "from_options",
+                        classmethod(lambda cls, o: opened.append(o) or from_options(cls, o)))
+    report = evaluate_bench(tiny_bench / "test")
+    assert len(opened) == 1 and report["videos"] >= 2
+    assert report["providers"] == {"spotting": "CPUExecutionProvider",
+                                   "recognition": "CPUExecutionProvider"}
+
+
 def test_pooled_splits_add_up(tiny_bench):
     one = evaluate_bench(tiny_bench / "val")
     both = evaluate_bench([tiny_bench / "val", tiny_bench / "test"])

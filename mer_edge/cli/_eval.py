@@ -150,24 +150,6 @@ def _summary(report: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
-def _providers(options: Any) -> dict[str, str]:
-    """Task -> the provider its model runs on with ``options`` (each opened once, then closed).
-
-    Nothing is opened on the CPU default; on a GPU backend this also refuses
-    a missing GPU (without ``--allow-fallback``) before any video is read.
-    """
-    from .._backends import DEFAULT_BACKEND
-
-    if options.backend == DEFAULT_BACKEND:
-        return {}
-    providers = {}
-    for task in ("spotting", "recognition"):
-        model = options.open_model(task)
-        providers[task] = model.provider
-        model.close()
-    return providers
-
-
 def run(args: argparse.Namespace) -> int:
     from .._options import EngineOptions
     from ..evaluation import evaluate_bench, evaluate_dataset
@@ -189,7 +171,6 @@ def run(args: argparse.Namespace) -> int:
         first = args.bench[0].resolve()
         out = args.out or first.parent / f"eval_{first.name}"
         _check_out_folder(out, list(args.bench), args.out is not None)
-    providers = _providers(options)
     if args.dataset is not None:
         report = evaluate_dataset(args.dataset, args.root, variant=args.variant,
                                   subjects=args.subjects, options=options, out_dir=out,
@@ -201,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
     for failed in report.get("failed_videos", []):
         print(f"eval: could not read {failed['video']}: {failed['error']}", file=sys.stderr)
-    report_providers("eval", providers, args.backend)
+    report_providers("eval", report["providers"], args.backend)
     print(_table(report))
     print(f"eval: wrote {out / 'report.json'}")
     print(json.dumps(_summary(report), sort_keys=True), flush=True)
