@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -77,6 +79,18 @@ class Engine(Closeable):
     * ``for result in engine.run("video.mp4")`` (``running_mode="file"``);
     * ``engine.run_live(0)`` with ``result_callback`` (``running_mode="live"``);
     * ``engine.process(frame_bgr, timestamp_ms)`` (any mode; ``"push"`` is the default).
+
+    One engine is one stream and is not thread-safe: feed it from one thread
+    at a time (one engine per camera or thread; several engines in one
+    process are fine).  A call to :meth:`process`, :meth:`flush` or
+    :meth:`reset` while another is still running on the same engine (from
+    another thread, or from a crop observer) raises :class:`InputError`
+    instead of corrupting it; :meth:`close` waits for the frame in progress;
+    :meth:`stats` may be read from any thread.  The result callback runs in
+    the thread that called :meth:`process` (or :meth:`run_live`), after the
+    frame's work is done, so it may call the engine back (``stats()``,
+    ``reset()``); an exception it raises propagates to that caller and the
+    engine keeps its state (:meth:`flush` still returns the open intervals).
     """
 
     def __init__(self, options: EngineOptions) -> None:
@@ -111,6 +125,9 @@ class Engine(Closeable):
         self.timer = StageTimer()
         self._crop_observers: list[CropObserver] = []
         self._closed = False
+        #: Held while a call changes the engine's state (see :meth:`_exclusive`).
+        self._busy = threading.Lock()
+        self._busy_thread: int | None = None
 
     @classmethod
     def from_options(cls, options: EngineOptions | None = None, **overrides: object) -> "Engine":
@@ -121,14 +138,44 @@ class Engine(Closeable):
         return cls(replace(options, **overrides) if overrides else options)
 
     def close(self) -> None:
-        """Release models and the landmarker (idempotent)."""
-        if self._closed:
-            return
-        self._closed = True
-        self._landmarker.close()
-        self._spotter.close()
-        if self._recognizer is not None:
-            self._recognizer.close()
+        """Release models and the landmarker (idempotent).
+
+        Waits for a frame another thread is processing.  Intervals still open
+        are not reported: call :meth:`flush` first to get them.
+        """
+        if self._busy_thread == threading.get_ident():
+            raise InputError("Engine.close() called from inside a call on the same engine "
+                             "(a crop observer?); close it after that call returns")
+        with self._busy:
+            if self._closed:
+                return
+            self._closed = True
+            self._landmarker.close()
+            self._spotter.close()
+            if self._recognizer is not None:
+                self._recognizer.close()
+
+    @contextmanager
+    def _exclusive(self, call: str) -> Iterator[None]:
+        """Run the body of ``call`` alone on an open engine.
+
+        MediaPipe's graph and the per-track state are not thread-safe (two
+        threads in :meth:`process` at once crashed the process), so a second
+        call meanwhile is refused rather than waited for: its frame would
+        interleave with the first stream's.
+        """
+        if not self._busy.acquire(blocking=False):
+            raise InputError(f"Engine.{call}() called while another call is running on this "
+                             "engine (from another thread, or from a crop observer); an Engine "
+                             "is not thread-safe: use one engine per thread, or a lock")
+        try:
+            if self._closed:
+                raise InputError("the engine is closed")
+            self._busy_thread = threading.get_ident()
+            yield
+        finally:
+            self._busy_thread = None
+            self._busy.release()
 
     # -- public info ----------------------------------------------------------
     @property
@@ -160,16 +207,15 @@ class Engine(Closeable):
         intervals not reported because the face's brightness changed over
         them (:attr:`EngineOptions.max_brightness_change`).
         """
+        tracks = list(self._tracks.values())  # one step: another thread may be processing
         not_still = self._not_still_of_ended_tracks + sum(
-            track.detector.not_still for track in self._tracks.values())
+            track.detector.not_still for track in tracks)
         return {"frames": self.timer.frames, "faces": self.timer.faces,
                 "fps": self.timer.fps(), "ms_per_stage": self.timer.ms_per_frame(),
                 "me_not_still": not_still, "lighting_changes": self._lighting_changes}
 
     # -- feeding ----------------------------------------------------------------
     def _check_frame(self, frame: object, timestamp_ms: object) -> tuple[np.ndarray, float]:
-        if self._closed:
-            raise InputError("the engine is closed")
         if not isinstance(frame, np.ndarray):
             raise InputError(f"frame must be a numpy array, got {type(frame).__name__}")
         if frame.dtype != np.uint8:
@@ -197,8 +243,16 @@ class Engine(Closeable):
 
         Raises :class:`InputError` (a ``ValueError``) for a frame that is not
         ``(H, W, 3) uint8``, a resolution change, or a timestamp that does not
-        increase; the engine's state is untouched then.
+        increase; the engine's state is untouched then.  See the class
+        documentation for threads and the result callback.
         """
+        with self._exclusive("process"):
+            result = self._process(frame_bgr, timestamp_ms)
+        if self.options.result_callback is not None:
+            self.options.result_callback(result)
+        return result
+
+    def _process(self, frame_bgr: np.ndarray, timestamp_ms: float) -> FrameResult:
         frame, stamp = self._check_frame(frame_bgr, timestamp_ms)
         started = time.perf_counter()
         self._frame_shape = frame.shape
@@ -215,13 +269,14 @@ class Engine(Closeable):
         faces, scored = self._spot(frame, index, stamp, matched)
         events.extend(self._detect_intervals(index, stamp, scored))
         self.timer.count_frame(len(faces), time.perf_counter() - started)
-        result = FrameResult(index, stamp, faces, events)
-        if self.options.result_callback is not None:
-            self.options.result_callback(result)
-        return result
+        return FrameResult(index, stamp, faces, events)
 
     def flush(self) -> list[MicroExpression]:
         """End of stream: close every open interval and return its events."""
+        with self._exclusive("flush"):
+            return self._flush()
+
+    def _flush(self) -> list[MicroExpression]:
         events: list[MicroExpression] = []
         for track_id in list(self._tracks):
             events.extend(self._end_track(track_id))
@@ -238,9 +293,11 @@ class Engine(Closeable):
         :meth:`run` and :meth:`run_live` call it themselves when the engine
         has already seen frames, so one engine can run several files.
         """
-        if self._closed:
-            raise InputError("the engine is closed")
-        events = self.flush()
+        with self._exclusive("reset"):
+            return self._reset()
+
+    def _reset(self) -> list[MicroExpression]:
+        events = self._flush()
         self._tracker.reset()
         self._landmarker.reset()
         self._frame_shape = None
@@ -414,7 +471,8 @@ class Engine(Closeable):
         """Run on a live source until it ends or ``should_stop()`` is true.
 
         Results go to ``options.result_callback``.  Returns counts of frames
-        processed and dropped (a slow consumer drops the oldest frames).
+        processed and dropped (a slow consumer drops the oldest frames).  To
+        stop from the callback, make ``should_stop`` return true.
         """
         if self.options.running_mode != "live":
             raise InputError(f"run_live() needs running_mode 'live', the engine is in "

@@ -149,6 +149,59 @@ def test_close_is_idempotent_and_final():
         engine.process(np.zeros((32, 32, 3), np.uint8), 0.0)
 
 
+def test_a_second_call_while_a_frame_is_processed_is_refused_not_run(videos):
+    # Two threads in one engine's MediaPipe graph crashed the process (SIGSEGV).  A crop
+    # observer holds the first call open while another thread, then this one, calls in.
+    import threading
+
+    frames = _frames(videos / "default.wmv", 3)
+    refused = []
+
+    def call_in(track_id, frame_index, timestamp_ms, crop):
+        def from_another_thread():
+            try:
+                engine.process(frames[1], timestamp_ms + 100.0)
+            except me.InputError as error:
+                refused.append(str(error))
+
+        if frame_index == 1:
+            thread = threading.Thread(target=from_another_thread)
+            thread.start()
+            thread.join()
+            for call in (lambda: engine.flush(), lambda: engine.reset(), lambda: engine.close()):
+                with pytest.raises(me.InputError, match="from inside a call|while another call"):
+                    call()
+
+    with me.Engine.from_options(me.EngineOptions(recognize=False)) as engine:
+        engine.add_crop_observer(call_in)
+        results = [engine.process(frame, i * 66.7) for i, frame in enumerate(frames)]
+        assert [len(r.faces) for r in results] == [1, 1, 1]  # nothing broken, nothing lost
+        assert engine.stats()["frames"] == 3
+    assert len(refused) == 1 and "not thread-safe" in refused[0]
+
+
+def test_the_result_callback_may_call_the_engine_back_and_its_error_keeps_the_state(videos):
+    frames = _frames(videos / "default.wmv", 4)
+    seen = []
+
+    def callback(result):
+        seen.append((result.frame_index, engine.stats()["frames"]))
+        if len(seen) == 2:
+            engine.reset()  # runs after the frame's work: a new stream starts
+        if len(seen) == 4:
+            raise RuntimeError("the application's bug")
+
+    options = me.EngineOptions(running_mode="live", result_callback=callback, recognize=False)
+    with me.Engine.from_options(options) as engine:
+        engine.process(frames[0], 0.0)
+        engine.process(frames[1], 66.7)
+        engine.process(frames[2], 0.0)  # time starts anew after the reset
+        with pytest.raises(RuntimeError, match="bug"):
+            engine.process(frames[3], 66.7)
+        assert engine.flush() == [] and engine.process(frames[0], 133.3).frame_index == 2
+    assert seen == [(0, 1), (1, 2), (0, 3), (1, 4), (2, 5)]
+
+
 def test_file_mode_on_a_video_without_usable_faces(videos):
     options = me.EngineOptions(running_mode="file", recognize=False)
     with me.Engine.from_options(options) as engine:
