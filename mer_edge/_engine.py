@@ -13,7 +13,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator, TypedDict
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from ._apex import refine_apex
 from ._errors import InputError, ModelError
 from ._features import frame_channels, recognition_clip, sample_positions, scored_time, window_times
 from ._flow import FlowEstimator
-from ._frontend import FaceLandmarker
+from ._frontend import FaceLandmarker, FaceObservation
 from ._lifecycle import Closeable
 from ._lighting import brightness_change
 from ._models import Model
@@ -34,7 +34,7 @@ from ._telemetry import StageTimer
 from ._timestamps import FrameRateCheck
 from ._tracking import FaceTracker
 
-__all__ = ["Engine", "FrameResult", "CropObserver"]
+__all__ = ["Engine", "EngineStats", "FrameResult", "CropObserver"]
 
 #: ``(track_id, frame_index, timestamp_ms, crop) -> None``
 CropObserver = Callable[[int, int, float, np.ndarray], None]
@@ -59,6 +59,31 @@ class FrameResult:
     timestamp_ms: float
     faces: list[FaceTrack] = field(default_factory=list)
     events: list[MicroExpression] = field(default_factory=list)
+
+
+class EngineStats(TypedDict):
+    """What :meth:`Engine.stats` returns (over the engine's whole life).
+
+    Attributes:
+        frames: frames processed.
+        faces: faces seen, summed over the frames.
+        fps: frames per second of processing (decode excluded).
+        ms_per_stage: mean milliseconds per frame of each stage, in pipeline
+            order (``face``, ``track``, ``align``, ``flow``, ``spot``,
+            ``classify``).
+        me_not_still: short movements not reported as MEs because the face
+            was moving before them (:attr:`SpottingParams.me_quiet_ratio`).
+        lighting_changes: intervals not reported because the face's
+            brightness changed over them
+            (:attr:`EngineOptions.max_brightness_change`).
+    """
+
+    frames: int
+    faces: int
+    fps: float
+    ms_per_stage: dict[str, float]
+    me_not_still: int
+    lighting_changes: int
 
 
 class _Track:
@@ -130,7 +155,7 @@ class Engine(Closeable):
         self._busy_thread: int | None = None
 
     @classmethod
-    def from_options(cls, options: EngineOptions | None = None, **overrides: object) -> "Engine":
+    def from_options(cls, options: EngineOptions | None = None, **overrides: Any) -> "Engine":
         """Build an engine; keyword overrides replace fields of ``options``."""
         from dataclasses import replace
 
@@ -198,21 +223,14 @@ class Engine(Closeable):
         """
         self._crop_observers.append(observer)
 
-    def stats(self) -> dict[str, object]:
-        """Per-stage ms/frame, fps and face count so far.
-
-        ``me_not_still`` counts the short movements not reported as MEs
-        because the face was moving before them
-        (:attr:`SpottingParams.me_quiet_ratio`); ``lighting_changes`` the
-        intervals not reported because the face's brightness changed over
-        them (:attr:`EngineOptions.max_brightness_change`).
-        """
+    def stats(self) -> EngineStats:
+        """Per-stage ms/frame, fps, face count and held-back intervals so far."""
         tracks = list(self._tracks.values())  # one step: another thread may be processing
         not_still = self._not_still_of_ended_tracks + sum(
             track.detector.not_still for track in tracks)
-        return {"frames": self.timer.frames, "faces": self.timer.faces,
-                "fps": self.timer.fps(), "ms_per_stage": self.timer.ms_per_frame(),
-                "me_not_still": not_still, "lighting_changes": self._lighting_changes}
+        return EngineStats(frames=self.timer.frames, faces=self.timer.faces, fps=self.timer.fps(),
+                           ms_per_stage=self.timer.ms_per_frame(), me_not_still=not_still,
+                           lighting_changes=self._lighting_changes)
 
     # -- feeding ----------------------------------------------------------------
     def _check_frame(self, frame: object, timestamp_ms: object) -> tuple[np.ndarray, float]:
@@ -325,10 +343,12 @@ class Engine(Closeable):
         self._not_still_of_ended_tracks += track.detector.not_still
         return events
 
-    def _spot(self, frame: np.ndarray, index: int, stamp: float, matched: list) -> tuple[list[FaceTrack], list]:
+    def _spot(self, frame: np.ndarray, index: int, stamp: float,
+              matched: list[tuple[int, FaceObservation]]
+              ) -> tuple[list[FaceTrack], list[tuple[_Track, float | None]]]:
         """Align, flow and score every matched face; returns faces and (track, score)."""
         spec = self._spotter.info.input
-        pending: list[tuple[_Track, object]] = []
+        pending: list[tuple[_Track, FaceObservation, bool]] = []
         clips: list[np.ndarray] = []
         for track_id, observation in matched:
             track = self._tracks.get(track_id) or self._new_track(track_id)
@@ -349,7 +369,8 @@ class Engine(Closeable):
         if clips:
             with self.timer.stage("spot"):
                 scores = iter(np.asarray(self._spotter(np.stack(clips)), dtype=np.float64).reshape(-1))
-        faces, scored = [], []
+        faces: list[FaceTrack] = []
+        scored: list[tuple[_Track, float | None]] = []
         for track, observation, ready in pending:
             score = float(next(scores)) if ready else math.nan
             faces.append(FaceTrack(track.track_id, index, stamp, observation.box,
@@ -375,7 +396,8 @@ class Engine(Closeable):
         if ring.span_ms() < self._ring_horizon_ms:
             ring.grow(int(ring.capacity * self._ring_horizon_ms / ring.span_ms()) + 1)
 
-    def _detect_intervals(self, index: int, stamp: float, scored: list) -> list[MicroExpression]:
+    def _detect_intervals(self, index: int, stamp: float,
+                          scored: list[tuple[_Track, float | None]]) -> list[MicroExpression]:
         seen = {track.track_id for track, _ in scored}
         closed: list[MicroExpression] = []
         for track, score in scored:
@@ -398,7 +420,7 @@ class Engine(Closeable):
         """
         if self._score_lag_ms <= 0:
             return index, stamp
-        slot = track.ring.slot_at_or_before(scored_time(stamp, self._score_lag_ms))
+        slot = track.ring.slot_at_or_before(float(scored_time(stamp, self._score_lag_ms)))
         if slot is None:
             return None
         lagged_stamp = float(track.ring.timestamps_ms[slot])
@@ -410,7 +432,8 @@ class Engine(Closeable):
         intervals = self._not_lighting(track, intervals)
         if not intervals:
             return []
-        if self._recognizer is None:  # spotting only: still report the refined apex
+        flow = self._recognition_flow
+        if self._recognizer is None or flow is None:  # spotting only: still report the refined apex
             refined = [refine_apex(track.ring, interval, self._spot_flow, self._params.k_ms)[1]
                        for interval in intervals]
             return [MicroExpression(interval, "unknown", {}) for interval in refined]
@@ -418,14 +441,13 @@ class Engine(Closeable):
         with self.timer.stage("classify"):
             clips, refined = [], []
             for interval in intervals:
-                reference, interval = refine_apex(track.ring, interval, self._recognition_flow,
-                                                  self._params.k_ms)
+                reference, interval = refine_apex(track.ring, interval, flow, self._params.k_ms)
                 refined.append(interval)
                 start = int(track.ring.frame_indices[reference])
                 positions = sample_positions(start, interval.apex_frame, max(spec.frames, 2))
                 slots = [reference] + [track.ring.nearest_slot_of_frame(int(p)) for p in positions[1:]]
                 crops = [track.ring.crops[s] for s in slots]
-                clips.append(recognition_clip(spec, crops, self._recognition_flow))
+                clips.append(recognition_clip(spec, crops, flow))
             intervals = refined
             probabilities = np.asarray(self._recognizer(np.stack(clips)), dtype=np.float64)
         names = self._recognizer.info.class_names

@@ -42,6 +42,20 @@ def test_push_mode_tracks_the_face_on_every_frame(videos):
     assert 0 <= box[0] < box[2] <= 640 and 0 <= box[1] < box[3] <= 480
 
 
+def test_stats_have_the_documented_typed_fields(videos):
+    # stats() was typed dict[str, object]: a typed client could not use stats()["fps"] as a number
+    import typing
+
+    with me.Engine.from_options(me.EngineOptions(recognize=False)) as engine:
+        engine.process(_frames(videos / "default.wmv", 1)[0], 0.0)
+        stats = engine.stats()
+    hints = typing.get_type_hints(me.EngineStats)
+    assert list(stats) == list(hints) and "EngineStats" in me.__all__
+    for name, kind in hints.items():
+        assert isinstance(stats[name], typing.get_origin(kind) or kind), name
+    assert stats["frames"] == 1 and stats["faces"] == 1
+
+
 def test_frame_without_face_is_normal(engine):
     result = engine.process(np.zeros((480, 640, 3), np.uint8), 1.0)
     assert result.faces == [] and result.events == []
