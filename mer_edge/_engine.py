@@ -22,7 +22,7 @@ from ._apex import refine_apex
 from ._errors import InputError, ModelError
 from ._features import frame_channels, recognition_clip, sample_positions, scored_time, window_times
 from ._flow import FlowEstimator
-from ._frontend import FaceLandmarker, FaceObservation
+from ._frontend import FaceLandmarker, FaceObservation, validate_bgr
 from ._lifecycle import Closeable
 from ._lighting import brightness_change
 from ._models import Model
@@ -41,6 +41,7 @@ CropObserver = Callable[[int, int, float, np.ndarray], None]
 
 _LANDMARKS = 478
 _RING_MARGIN_MS = 1_500.0
+_MIN_FRAME_SIDE = 16
 
 
 @dataclass(frozen=True)
@@ -233,13 +234,8 @@ class Engine(Closeable):
                            lighting_changes=self._lighting_changes)
 
     # -- feeding ----------------------------------------------------------------
-    def _check_frame(self, frame: object, timestamp_ms: object) -> tuple[np.ndarray, float]:
-        if not isinstance(frame, np.ndarray):
-            raise InputError(f"frame must be a numpy array, got {type(frame).__name__}")
-        if frame.dtype != np.uint8:
-            raise InputError(f"frame dtype must be uint8, got {frame.dtype}")
-        if frame.ndim != 3 or frame.shape[2] != 3 or frame.shape[0] < 16 or frame.shape[1] < 16:
-            raise InputError(f"frame must be (H, W, 3) BGR with H, W >= 16, got shape {frame.shape}")
+    def _check_frame(self, frame_bgr: object, timestamp_ms: object) -> tuple[np.ndarray, float]:
+        frame = validate_bgr(frame_bgr, min_side=_MIN_FRAME_SIDE)
         if self._frame_shape is not None and frame.shape != self._frame_shape:
             raise InputError(f"resolution changed mid-stream: {self._frame_shape[1]}x"
                              f"{self._frame_shape[0]} -> {frame.shape[1]}x{frame.shape[0]}; "

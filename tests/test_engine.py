@@ -61,12 +61,16 @@ def test_frame_without_face_is_normal(engine):
     assert result.faces == [] and result.events == []
 
 
-BAD_FRAMES = [
-    (np.zeros((48, 64), np.uint8), "shape"),
-    (np.zeros((48, 64, 4), np.uint8), "shape"),
-    (np.zeros((48, 64, 3), np.float32), "dtype"),
+BAD_FRAMES = [  # the forms applications hold, each named with the conversion it needs
+    (np.zeros((48, 64), np.uint8), r"shape \(48, 64\) .*cv2.COLOR_GRAY2BGR"),
+    (np.zeros((48, 64, 1), np.uint8), "cv2.COLOR_GRAY2BGR"),
+    (np.zeros((48, 64, 4), np.uint8), r"shape \(48, 64, 4\) .*cv2.COLOR_BGRA2BGR"),
+    (np.zeros((48, 64, 3), np.float32), r"dtype float32 \(float pixels: scale to 0-255"),
+    (np.zeros((48, 64, 3), np.uint16), "dtype uint16$"),
     ([[0, 0, 0]], "numpy array"),
-    (np.zeros((4, 4, 3), np.uint8), "shape"),
+    (None, "numpy array.*got NoneType"),
+    (np.zeros((4, 4, 3), np.uint8), r"at least 16x16 pixels, got shape \(4, 4, 3\)"),
+    (np.zeros((0, 0, 3), np.uint8), "at least 16x16"),
 ]
 
 
@@ -75,6 +79,27 @@ def test_bad_frames_are_named(frame, message):
     with me.Engine.from_options(me.EngineOptions(recognize=False)) as engine:
         with pytest.raises(ValueError, match=message):
             engine.process(frame, 0.0)
+
+
+def test_a_bad_frame_loses_no_open_interval_and_views_are_frames_like_any(videos):
+    # lp_d9's first short movement (frames 64-77) is still open at frame 70.
+    frames = _frames(videos / "lp_d9.mp4", 71)
+    with me.Engine.from_options(me.EngineOptions(recognize=False)) as engine:
+        for i, frame in enumerate(frames):
+            engine.process(frame, i * 1000 / 30)
+        for bad in (frames[0][..., 0], frames[0][:100, :100], frames[0].astype(np.float32)):
+            with pytest.raises(me.InputError):
+                engine.process(bad, 71 * 1000 / 30)
+        assert [e.interval.onset_frame for e in engine.flush()] == [64]
+    crops = [frame[40:440, 100:540] for frame in frames[:12]]  # views: not contiguous
+    with me.Engine.from_options(me.EngineOptions(recognize=False)) as engine:
+        viewed = [engine.process(crop, i * 40.0).faces for i, crop in enumerate(crops)]
+        engine.reset()
+        copied = [engine.process(np.ascontiguousarray(crop), i * 40.0).faces
+                  for i, crop in enumerate(crops)]
+    assert [[(f.box.tolist(), str(f.score)) for f in faces] for faces in viewed] == \
+        [[(f.box.tolist(), str(f.score)) for f in faces] for faces in copied]
+    assert all(len(faces) == 1 for faces in viewed)
 
 
 @pytest.mark.parametrize("stamps, message", [
