@@ -31,7 +31,7 @@ from ._results import FaceTrack, MicroExpression, SpottedInterval
 from ._ringbuffer import FrameRing
 from ._spotting import IntervalDetector, SpottingParams
 from ._telemetry import StageTimer
-from ._timestamps import FrameRateCheck
+from ._timestamps import MAX_FPS, FrameRateCheck
 from ._tracking import FaceTracker
 
 __all__ = ["Engine", "EngineStats", "FrameResult", "CropObserver"]
@@ -323,7 +323,7 @@ class Engine(Closeable):
     # -- stages -----------------------------------------------------------------
     def _new_track(self, track_id: int) -> _Track:
         spec = self._spotter.info.input
-        capacity = max(8, int(math.ceil(self._ring_horizon_ms / 1000.0 * self._fps_hint)))
+        capacity = self._frames_over_horizon(self._fps_hint)
         ring = FrameRing(capacity, (CROP_SIZE, CROP_SIZE), _LANDMARKS,
                          (len(spec.channels), spec.size, spec.size))
         track = _Track(track_id, ring, IntervalDetector(track_id, self._params, self._fps_hint))
@@ -385,12 +385,22 @@ class Engine(Closeable):
             return ring.features[ring.newest_slot][None]
         return ring.features[ring.slots_at_times(window_times(stamp, spec.frames, self._model_fps))]
 
+    def _frames_over_horizon(self, fps: float) -> int:
+        """Ring slots that hold the ring's horizon at ``fps``."""
+        return max(8, int(math.ceil(self._ring_horizon_ms / 1000.0 * fps)))
+
     def _fit_ring(self, ring: FrameRing) -> None:
-        """Grow a ring when the real frame rate needs more room than planned."""
+        """Grow a ring when the real frame rate needs more room than planned.
+
+        Never past what the fastest camera expected (:data:`MAX_FPS`) needs:
+        timestamps far closer together (seconds passed as milliseconds,
+        warned about) grew it by thousands of frames at a time, without end.
+        """
         if len(ring) < ring.capacity or ring.span_ms() <= 0:
             return
         if ring.span_ms() < self._ring_horizon_ms:
-            ring.grow(int(ring.capacity * self._ring_horizon_ms / ring.span_ms()) + 1)
+            needed = int(ring.capacity * self._ring_horizon_ms / ring.span_ms()) + 1
+            ring.grow(min(needed, self._frames_over_horizon(MAX_FPS)))
 
     def _detect_intervals(self, index: int, stamp: float,
                           scored: list[tuple[_Track, float | None]]) -> list[MicroExpression]:

@@ -278,6 +278,28 @@ def test_timestamps_that_are_not_milliseconds_are_warned_about(videos, to_unit, 
         assert "pass milliseconds" in str(ours[0].message) and ours[0].filename == __file__
 
 
+def test_the_frame_ring_stays_bounded_when_timestamps_are_seconds(videos):
+    # Seconds passed as milliseconds (warned) made each track's ring grow a thousandfold at
+    # once (231 -> 232,237 frames of crops and features), and again once full: without end.
+    import math
+    import warnings
+
+    from mer_edge._timestamps import MAX_FPS
+
+    frames = _frames(videos / "default.wmv", 60)
+    with me.Engine.from_options(me.EngineOptions(recognize=False)) as engine, \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = None
+        for i in range(300):
+            engine.process(frames[i % len(frames)], i / 30.0)
+            first = first or max(t.ring.capacity for t in engine._tracks.values())
+        capacity = max(track.ring.capacity for track in engine._tracks.values())
+        ceiling = math.ceil(engine._ring_horizon_ms / 1000.0 * MAX_FPS)
+    assert any(issubclass(w.category, me.TimestampWarning) for w in caught)
+    assert first < capacity <= ceiling  # it grew (a fast camera needs it), up to the fastest
+
+
 def test_a_lamp_moved_is_not_reported_as_an_expression(videos):
     def events(**options):
         with me.Engine.from_options(me.EngineOptions(running_mode="file", **options)) as engine:
