@@ -61,6 +61,13 @@ class FrameResult:
     faces: list[FaceTrack] = field(default_factory=list)
     events: list[MicroExpression] = field(default_factory=list)
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: ``frame``, ``timestamp_ms``, and the ``faces`` and
+        ``events`` as their own ``to_dict()`` gives them."""
+        return {"frame": self.frame_index, "timestamp_ms": round(float(self.timestamp_ms), 3),
+                "faces": [face.to_dict() for face in self.faces],
+                "events": [event.to_dict() for event in self.events]}
+
 
 class EngineStats(TypedDict):
     """What :meth:`Engine.stats` returns (over the engine's whole life).

@@ -56,6 +56,28 @@ def test_stats_have_the_documented_typed_fields(videos):
     assert stats["frames"] == 1 and stats["faces"] == 1
 
 
+def test_results_serialise_to_json_with_the_times_they_were_given(videos):
+    import json
+
+    frames = _frames(videos / "lp_d9.mp4", 100)  # an ME over frames 64-77
+    stamps = [5_000.0 + i * 1000 / 30 for i in range(len(frames))]
+    with me.Engine.from_options(me.EngineOptions()) as engine:
+        results = [engine.process(frame, stamp) for frame, stamp in zip(frames, stamps)]
+    lines = [json.loads(json.dumps(result.to_dict())) for result in results]
+    assert [line["frame"] for line in lines] == list(range(len(frames)))
+    assert [line["timestamp_ms"] for line in lines] == [round(stamp, 3) for stamp in stamps]
+    face = lines[-1]["faces"][0]
+    assert set(face) == {"frame", "timestamp_ms", "track_id", "box", "score"}
+    events = [event for line in lines for event in line["events"]]
+    assert events and set(events[0]) == {"track_id", "type", "onset_frame", "apex_frame",
+                                         "offset_frame", "onset_ms", "apex_ms", "offset_ms",
+                                         "score", "label", "probs"}
+    for event in events:
+        for point in ("onset", "apex", "offset"):
+            assert event[f"{point}_ms"] == round(stamps[event[f"{point}_frame"]], 3)
+        assert event["label"] in event["probs"] and event["type"] in ("ME", "MaE")
+
+
 def test_frame_without_face_is_normal(engine):
     result = engine.process(np.zeros((480, 640, 3), np.uint8), 1.0)
     assert result.faces == [] and result.events == []
