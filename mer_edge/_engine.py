@@ -164,10 +164,19 @@ class Engine(Closeable):
 
     @classmethod
     def from_options(cls, options: EngineOptions | None = None, **overrides: Any) -> "Engine":
-        """Build an engine; keyword overrides replace fields of ``options``."""
-        from dataclasses import replace
+        """Build an engine; keyword overrides replace fields of ``options``.
+
+        Raises:
+            InputError: an override names no :class:`EngineOptions` field (the
+                valid ones are listed), or a value is invalid.
+        """
+        from dataclasses import fields, replace
 
         options = options or EngineOptions()
+        valid = sorted(f.name for f in fields(EngineOptions))
+        unknown = sorted(set(overrides) - set(valid))
+        if unknown:
+            raise InputError(f"unknown EngineOptions field(s) {unknown}; valid: {valid}")
         return cls(replace(options, **overrides) if overrides else options)
 
     def close(self) -> None:

@@ -173,6 +173,15 @@ def test_bad_options_are_named(options, message):
         me.EngineOptions(**options)
 
 
+def test_from_options_names_an_unknown_override_with_the_valid_fields():
+    # it was a bare TypeError from dataclasses.replace ("unexpected keyword argument")
+    with pytest.raises(me.InputError, match=r"unknown EngineOptions field\(s\) \['max_face'\]; "
+                                            r"valid: .*'max_faces'"):
+        me.Engine.from_options(max_face=2)
+    with pytest.raises(me.InputError, match="max_faces must be a whole number"):
+        me.Engine.from_options(me.EngineOptions(recognize=False), max_faces=0)
+
+
 def test_spotting_overrides_go_over_the_spotters_calibration():
     from mer_edge._models import default_model_path
 
