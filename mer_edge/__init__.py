@@ -12,7 +12,7 @@ Typical use::
 """
 from __future__ import annotations
 
-from ._engine import Engine, FrameResult
+from ._engine import Engine, EngineStats, FrameResult
 from ._errors import (BackendError, DatasetError, InputError, MerEdgeError, ModelError,
                       SourceError, TimestampWarning)
 from ._modelmeta import InputSpec, ModelInfo
@@ -25,6 +25,7 @@ from ._version import __version__
 __all__ = [
     "Engine",
     "EngineOptions",
+    "EngineStats",
     "FrameResult",
     "FaceTrack",
     "SpottedInterval",

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, ContextManager, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator, Optional, TypedDict
 
 import numpy as np
 
@@ -21,7 +22,7 @@ from ._apex import refine_apex
 from ._errors import InputError, ModelError, reworded
 from ._features import frame_channels, recognition_clip, sample_positions, scored_time, window_times
 from ._flow import FlowEstimator
-from ._frontend import FaceLandmarker
+from ._frontend import FaceLandmarker, FaceObservation, validate_bgr
 from ._lifecycle import Closeable
 from ._lighting import brightness_change, is_lighting_change
 from ._models import Model
@@ -30,13 +31,13 @@ from ._results import FaceTrack, MicroExpression, SpottedInterval
 from ._ringbuffer import FrameRing
 from ._spotting import IntervalDetector, SpottingParams
 from ._telemetry import StageTimer
-from ._timestamps import FrameRateCheck
+from ._timestamps import MAX_FPS, FrameRateCheck
 from ._tracking import FaceTracker
 
 if TYPE_CHECKING:
     from ._sources import FrameSource
 
-__all__ = ["Engine", "FrameResult", "CropObserver", "ScoreObserver"]
+__all__ = ["Engine", "EngineStats", "FrameResult", "CropObserver", "ScoreObserver"]
 
 #: ``(track_id, frame_index, timestamp_ms, crop) -> None``
 CropObserver = Callable[[int, int, float, np.ndarray], None]
@@ -45,6 +46,7 @@ ScoreObserver = Callable[[int, int, float, Optional[float]], None]
 
 _LANDMARKS = 478
 _RING_MARGIN_MS = 1_500.0
+_MIN_FRAME_SIDE = 16
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,38 @@ class FrameResult:
     timestamp_ms: float
     faces: list[FaceTrack] = field(default_factory=list)
     events: list[MicroExpression] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: ``frame``, ``timestamp_ms``, and the ``faces`` and
+        ``events`` as their own ``to_dict()`` gives them."""
+        return {"frame": self.frame_index, "timestamp_ms": round(float(self.timestamp_ms), 3),
+                "faces": [face.to_dict() for face in self.faces],
+                "events": [event.to_dict() for event in self.events]}
+
+
+class EngineStats(TypedDict):
+    """What :meth:`Engine.stats` returns (over the engine's whole life).
+
+    Attributes:
+        frames: frames processed.
+        faces: faces seen, summed over the frames.
+        fps: frames per second of processing (decode excluded).
+        ms_per_stage: mean milliseconds per frame of each stage, in pipeline
+            order (``face``, ``track``, ``align``, ``flow``, ``spot``,
+            ``classify``).
+        me_not_still: short movements not reported as MEs because the face
+            was moving before them (:attr:`SpottingParams.me_quiet_ratio`).
+        lighting_changes: intervals not reported because the face's
+            brightness changed over them
+            (:attr:`EngineOptions.max_brightness_change`).
+    """
+
+    frames: int
+    faces: int
+    fps: float
+    ms_per_stage: dict[str, float]
+    me_not_still: int
+    lighting_changes: int
 
 
 class _Track:
@@ -83,6 +117,18 @@ class Engine(Closeable):
     * ``for result in engine.run("video.mp4")`` (``running_mode="file"``);
     * ``engine.run_live(0)`` with ``result_callback`` (``running_mode="live"``);
     * ``engine.process(frame_bgr, timestamp_ms)`` (any mode; ``"push"`` is the default).
+
+    One engine is one stream and is not thread-safe: feed it from one thread
+    at a time (one engine per camera or thread; several engines in one
+    process are fine).  A call to :meth:`process`, :meth:`flush` or
+    :meth:`reset` while another is still running on the same engine (from
+    another thread, or from a crop observer) raises :class:`InputError`
+    instead of corrupting it; :meth:`close` waits for the frame in progress;
+    :meth:`stats` may be read from any thread.  The result callback runs in
+    the thread that called :meth:`process` (or :meth:`run_live`), after the
+    frame's work is done, so it may call the engine back (``stats()``,
+    ``reset()``); an exception it raises propagates to that caller and the
+    engine keeps its state (:meth:`flush` still returns the open intervals).
     """
 
     def __init__(self, options: EngineOptions) -> None:
@@ -118,24 +164,66 @@ class Engine(Closeable):
         self._crop_observers: list[CropObserver] = []
         self._score_observers: list[ScoreObserver] = []
         self._closed = False
+        #: Held while a call changes the engine's state (see :meth:`_exclusive`).
+        self._busy = threading.Lock()
+        self._busy_thread: int | None = None
 
     @classmethod
-    def from_options(cls, options: EngineOptions | None = None, **overrides: object) -> "Engine":
-        """Build an engine; keyword overrides replace fields of ``options``."""
-        from dataclasses import replace
+    def from_options(cls, options: EngineOptions | None = None, **overrides: Any) -> "Engine":
+        """Build an engine; keyword overrides replace fields of ``options``.
+
+        Raises:
+            InputError: an override names no :class:`EngineOptions` field (the
+                valid ones are listed), or a value is invalid.
+        """
+        from dataclasses import fields, replace
 
         options = options or EngineOptions()
+        valid = sorted(f.name for f in fields(EngineOptions))
+        unknown = sorted(set(overrides) - set(valid))
+        if unknown:
+            raise InputError(f"unknown EngineOptions field(s) {unknown}; valid: {valid}")
         return cls(replace(options, **overrides) if overrides else options)
 
     def close(self) -> None:
-        """Release models and the landmarker (idempotent)."""
-        if self._closed:
-            return
-        self._closed = True
-        self._landmarker.close()
-        self._spotter.close()
-        if self._recognizer is not None:
-            self._recognizer.close()
+        """Release models and the landmarker (idempotent).
+
+        Waits for a frame another thread is processing.  Intervals still open
+        are not reported: call :meth:`flush` first to get them.
+        """
+        if self._busy_thread == threading.get_ident():
+            raise InputError("Engine.close() called from inside a call on the same engine "
+                             "(a crop observer?); close it after that call returns")
+        with self._busy:
+            if self._closed:
+                return
+            self._closed = True
+            self._landmarker.close()
+            self._spotter.close()
+            if self._recognizer is not None:
+                self._recognizer.close()
+
+    @contextmanager
+    def _exclusive(self, call: str) -> Iterator[None]:
+        """Run the body of ``call`` alone on an open engine.
+
+        MediaPipe's graph and the per-track state are not thread-safe (two
+        threads in :meth:`process` at once crashed the process), so a second
+        call meanwhile is refused rather than waited for: its frame would
+        interleave with the first stream's.
+        """
+        if not self._busy.acquire(blocking=False):
+            raise InputError(f"Engine.{call}() called while another call is running on this "
+                             "engine (from another thread, or from a crop observer); an Engine "
+                             "is not thread-safe: use one engine per thread, or a lock")
+        try:
+            if self._closed:
+                raise InputError("the engine is closed")
+            self._busy_thread = threading.get_ident()
+            yield
+        finally:
+            self._busy_thread = None
+            self._busy.release()
 
     # -- public info ----------------------------------------------------------
     @property
@@ -178,31 +266,18 @@ class Engine(Closeable):
         """Stop calling ``observer`` (added by :meth:`add_score_observer`); unknown ones are ignored."""
         _discard(self._score_observers, observer)
 
-    def stats(self) -> dict[str, object]:
-        """Per-stage ms/frame, fps and face count so far.
-
-        ``me_not_still`` counts the short movements not reported as MEs
-        because the face was moving before them
-        (:attr:`SpottingParams.me_quiet_ratio`); ``lighting_changes`` the
-        intervals not reported because the face's brightness changed over
-        them (:attr:`EngineOptions.max_brightness_change`).
-        """
+    def stats(self) -> EngineStats:
+        """Per-stage ms/frame, fps, face count and held-back intervals so far."""
+        tracks = list(self._tracks.values())  # one step: another thread may be processing
         not_still = self._not_still_of_ended_tracks + sum(
-            track.detector.not_still for track in self._tracks.values())
-        return {"frames": self.timer.frames, "faces": self.timer.faces,
-                "fps": self.timer.fps(), "ms_per_stage": self.timer.ms_per_frame(),
-                "me_not_still": not_still, "lighting_changes": self._lighting_changes}
+            track.detector.not_still for track in tracks)
+        return EngineStats(frames=self.timer.frames, faces=self.timer.faces, fps=self.timer.fps(),
+                           ms_per_stage=self.timer.ms_per_frame(), me_not_still=not_still,
+                           lighting_changes=self._lighting_changes)
 
     # -- feeding ----------------------------------------------------------------
-    def _check_frame(self, frame: object, timestamp_ms: object) -> tuple[np.ndarray, float]:
-        if self._closed:
-            raise InputError("the engine is closed")
-        if not isinstance(frame, np.ndarray):
-            raise InputError(f"frame must be a numpy array, got {type(frame).__name__}")
-        if frame.dtype != np.uint8:
-            raise InputError(f"frame dtype must be uint8, got {frame.dtype}")
-        if frame.ndim != 3 or frame.shape[2] != 3 or frame.shape[0] < 16 or frame.shape[1] < 16:
-            raise InputError(f"frame must be (H, W, 3) BGR with H, W >= 16, got shape {frame.shape}")
+    def _check_frame(self, frame_bgr: object, timestamp_ms: object) -> tuple[np.ndarray, float]:
+        frame = validate_bgr(frame_bgr, min_side=_MIN_FRAME_SIDE)
         if self._frame_shape is not None and frame.shape != self._frame_shape:
             raise InputError(f"resolution changed mid-stream: {self._frame_shape[1]}x"
                              f"{self._frame_shape[0]} -> {frame.shape[1]}x{frame.shape[0]}; "
@@ -224,8 +299,16 @@ class Engine(Closeable):
 
         Raises :class:`InputError` (a ``ValueError``) for a frame that is not
         ``(H, W, 3) uint8``, a resolution change, or a timestamp that does not
-        increase; the engine's state is untouched then.
+        increase; the engine's state is untouched then.  See the class
+        documentation for threads and the result callback.
         """
+        with self._exclusive("process"):
+            result = self._process(frame_bgr, timestamp_ms)
+        if self.options.result_callback is not None:
+            self.options.result_callback(result)
+        return result
+
+    def _process(self, frame_bgr: np.ndarray, timestamp_ms: float) -> FrameResult:
         frame, stamp = self._check_frame(frame_bgr, timestamp_ms)
         started = time.perf_counter()
         self._frame_shape = frame.shape
@@ -242,13 +325,14 @@ class Engine(Closeable):
         faces, scored = self._spot(frame, index, stamp, matched)
         events.extend(self._detect_intervals(index, stamp, scored))
         self.timer.count_frame(len(faces), time.perf_counter() - started)
-        result = FrameResult(index, stamp, faces, events)
-        if self.options.result_callback is not None:
-            self.options.result_callback(result)
-        return result
+        return FrameResult(index, stamp, faces, events)
 
     def flush(self) -> list[MicroExpression]:
         """End of stream: close every open interval and return its events."""
+        with self._exclusive("flush"):
+            return self._flush()
+
+    def _flush(self) -> list[MicroExpression]:
         events: list[MicroExpression] = []
         for track_id in list(self._tracks):
             events.extend(self._end_track(track_id))
@@ -265,9 +349,11 @@ class Engine(Closeable):
         :meth:`run` and :meth:`run_live` call it themselves when the engine
         has already seen frames, so one engine can run several files.
         """
-        if self._closed:
-            raise InputError("the engine is closed")
-        events = self.flush()
+        with self._exclusive("reset"):
+            return self._reset()
+
+    def _reset(self) -> list[MicroExpression]:
+        events = self._flush()
         self._tracker.reset()
         self._landmarker.reset()
         self._frame_shape = None
@@ -279,7 +365,7 @@ class Engine(Closeable):
     # -- stages -----------------------------------------------------------------
     def _new_track(self, track_id: int) -> _Track:
         spec = self._spotter.info.input
-        capacity = max(8, int(math.ceil(self._ring_horizon_ms / 1000.0 * self._fps_hint)))
+        capacity = self._frames_over_horizon(self._fps_hint)
         ring = FrameRing(capacity, (CROP_SIZE, CROP_SIZE), _LANDMARKS,
                          (len(spec.channels), spec.size, spec.size))
         track = _Track(track_id, ring, IntervalDetector(track_id, self._params, self._fps_hint))
@@ -295,10 +381,12 @@ class Engine(Closeable):
         self._not_still_of_ended_tracks += track.detector.not_still
         return events
 
-    def _spot(self, frame: np.ndarray, index: int, stamp: float, matched: list) -> tuple[list[FaceTrack], list]:
+    def _spot(self, frame: np.ndarray, index: int, stamp: float,
+              matched: list[tuple[int, FaceObservation]]
+              ) -> tuple[list[FaceTrack], list[tuple[_Track, float | None]]]:
         """Align, flow and score every matched face; returns faces and (track, score)."""
         spec = self._spotter.info.input
-        pending: list[tuple[_Track, object]] = []
+        pending: list[tuple[_Track, FaceObservation, bool]] = []
         clips: list[np.ndarray] = []
         for track_id, observation in matched:
             track = self._tracks.get(track_id) or self._new_track(track_id)
@@ -319,7 +407,8 @@ class Engine(Closeable):
         if clips:
             with self.timer.stage("spot"):
                 scores = iter(np.asarray(self._spotter(np.stack(clips)), dtype=np.float64).reshape(-1))
-        faces, scored = [], []
+        faces: list[FaceTrack] = []
+        scored: list[tuple[_Track, float | None]] = []
         for track, observation, ready in pending:
             score = float(next(scores)) if ready else math.nan
             faces.append(FaceTrack(track.track_id, index, stamp, observation.box,
@@ -338,14 +427,25 @@ class Engine(Closeable):
             return ring.features[ring.newest_slot][None]
         return ring.features[ring.slots_at_times(window_times(stamp, spec.frames, self._model_fps))]
 
+    def _frames_over_horizon(self, fps: float) -> int:
+        """Ring slots that hold the ring's horizon at ``fps``."""
+        return max(8, int(math.ceil(self._ring_horizon_ms / 1000.0 * fps)))
+
     def _fit_ring(self, ring: FrameRing) -> None:
-        """Grow a ring when the real frame rate needs more room than planned."""
+        """Grow a ring when the real frame rate needs more room than planned.
+
+        Never past what the fastest camera expected (:data:`MAX_FPS`) needs:
+        timestamps far closer together (seconds passed as milliseconds,
+        warned about) grew it by thousands of frames at a time, without end.
+        """
         if len(ring) < ring.capacity or ring.span_ms() <= 0:
             return
         if ring.span_ms() < self._ring_horizon_ms:
-            ring.grow(int(ring.capacity * self._ring_horizon_ms / ring.span_ms()) + 1)
+            needed = int(ring.capacity * self._ring_horizon_ms / ring.span_ms()) + 1
+            ring.grow(min(needed, self._frames_over_horizon(MAX_FPS)))
 
-    def _detect_intervals(self, index: int, stamp: float, scored: list) -> list[MicroExpression]:
+    def _detect_intervals(self, index: int, stamp: float,
+                          scored: list[tuple[_Track, float | None]]) -> list[MicroExpression]:
         seen = {track.track_id for track, _ in scored}
         closed: list[MicroExpression] = []
         for track, score in scored:
@@ -375,7 +475,7 @@ class Engine(Closeable):
         """
         if self._score_lag_ms <= 0:
             return index, stamp
-        slot = track.ring.slot_at_or_before(scored_time(stamp, self._score_lag_ms))
+        slot = track.ring.slot_at_or_before(float(scored_time(stamp, self._score_lag_ms)))
         if slot is None:
             return None
         lagged_stamp = float(track.ring.timestamps_ms[slot])
@@ -387,7 +487,8 @@ class Engine(Closeable):
         intervals = self._not_lighting(track, intervals)
         if not intervals:
             return []
-        if self._recognizer is None:  # spotting only: still report the refined apex
+        flow = self._recognition_flow
+        if self._recognizer is None or flow is None:  # spotting only: still report the refined apex
             refined = [refine_apex(track.ring, interval, self._spot_flow, self._params.k_ms)[1]
                        for interval in intervals]
             return [MicroExpression(interval, "unknown", {}) for interval in refined]
@@ -395,14 +496,13 @@ class Engine(Closeable):
         with self.timer.stage("classify"):
             clips, refined = [], []
             for interval in intervals:
-                reference, interval = refine_apex(track.ring, interval, self._recognition_flow,
-                                                  self._params.k_ms)
+                reference, interval = refine_apex(track.ring, interval, flow, self._params.k_ms)
                 refined.append(interval)
                 start = int(track.ring.frame_indices[reference])
                 positions = sample_positions(start, interval.apex_frame, max(spec.frames, 2))
                 slots = [reference] + [track.ring.nearest_slot_of_frame(int(p)) for p in positions[1:]]
                 crops = [track.ring.crops[s] for s in slots]
-                clips.append(recognition_clip(spec, crops, self._recognition_flow))
+                clips.append(recognition_clip(spec, crops, flow))
             intervals = refined
             probabilities = np.asarray(self._recognizer(np.stack(clips)), dtype=np.float64)
         names = self._recognizer.info.class_names
@@ -449,7 +549,8 @@ class Engine(Closeable):
         """Run on a live source until it ends or ``should_stop()`` is true.
 
         Results go to ``options.result_callback``.  Returns counts of frames
-        processed and dropped (a slow consumer drops the oldest frames).
+        processed and dropped (a slow consumer drops the oldest frames).  To
+        stop from the callback, make ``should_stop`` return true.
         """
         if self.options.running_mode != "live":
             raise InputError(f"run_live() needs running_mode 'live', the engine is in "

@@ -138,22 +138,34 @@ def _check_positive_int(name: str, value: int) -> int:
     return value
 
 
-def validate_bgr(frame: Any, what: str = "frame") -> np.ndarray:
-    """Return ``frame`` as a C-contiguous ``(H, W, 3) uint8`` array or raise :class:`InputError`."""
+def validate_bgr(frame: Any, what: str = "frame", min_side: int = 1) -> np.ndarray:
+    """Return ``frame`` as a C-contiguous ``(H, W, 3) uint8`` array or raise :class:`InputError`.
+
+    The error names the shape and dtype, and the conversion for the forms
+    applications commonly hold (grayscale, BGRA, float pixels).  ``H`` and
+    ``W`` must be at least ``min_side``.
+    """
     if not isinstance(frame, np.ndarray):
         raise InputError(f"{what}: expected a numpy array (H, W, 3) uint8 BGR, "
                          f"got {type(frame).__name__}")
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-        hint = ""
-        if frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 1):
-            hint = " (grayscale: convert with cv2.COLOR_GRAY2BGR)"
-        elif frame.ndim == 3 and frame.shape[2] == 4:
-            hint = " (BGRA: convert with cv2.COLOR_BGRA2BGR)"
         raise InputError(f"{what}: expected shape (H, W, 3) uint8 BGR, "
-                         f"got shape {frame.shape} dtype {frame.dtype}{hint}")
-    if frame.shape[0] < 1 or frame.shape[1] < 1:
-        raise InputError(f"{what}: expected a non-empty image, got shape {frame.shape}")
+                         f"got shape {frame.shape} dtype {frame.dtype}{_conversion_hint(frame)}")
+    if frame.shape[0] < min_side or frame.shape[1] < min_side:
+        raise InputError(f"{what}: expected an image of at least {min_side}x{min_side} pixels, "
+                         f"got shape {frame.shape}")
     return np.ascontiguousarray(frame)
+
+
+def _conversion_hint(frame: np.ndarray) -> str:
+    """How to turn ``frame`` into ``(H, W, 3) uint8`` BGR, when its form is a common one."""
+    if frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 1):
+        return " (grayscale: convert with cv2.COLOR_GRAY2BGR)"
+    if frame.ndim == 3 and frame.shape[2] == 4:
+        return " (BGRA: convert with cv2.COLOR_BGRA2BGR)"
+    if frame.ndim == 3 and frame.shape[2] == 3 and np.issubdtype(frame.dtype, np.floating):
+        return " (float pixels: scale to 0-255 and convert with .astype(np.uint8))"
+    return ""
 
 
 def _import_mediapipe() -> Any:

@@ -12,6 +12,7 @@ from ._spotting import SpottingParams
 from ._timestamps import MAX_FPS
 
 if TYPE_CHECKING:
+    from ._engine import FrameResult
     from ._models import Model
 
 __all__ = ["EngineOptions", "RunningMode", "RUNNING_MODES"]
@@ -59,7 +60,7 @@ class EngineOptions:
     """
 
     running_mode: RunningMode = "push"
-    result_callback: Optional[Callable[..., None]] = None
+    result_callback: Optional[Callable[["FrameResult"], object]] = None
     spotting_model: Optional[str] = None
     recognition_model: Optional[str] = None
     backend: str = "onnxruntime"

@@ -61,7 +61,12 @@ class FaceTrack:
         object.__setattr__(self, "landmarks", marks)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form written to ``--tracks`` files."""
+        """The JSON form written to ``--tracks`` files (plain Python values).
+
+        Keys: ``frame``, ``timestamp_ms``, ``track_id``, ``box``
+        (``[x0, y0, x1, y1]`` pixels) and ``score`` (``None`` for ``nan``);
+        the landmarks are left out.
+        """
         return {
             "frame": self.frame_index,
             "timestamp_ms": round(float(self.timestamp_ms), 3),
@@ -139,7 +144,16 @@ class MicroExpression:
         return self.interval.kind
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form written to ``--out`` event files."""
+        """The JSON form written to ``--out`` event files (plain Python values).
+
+        Keys: ``track_id``; ``type`` (the :attr:`kind`, ``"ME"`` or
+        ``"MaE"``); ``onset_frame``, ``apex_frame``, ``offset_frame``
+        (0-based frame indices of the stream); ``onset_ms``, ``apex_ms``,
+        ``offset_ms`` (the timestamps those frames were given, rounded to
+        1 µs); ``score`` (the spotting score at the apex); ``label`` and
+        ``probs`` (class name -> probability; ``"unknown"`` and ``{}``
+        without recognition).
+        """
         iv = self.interval
         return {
             "track_id": iv.track_id,
@@ -147,10 +161,10 @@ class MicroExpression:
             "onset_frame": iv.onset_frame,
             "apex_frame": iv.apex_frame,
             "offset_frame": iv.offset_frame,
-            "onset_ms": round(iv.onset_ms, 3),
-            "apex_ms": round(iv.apex_ms, 3),
-            "offset_ms": round(iv.offset_ms, 3),
-            "score": round(iv.score, 5),
+            "onset_ms": round(float(iv.onset_ms), 3),
+            "apex_ms": round(float(iv.apex_ms), 3),
+            "offset_ms": round(float(iv.offset_ms), 3),
+            "score": round(float(iv.score), 5),
             "label": self.label,
             "probs": {k: round(float(v), 5) for k, v in self.probs.items()},
         }

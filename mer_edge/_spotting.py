@@ -39,7 +39,7 @@ import numpy as np
 
 from ._errors import InputError
 from ._features import TIME_TOLERANCE_MS
-from ._results import SpottedInterval
+from ._results import ExpressionKind, SpottedInterval
 from ._smoothing import make_smoother
 
 __all__ = ["SpottingParams", "IntervalDetector"]
@@ -210,12 +210,11 @@ class IntervalDetector:
         run = self._run
         if value >= threshold:
             if run is None:
-                self._run = _Run(start=position, peak=position, last_above=position)
+                run = self._run = _Run(start=position, peak=position, last_above=position)
             else:
                 run.last_above = position
                 if value > self._value(run.peak):
                     run.peak = position
-            run = self._run
             if _not_below(now - self._time(run.start), params.max_interval_ms):
                 return self._close()
             return []
@@ -279,7 +278,7 @@ class IntervalDetector:
         if not _not_below(offset_ms - self._time(run.start), params.min_interval_ms):
             return []  # judged on the run itself: the rise does not make noise an event
         duration = offset_ms - onset_ms
-        kind = "ME" if _not_below(params.me_max_ms, duration) else "MaE"
+        kind: ExpressionKind = "ME" if _not_below(params.me_max_ms, duration) else "MaE"
         if kind == "ME" and not self._quiet_before(run):
             self.not_still += 1
             return []

@@ -57,4 +57,4 @@ class FrameRateCheck:
         unit = "seconds" if fps > self.highest_fps else "microseconds or another unit"
         warnings.warn(f"timestamp_ms: frames {gap_ms:.6g} ms apart ({fps:.4g} fps); the "
                       f"timestamps look like {unit}; pass milliseconds", TimestampWarning,
-                      stacklevel=3)
+                      stacklevel=4)  # observe <- Engine._process <- Engine.process <- caller

@@ -42,17 +42,57 @@ def test_push_mode_tracks_the_face_on_every_frame(videos):
     assert 0 <= box[0] < box[2] <= 640 and 0 <= box[1] < box[3] <= 480
 
 
+def test_stats_have_the_documented_typed_fields(videos):
+    # stats() was typed dict[str, object]: a typed client could not use stats()["fps"] as a number
+    import typing
+
+    with me.Engine.from_options(me.EngineOptions(recognize=False)) as engine:
+        engine.process(_frames(videos / "default.wmv", 1)[0], 0.0)
+        stats = engine.stats()
+    hints = typing.get_type_hints(me.EngineStats)
+    assert list(stats) == list(hints) and "EngineStats" in me.__all__
+    for name, kind in hints.items():
+        assert isinstance(stats[name], typing.get_origin(kind) or kind), name
+    assert stats["frames"] == 1 and stats["faces"] == 1
+
+
+def test_results_serialise_to_json_with_the_times_they_were_given(videos):
+    import json
+
+    frames = _frames(videos / "lp_d9.mp4", 100)  # an ME over frames 64-77
+    stamps = [5_000.0 + i * 1000 / 30 for i in range(len(frames))]
+    with me.Engine.from_options(me.EngineOptions()) as engine:
+        results = [engine.process(frame, stamp) for frame, stamp in zip(frames, stamps)]
+    lines = [json.loads(json.dumps(result.to_dict())) for result in results]
+    assert [line["frame"] for line in lines] == list(range(len(frames)))
+    assert [line["timestamp_ms"] for line in lines] == [round(stamp, 3) for stamp in stamps]
+    face = lines[-1]["faces"][0]
+    assert set(face) == {"frame", "timestamp_ms", "track_id", "box", "score"}
+    events = [event for line in lines for event in line["events"]]
+    assert events and set(events[0]) == {"track_id", "type", "onset_frame", "apex_frame",
+                                         "offset_frame", "onset_ms", "apex_ms", "offset_ms",
+                                         "score", "label", "probs"}
+    for event in events:
+        for point in ("onset", "apex", "offset"):
+            assert event[f"{point}_ms"] == round(stamps[event[f"{point}_frame"]], 3)
+        assert event["label"] in event["probs"] and event["type"] in ("ME", "MaE")
+
+
 def test_frame_without_face_is_normal(engine):
     result = engine.process(np.zeros((480, 640, 3), np.uint8), 1.0)
     assert result.faces == [] and result.events == []
 
 
-BAD_FRAMES = [
-    (np.zeros((48, 64), np.uint8), "shape"),
-    (np.zeros((48, 64, 4), np.uint8), "shape"),
-    (np.zeros((48, 64, 3), np.float32), "dtype"),
+BAD_FRAMES = [  # the forms applications hold, each named with the conversion it needs
+    (np.zeros((48, 64), np.uint8), r"shape \(48, 64\) .*cv2.COLOR_GRAY2BGR"),
+    (np.zeros((48, 64, 1), np.uint8), "cv2.COLOR_GRAY2BGR"),
+    (np.zeros((48, 64, 4), np.uint8), r"shape \(48, 64, 4\) .*cv2.COLOR_BGRA2BGR"),
+    (np.zeros((48, 64, 3), np.float32), r"dtype float32 \(float pixels: scale to 0-255"),
+    (np.zeros((48, 64, 3), np.uint16), "dtype uint16$"),
     ([[0, 0, 0]], "numpy array"),
-    (np.zeros((4, 4, 3), np.uint8), "shape"),
+    (None, "numpy array.*got NoneType"),
+    (np.zeros((4, 4, 3), np.uint8), r"at least 16x16 pixels, got shape \(4, 4, 3\)"),
+    (np.zeros((0, 0, 3), np.uint8), "at least 16x16"),
 ]
 
 
@@ -61,6 +101,27 @@ def test_bad_frames_are_named(frame, message):
     with me.Engine.from_options(me.EngineOptions(recognize=False)) as engine:
         with pytest.raises(ValueError, match=message):
             engine.process(frame, 0.0)
+
+
+def test_a_bad_frame_loses_no_open_interval_and_views_are_frames_like_any(videos):
+    # lp_d9's first short movement (frames 64-77) is still open at frame 70.
+    frames = _frames(videos / "lp_d9.mp4", 71)
+    with me.Engine.from_options(me.EngineOptions(recognize=False)) as engine:
+        for i, frame in enumerate(frames):
+            engine.process(frame, i * 1000 / 30)
+        for bad in (frames[0][..., 0], frames[0][:100, :100], frames[0].astype(np.float32)):
+            with pytest.raises(me.InputError):
+                engine.process(bad, 71 * 1000 / 30)
+        assert [e.interval.onset_frame for e in engine.flush()] == [64]
+    crops = [frame[40:440, 100:540] for frame in frames[:12]]  # views: not contiguous
+    with me.Engine.from_options(me.EngineOptions(recognize=False)) as engine:
+        viewed = [engine.process(crop, i * 40.0).faces for i, crop in enumerate(crops)]
+        engine.reset()
+        copied = [engine.process(np.ascontiguousarray(crop), i * 40.0).faces
+                  for i, crop in enumerate(crops)]
+    assert [[(f.box.tolist(), str(f.score)) for f in faces] for faces in viewed] == \
+        [[(f.box.tolist(), str(f.score)) for f in faces] for faces in copied]
+    assert all(len(faces) == 1 for faces in viewed)
 
 
 @pytest.mark.parametrize("stamps, message", [
@@ -112,6 +173,15 @@ def test_bad_options_are_named(options, message):
         me.EngineOptions(**options)
 
 
+def test_from_options_names_an_unknown_override_with_the_valid_fields():
+    # it was a bare TypeError from dataclasses.replace ("unexpected keyword argument")
+    with pytest.raises(me.InputError, match=r"unknown EngineOptions field\(s\) \['max_face'\]; "
+                                            r"valid: .*'max_faces'"):
+        me.Engine.from_options(max_face=2)
+    with pytest.raises(me.InputError, match="max_faces must be a whole number"):
+        me.Engine.from_options(me.EngineOptions(recognize=False), max_faces=0)
+
+
 def test_spotting_overrides_go_over_the_spotters_calibration():
     from mer_edge._models import default_model_path
 
@@ -147,6 +217,59 @@ def test_close_is_idempotent_and_final():
     engine.close()
     with pytest.raises(me.InputError, match="closed"):
         engine.process(np.zeros((32, 32, 3), np.uint8), 0.0)
+
+
+def test_a_second_call_while_a_frame_is_processed_is_refused_not_run(videos):
+    # Two threads in one engine's MediaPipe graph crashed the process (SIGSEGV).  A crop
+    # observer holds the first call open while another thread, then this one, calls in.
+    import threading
+
+    frames = _frames(videos / "default.wmv", 3)
+    refused = []
+
+    def call_in(track_id, frame_index, timestamp_ms, crop):
+        def from_another_thread():
+            try:
+                engine.process(frames[1], timestamp_ms + 100.0)
+            except me.InputError as error:
+                refused.append(str(error))
+
+        if frame_index == 1:
+            thread = threading.Thread(target=from_another_thread)
+            thread.start()
+            thread.join()
+            for call in (lambda: engine.flush(), lambda: engine.reset(), lambda: engine.close()):
+                with pytest.raises(me.InputError, match="from inside a call|while another call"):
+                    call()
+
+    with me.Engine.from_options(me.EngineOptions(recognize=False)) as engine:
+        engine.add_crop_observer(call_in)
+        results = [engine.process(frame, i * 66.7) for i, frame in enumerate(frames)]
+        assert [len(r.faces) for r in results] == [1, 1, 1]  # nothing broken, nothing lost
+        assert engine.stats()["frames"] == 3
+    assert len(refused) == 1 and "not thread-safe" in refused[0]
+
+
+def test_the_result_callback_may_call_the_engine_back_and_its_error_keeps_the_state(videos):
+    frames = _frames(videos / "default.wmv", 4)
+    seen = []
+
+    def callback(result):
+        seen.append((result.frame_index, engine.stats()["frames"]))
+        if len(seen) == 2:
+            engine.reset()  # runs after the frame's work: a new stream starts
+        if len(seen) == 4:
+            raise RuntimeError("the application's bug")
+
+    options = me.EngineOptions(running_mode="live", result_callback=callback, recognize=False)
+    with me.Engine.from_options(options) as engine:
+        engine.process(frames[0], 0.0)
+        engine.process(frames[1], 66.7)
+        engine.process(frames[2], 0.0)  # time starts anew after the reset
+        with pytest.raises(RuntimeError, match="bug"):
+            engine.process(frames[3], 66.7)
+        assert engine.flush() == [] and engine.process(frames[0], 133.3).frame_index == 2
+    assert seen == [(0, 1), (1, 2), (0, 3), (1, 4), (2, 5)]
 
 
 def test_file_mode_on_a_video_without_usable_faces(videos):
@@ -200,6 +323,28 @@ def test_timestamps_that_are_not_milliseconds_are_warned_about(videos, to_unit, 
     assert len(results) == 14  # a warning, not an error: nothing is refused
     if warns:
         assert "pass milliseconds" in str(ours[0].message) and ours[0].filename == __file__
+
+
+def test_the_frame_ring_stays_bounded_when_timestamps_are_seconds(videos):
+    # Seconds passed as milliseconds (warned) made each track's ring grow a thousandfold at
+    # once (231 -> 232,237 frames of crops and features), and again once full: without end.
+    import math
+    import warnings
+
+    from mer_edge._timestamps import MAX_FPS
+
+    frames = _frames(videos / "default.wmv", 60)
+    with me.Engine.from_options(me.EngineOptions(recognize=False)) as engine, \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = None
+        for i in range(300):
+            engine.process(frames[i % len(frames)], i / 30.0)
+            first = first or max(t.ring.capacity for t in engine._tracks.values())
+        capacity = max(track.ring.capacity for track in engine._tracks.values())
+        ceiling = math.ceil(engine._ring_horizon_ms / 1000.0 * MAX_FPS)
+    assert any(issubclass(w.category, me.TimestampWarning) for w in caught)
+    assert first < capacity <= ceiling  # it grew (a fast camera needs it), up to the fastest
 
 
 def test_a_lamp_moved_is_not_reported_as_an_expression(videos):

@@ -117,7 +117,7 @@ def test_bad_options_are_refused(kwargs, message):
     (np.zeros((48, 64, 1), np.uint8), "grayscale"),
     (np.zeros((48, 64, 4), np.uint8), r"\(48, 64, 4\).*BGRA"),
     (np.zeros((48, 64, 3), np.float32), "float32"),
-    (np.zeros((0, 64, 3), np.uint8), "non-empty"),
+    (np.zeros((0, 64, 3), np.uint8), "at least 1x1 pixels, got shape \\(0, 64, 3\\)"),
     ([[0, 0, 0]], "list"),
 ])
 def test_bad_frames_are_refused(landmarker, frame, message):
