@@ -99,3 +99,17 @@ def test_training_commands_without_pytorch_say_so_in_one_line(program, function)
     assert done.stderr.splitlines() == [
         f"{program}: error: PyTorch is not installed (the runtime install leaves it out): "
         "pip install 'mer-edge[train]' (from a checkout: bash scripts/install.sh --train)"]
+
+
+def test_the_sdist_has_the_install_script_c_api_and_examples_but_no_tests(dists):
+    with tarfile.open(dists["sdist"]) as sdist:
+        names = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
+    wanted = {"setup.py", "README.md", "scripts/install.sh", "cpp_bindings/Makefile",
+              "cpp_bindings/CMakeLists.txt", "cpp_bindings/README.md",
+              "cpp_bindings/include/mer_edge/mer_edge.h", "cpp_bindings/src/mer_edge_c.cpp",
+              "cpp_bindings/examples/process_frames.c", "mer_edge/models/flowmag_spotter.onnx",
+              *(f"examples/{p.name}" for p in (REPO / "examples").glob("*.py"))}
+    assert wanted <= names
+    unwanted = [n for n in names if n == "tests" or n.startswith("tests/") or n.endswith(".pyc")
+                or "__pycache__" in n or n.startswith("cpp_bindings/build")]
+    assert unwanted == []
