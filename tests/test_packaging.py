@@ -113,3 +113,26 @@ def test_the_sdist_has_the_install_script_c_api_and_examples_but_no_tests(dists)
     unwanted = [n for n in names if n == "tests" or n.startswith("tests/") or n.endswith(".pyc")
                 or "__pycache__" in n or n.startswith("cpp_bindings/build")]
     assert unwanted == []
+
+
+def _install_script(python: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHON": str(python)}
+    return subprocess.run(["bash", str(REPO / "scripts" / "install.sh")], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_install_script_names_a_python_that_does_not_run(tmp_path):
+    missing = tmp_path / "no" / "python"
+    done = _install_script(missing)
+    assert (done.returncode, done.stderr.splitlines()) == (2, [
+        f"install.sh: error: {missing} does not run as a Python interpreter (set PYTHON to one)"])
+
+
+def test_install_script_refuses_a_python_setup_py_does_not_accept(tmp_path):
+    old = tmp_path / "python3.9"
+    old.write_text("#!/bin/sh\necho 3.9\n")  # answers the version question as Python 3.9 would
+    old.chmod(0o755)
+    done = _install_script(old)
+    assert (done.returncode, done.stderr.splitlines()) == (2, [
+        f"install.sh: error: {old} is Python 3.9; mer_edge needs 3.10 to 3.12 (set PYTHON to one, "
+        "e.g. a virtual environment's bin/python)"])
