@@ -53,7 +53,8 @@ setup(
     },
     entry_points={"console_scripts": [
         "mer-edge=mer_edge.cli:main",
-        "mer-edge-train=mer_edge_export.train:main",
-        "mer-edge-loso=mer_edge_export.loso:main",
+        # through a launcher: without the train extra they say PyTorch is missing
+        "mer-edge-train=mer_edge_export._launch:train",
+        "mer-edge-loso=mer_edge_export._launch:loso",
     ]},
 )

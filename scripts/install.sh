@@ -35,6 +35,22 @@ for arg in "$@"; do
 done
 pip_install() { "$PY" -m pip install --disable-pip-version-check -q "$@"; }
 
+# The interpreter named by $PYTHON (default python3) runs and is one setup.py accepts.
+check_python() {
+  local version
+  if ! version=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null); then
+    echo "install.sh: error: $PY does not run as a Python interpreter (set PYTHON to one)" >&2
+    exit 2
+  fi
+  case "$version" in
+    3.10|3.11|3.12) ;;
+    *) echo "install.sh: error: $PY is Python $version; mer_edge needs 3.10 to 3.12 (set PYTHON" \
+            "to one, e.g. a virtual environment's bin/python)" >&2
+       exit 2 ;;
+  esac
+}
+check_python
+
 # setup.py's requirements (base + the chosen extras) other than ONNX Runtime, one a line;
 # with --onnxruntime, the ONNX Runtime requirement itself.
 requirements() {

@@ -263,3 +263,26 @@ def test_a_python_that_does_not_exist_is_named(build: Path, tmp_path: Path) -> N
     done = _execute(build / "process_frames", python=str(tmp_path / "no" / "python"))
     assert done.returncode != 0
     assert f"MER_EDGE_PYTHON={tmp_path / 'no' / 'python'} is not an executable" in done.stderr
+
+
+def test_a_folder_is_not_taken_for_a_python(build: Path, tmp_path: Path) -> None:
+    done = _execute(build / "process_frames", python=str(tmp_path))
+    assert done.returncode != 0
+    assert f"MER_EDGE_PYTHON={tmp_path} is not an executable Python interpreter" in done.stderr
+
+
+def test_an_environment_of_another_python_version_is_named(build: Path, tmp_path: Path) -> None:
+    # A virtual environment made by another Python than the one the library embeds:
+    # its site-packages cannot be used, and "mer_edge is not on sys.path" would mislead.
+    other = (3, sys.version_info.minor - 1)
+    python = tmp_path / "env" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.symlink_to(sys.executable)
+    (tmp_path / "env" / "pyvenv.cfg").write_text(
+        f"home = {Path(sys.executable).parent}\ninclude-system-site-packages = false\n"
+        f"version = {other[0]}.{other[1]}.4\n")
+    done = _execute(build / "process_frames", python=str(python))
+    assert done.returncode != 0
+    embedded = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert (f"MER_EDGE_PYTHON={python} is a Python {other[0]}.{other[1]} environment, but this "
+            f"libmer_edge_c embeds Python {embedded}") in done.stderr

@@ -1,13 +1,65 @@
 // CPython plumbing for the mer_edge C API (see python_support.h).
 #include "python_support.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <mutex>
 
 namespace mer_edge_c {
 namespace {
+
+bool is_executable_file(const char* path) {
+  struct stat info;
+  return stat(path, &info) == 0 && S_ISREG(info.st_mode) && access(path, X_OK) == 0;
+}
+
+std::string trimmed(const std::string& text) {
+  const char* blank = " \t\r\n";
+  size_t first = text.find_first_not_of(blank);
+  if (first == std::string::npos) return "";
+  return text.substr(first, text.find_last_not_of(blank) - first + 1);
+}
+
+// "MAJOR.MINOR" of the virtual environment `python` belongs to, read from the
+// pyvenv.cfg beside it or one folder up (where Python itself looks), or "" when
+// it is no virtual environment's.  venv writes "version = 3.12.1", uv and
+// virtualenv "version_info = 3.12.1.final.0".
+std::string environment_version(const std::string& python) {
+  size_t slash = python.rfind('/');
+  if (slash == std::string::npos) return "";
+  std::string bin = python.substr(0, slash);
+  for (const std::string& folder : {bin, bin + "/.."}) {
+    std::ifstream config(folder + "/pyvenv.cfg");
+    std::string line;
+    while (std::getline(config, line)) {
+      size_t equals = line.find('=');
+      if (equals == std::string::npos) continue;
+      std::string key = trimmed(line.substr(0, equals));
+      if (key != "version" && key != "version_info") continue;
+      std::string version = trimmed(line.substr(equals + 1));
+      return version.substr(0, version.find('.', version.find('.') + 1));
+    }
+  }
+  return "";
+}
+
+// Why the interpreter cannot take MER_EDGE_PYTHON's environment, or "".
+std::string unusable_python(const char* python) {
+  if (!is_executable_file(python)) {
+    return std::string("MER_EDGE_PYTHON=") + python + " is not an executable Python interpreter";
+  }
+  const std::string embedded =
+      std::to_string(PY_MAJOR_VERSION) + "." + std::to_string(PY_MINOR_VERSION);
+  const std::string theirs = environment_version(python);
+  if (theirs.empty() || theirs == embedded) return "";
+  return std::string("MER_EDGE_PYTHON=") + python + " is a Python " + theirs +
+         " environment, but this libmer_edge_c embeds Python " + embedded +
+         ": build the library against that environment's Python (make -C cpp_bindings PYTHON=" +
+         python + ", or cmake -DPython3_EXECUTABLE=" + python + ")";
+}
 
 Outcome start_interpreter() {
   if (Py_IsInitialized()) return Outcome::ok();  // the host runs Python: join it
@@ -21,11 +73,10 @@ Outcome start_interpreter() {
   config.install_signal_handlers = 0;  // SIGINT & co. belong to the host
   config.parse_argv = 0;
   const char* python = std::getenv("MER_EDGE_PYTHON");
-  if (python != nullptr && *python && access(python, X_OK) != 0) {
+  const std::string unusable = python != nullptr && *python ? unusable_python(python) : "";
+  if (!unusable.empty()) {
     PyConfig_Clear(&config);
-    return Outcome::fail(MER_EDGE_RUNTIME_ERROR,
-                         std::string("MER_EDGE_PYTHON=") + python +
-                             " is not an executable Python interpreter");
+    return Outcome::fail(MER_EDGE_RUNTIME_ERROR, unusable);
   }
   if (python != nullptr && *python && !PyStatus_Exception(status)) {
     // Paths are computed from the program name, so a virtual environment's

@@ -5,6 +5,11 @@ opens, which takes long on a Jetson.  It is given an explicit profile for
 the model's input (batch ``1..max_batch`` of the ``T, C, S, S`` clip its
 metadata names), so one engine serves every number of faces, and it caches
 that engine on disk (:func:`trt_cache_dir`), so the next start reuses it.
+
+ONNX Runtime's own usage telemetry (uploaded to Microsoft by its Linux builds
+from 1.2x on, with a device id kept in ``~/.cache/Microsoft``) is switched off
+when mer_edge is imported, unless the user set :data:`TELEMETRY_ENV`: the
+engine sees faces and promises to run offline.
 """
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ import numpy as np
 from .._errors import BackendError, ModelError
 from ._base import DEFAULT_MAX_BATCH, InferenceSession, closed_error, run_in_batches
 
-__all__ = ["OnnxRuntimeSession", "PROVIDERS", "TRT_CACHE_ENV", "trt_cache_dir",
+__all__ = ["OnnxRuntimeSession", "PROVIDERS", "TELEMETRY_ENV", "TRT_CACHE_ENV", "trt_cache_dir",
            "tensorrt_provider_options"]
 
 #: Device name -> ONNX Runtime provider list, most preferred first.
@@ -28,6 +33,20 @@ PROVIDERS: dict[str, list[str]] = {
 }
 #: Environment variable naming the TensorRT engine cache folder (overrides the default).
 TRT_CACHE_ENV = "MER_EDGE_TRT_CACHE"
+#: ONNX Runtime's telemetry switch; it is read once, when ``onnxruntime`` is imported.
+TELEMETRY_ENV = "ORT_DISABLE_TELEMETRY"
+
+
+def disable_onnxruntime_telemetry() -> None:
+    """Sets :data:`TELEMETRY_ENV` to ``1`` unless the user gave it a value.
+
+    Runs when this module is imported (``import mer_edge`` does), before
+    ``onnxruntime`` is: setting it later has no effect on the upload.
+    """
+    os.environ.setdefault(TELEMETRY_ENV, "1")
+
+
+disable_onnxruntime_telemetry()
 
 
 def trt_cache_dir() -> Path:

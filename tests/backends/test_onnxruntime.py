@@ -1,13 +1,17 @@
 """The ONNX Runtime TensorRT provider's options, built for real shipped models (no GPU needed)."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import onnxruntime
 import pytest
 
 import mer_edge as me
 from mer_edge._backends import DEFAULT_MAX_BATCH
-from mer_edge._backends._onnxruntime import (TRT_CACHE_ENV, OnnxRuntimeSession,
+from mer_edge._backends._onnxruntime import (TELEMETRY_ENV, TRT_CACHE_ENV, OnnxRuntimeSession,
                                              tensorrt_provider_options, trt_cache_dir)
 from mer_edge._models import MODELS_DIR, Model, default_model_path
 
@@ -106,3 +110,29 @@ def test_a_cpu_fallback_makes_no_cache_folder(monkeypatch, tmp_path):
     model.close()
     with pytest.raises(me.BackendError, match="closed"):
         model(np.zeros((1, *model.info.input.shape[1:]), np.float32))
+
+
+def _session_in_a_fresh_process(home, telemetry_setting: str | None) -> str:
+    """Opens a shipped model with mer_edge in a new interpreter whose home is ``home``;
+    returns the ``ORT_DISABLE_TELEMETRY`` that process ended with."""
+    env = {k: v for k, v in os.environ.items() if k not in (TELEMETRY_ENV, "XDG_CACHE_HOME")}
+    env["HOME"] = str(home)
+    if telemetry_setting is not None:
+        env[TELEMETRY_ENV] = telemetry_setting
+    code = ("import os, mer_edge\n"
+            "from mer_edge._models import Model, default_model_path\n"
+            "Model(default_model_path('spotting'))\n"
+            f"print(os.environ.get({TELEMETRY_ENV!r}, 'unset'))\n")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip()
+
+
+def test_onnx_runtime_telemetry_is_off_unless_the_user_chose(tmp_path):
+    # ONNX Runtime's Linux builds upload usage telemetry and keep a device id under
+    # ~/.cache/Microsoft unless ORT_DISABLE_TELEMETRY is set before it is imported.
+    setting = _session_in_a_fresh_process(tmp_path / "home", None)
+    assert (setting, [p.name for p in (tmp_path / "home").rglob("*")
+                      if "onnxruntime" in p.name.lower() or p.name == "deviceid"]) == ("1", [])
+    assert _session_in_a_fresh_process(tmp_path / "mine", "0") == "0"
