@@ -28,6 +28,10 @@ only replaced with ``--replace-shipped``.
 """
 from __future__ import annotations
 
+if __name__ == "__main__":  # run as python -m: without PyTorch, one line, not a traceback
+    from ._launch import require_torch_to_run
+    require_torch_to_run(__spec__)
+
 import argparse
 from pathlib import Path
 from typing import Any, Callable

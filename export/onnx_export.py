@@ -13,6 +13,10 @@ compared with PyTorch on random and real-scaled inputs (``--atol``).
 """
 from __future__ import annotations
 
+if __name__ == "__main__":  # run as python -m: without PyTorch, one line, not a traceback
+    from ._launch import require_torch_to_run
+    require_torch_to_run(__spec__)
+
 import argparse
 import json
 import time

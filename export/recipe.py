@@ -22,6 +22,10 @@ can be re-run after an interruption.
 """
 from __future__ import annotations
 
+if __name__ == "__main__":  # run as python -m: without PyTorch, one line, not a traceback
+    from ._launch import require_torch_to_run
+    require_torch_to_run(__spec__)
+
 import argparse
 import json
 from pathlib import Path

@@ -23,6 +23,10 @@ finished are kept and ``--resume`` goes on from the last one (exit status 130).
 """
 from __future__ import annotations
 
+if __name__ == "__main__":  # run as python -m: without PyTorch, one line, not a traceback
+    from ._launch import require_torch_to_run
+    require_torch_to_run(__spec__)
+
 import argparse
 import json
 import random

@@ -10,6 +10,7 @@ API, the examples) and no tests, caches or build outputs.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -99,6 +100,47 @@ def test_training_commands_without_pytorch_say_so_in_one_line(program, function)
     assert done.stderr.splitlines() == [
         f"{program}: error: PyTorch is not installed (the runtime install leaves it out): "
         "pip install 'mer-edge[train]' (from a checkout: bash scripts/install.sh --train)"]
+
+
+# The export modules users run as ``python -m`` that need no PyTorch; every other one must say
+# that PyTorch is missing in the launcher's one line.
+TORCH_FREE_COMMANDS = {"calibrate", "placeholders", "tensorrt"}
+RUNNABLE_EXPORT_MODULES = sorted(path.stem for path in (REPO / "export").glob("*.py")
+                                 if re.search('^if __name__ == "__main__":', path.read_text(),
+                                              re.MULTILINE))
+
+
+@pytest.fixture()
+def without_torch(tmp_path: Path) -> dict[str, str]:
+    """An environment in which ``import torch`` fails as in a runtime-only install."""
+    stub = tmp_path / "no_torch"
+    stub.mkdir()
+    (stub / "torch.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'torch'\", name='torch')\n")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(stub), *filter(None, [os.environ.get("PYTHONPATH")])])}
+
+
+def test_the_runnable_export_modules_are_found():
+    assert set(RUNNABLE_EXPORT_MODULES) == {"calibrate", "linear_recognizer", "loso", "onnx_export",
+                                            "placeholders", "recipe", "tensorrt", "train"}
+
+
+@pytest.mark.parametrize("module", RUNNABLE_EXPORT_MODULES)
+def test_python_m_export_modules_without_pytorch_say_so_in_one_line(module, without_torch,
+                                                                    tmp_path):
+    done = subprocess.run([sys.executable, "-m", f"mer_edge_export.{module}", "--help"],
+                          cwd=tmp_path, env=without_torch, capture_output=True, text=True,
+                          timeout=120)
+    if module in TORCH_FREE_COMMANDS:
+        assert (done.returncode, done.stderr) == (0, "")
+        assert done.stdout.startswith("usage:")
+        return
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"python -m mer_edge_export.{module}: error: PyTorch is not installed (the runtime install "
+        "leaves it out): pip install 'mer-edge[train]' (from a checkout: bash scripts/install.sh "
+        "--train)"]
 
 
 def test_the_sdist_has_the_install_script_c_api_and_examples_but_no_tests(dists):
