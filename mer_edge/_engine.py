@@ -11,7 +11,7 @@ import math
 import os
 import threading
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, closing, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator, Optional, TypedDict
 
@@ -133,26 +133,32 @@ class Engine(Closeable):
 
     def __init__(self, options: EngineOptions) -> None:
         self.options = options
-        self._spotter = options.open_model("spotting")
-        self._recognizer: Model | None = None
-        if options.recognize:
-            self._recognizer = options.open_model("recognition")
-        self._params = detection_params(self._spotter, options)
-        #: A look-ahead spotter scores the frame ``lag`` ms before the window's end.
-        self._score_lag_ms = float(self._spotter.info.window.get("lag_ms", 0.0))
-        #: Time each track's ring must cover: the longest interval, its lags and a margin.
-        self._ring_horizon_ms = (self._params.max_interval_ms + self._params.k_ms
-                                 + self._score_lag_ms + _RING_MARGIN_MS)
-        self._model_fps = float(self._spotter.info.window.get("fps", 30.0))
-        self._fps_hint = options.fps_hint or self._model_fps
-        self._landmarker = FaceLandmarker(max_faces=options.max_faces,
-                                          redetect_every=options.redetect_every)
-        self._tracker = FaceTracker(max_missed=options.max_missed_frames)
-        self._aligner = FaceAligner(options.alignment_smoothing)
-        # Each model gets flow computed the way it was trained (its metadata says how).
-        self._spot_flow = FlowEstimator(self._spotter.info.input.flow_preset)
-        self._recognition_flow = (FlowEstimator(self._recognizer.info.input.flow_preset)
-                                  if self._recognizer is not None else None)
+        #: Held while a call changes the engine's state (see :meth:`_exclusive`).
+        self._busy = threading.Lock()
+        self._busy_thread: int | None = None
+        self._closed = True  # until every resource below is open: a failed constructor has none
+        with ExitStack() as opened:  # a step that fails closes what the steps before it opened
+            self._spotter = opened.enter_context(closing(options.open_model("spotting")))
+            self._recognizer: Model | None = None
+            if options.recognize:
+                self._recognizer = opened.enter_context(closing(options.open_model("recognition")))
+            self._params = detection_params(self._spotter, options)
+            #: A look-ahead spotter scores the frame ``lag`` ms before the window's end.
+            self._score_lag_ms = float(self._spotter.info.window.get("lag_ms", 0.0))
+            #: Time each track's ring must cover: the longest interval, its lags and a margin.
+            self._ring_horizon_ms = (self._params.max_interval_ms + self._params.k_ms
+                                     + self._score_lag_ms + _RING_MARGIN_MS)
+            self._model_fps = float(self._spotter.info.window.get("fps", 30.0))
+            self._fps_hint = options.fps_hint or self._model_fps
+            self._landmarker = opened.enter_context(FaceLandmarker(
+                max_faces=options.max_faces, redetect_every=options.redetect_every))
+            self._tracker = FaceTracker(max_missed=options.max_missed_frames)
+            self._aligner = FaceAligner(options.alignment_smoothing)
+            # Each model gets flow computed the way it was trained (its metadata says how).
+            self._spot_flow = FlowEstimator(self._spotter.info.input.flow_preset)
+            self._recognition_flow = (FlowEstimator(self._recognizer.info.input.flow_preset)
+                                      if self._recognizer is not None else None)
+            opened.pop_all()
         self._tracks: dict[int, _Track] = {}
         self._not_still_of_ended_tracks = 0
         self._lighting_changes = 0
@@ -164,9 +170,6 @@ class Engine(Closeable):
         self._crop_observers: list[CropObserver] = []
         self._score_observers: list[ScoreObserver] = []
         self._closed = False
-        #: Held while a call changes the engine's state (see :meth:`_exclusive`).
-        self._busy = threading.Lock()
-        self._busy_thread: int | None = None
 
     @classmethod
     def from_options(cls, options: EngineOptions | None = None, **overrides: Any) -> "Engine":

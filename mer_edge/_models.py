@@ -45,6 +45,15 @@ class Model:
         self.path = Path(path)
         self.session = session if session is not None else create_session(
             os.fspath(path), backend, allow_fallback=allow_fallback, max_batch=max_batch)
+        try:
+            self._check(expected_task)
+        except BaseException:
+            if session is None:  # opened here for a refused file; an injected one is the caller's
+                self.session.close()
+            raise
+
+    def _check(self, expected_task: str | None) -> None:
+        """Reads :attr:`info` from the session's metadata and checks the file against it."""
         self.info = ModelInfo.from_metadata(self.session.metadata, source=str(self.path))
         if expected_task is not None and self.info.task != expected_task:
             raise ModelError(f"{self.path}: is a {self.info.task} model, expected {expected_task}")

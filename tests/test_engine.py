@@ -204,6 +204,58 @@ def test_spotting_overrides_go_over_the_spotters_calibration():
         me.Engine.from_options(bad)
 
 
+@pytest.fixture()
+def opened_sessions(monkeypatch):
+    """Every inference session a :class:`me.Model` opens during the test, in order."""
+    from mer_edge import _models
+
+    sessions = []
+
+    def create_session(*args, **kwargs):
+        sessions.append(real_create_session(*args, **kwargs))
+        return sessions[-1]
+
+    real_create_session = _models.create_session
+    monkeypatch.setattr(_models, "create_session", create_session)
+    return sessions
+
+
+def _assert_all_closed(sessions, count):
+    assert len(sessions) == count
+    for session in sessions:
+        with pytest.raises(me.BackendError, match="the inference session is closed"):
+            session.run({})
+
+
+def test_a_model_of_the_wrong_task_is_refused_and_the_open_sessions_closed(opened_sessions):
+    from mer_edge._models import default_model_path
+
+    spotter = default_model_path("spotting")
+    # the spotting model given as the recognition model: the engine had left the spotter (and
+    # the refused file's own session) open until garbage collection got to them
+    options = me.EngineOptions(recognition_model=str(spotter))
+    with pytest.raises(me.ModelError, match=f"{spotter}: is a spotting model, expected recognition"):
+        me.Engine.from_options(options)
+    _assert_all_closed(opened_sessions, 2)  # the spotter, then the refused "recognizer"
+
+
+def test_a_bad_spotting_parameter_closes_the_models_already_open(opened_sessions):
+    bad = me.EngineOptions(spotting_overrides={"me_quiet_ms": 60_000.0})
+    with pytest.raises(me.InputError, match="spotting_overrides .*me_quiet_ms"):
+        me.Engine.from_options(bad)
+    _assert_all_closed(opened_sessions, 2)  # the spotter and the recognizer
+
+
+def test_a_landmarker_that_cannot_start_closes_the_models_already_open(opened_sessions,
+                                                                        monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "mediapipe", None)  # as in an install without MediaPipe
+    with pytest.raises(me.BackendError, match="the face landmarker needs MediaPipe"):
+        me.Engine.from_options(me.EngineOptions())
+    _assert_all_closed(opened_sessions, 2)
+
+
 def test_modes_are_enforced(engine):
     with pytest.raises(me.InputError, match="running_mode 'file'"):
         next(iter(engine.run("x.mp4")))
