@@ -13,7 +13,8 @@ import threading
 import time
 from contextlib import ExitStack, closing, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator, Optional, TypedDict
+from typing import (TYPE_CHECKING, Any, Callable, ContextManager, Iterator, Optional, TypedDict,
+                    TypeVar)
 
 import numpy as np
 
@@ -263,11 +264,11 @@ class Engine(Closeable):
 
     def remove_crop_observer(self, observer: "CropObserver") -> None:
         """Stop calling ``observer`` (added by :meth:`add_crop_observer`); unknown ones are ignored."""
-        _discard(self._crop_observers, observer)
+        self._crop_observers = _without(self._crop_observers, observer)
 
     def remove_score_observer(self, observer: "ScoreObserver") -> None:
         """Stop calling ``observer`` (added by :meth:`add_score_observer`); unknown ones are ignored."""
-        _discard(self._score_observers, observer)
+        self._score_observers = _without(self._score_observers, observer)
 
     def stats(self) -> EngineStats:
         """Per-stage ms/frame, fps, face count and held-back intervals so far."""
@@ -665,6 +666,14 @@ def detection_params(spotter: Model, options: EngineOptions) -> SpottingParams:
                                      f"parameters of {spotter.path.name}: ") from error
 
 
-def _discard(observers: list[Callable[..., None]], observer: Callable[..., None]) -> None:
-    """Remove every registration of ``observer`` (equal: a bound method taken twice) from ``observers``."""
-    observers[:] = [known for known in observers if known != observer]
+_Observer = TypeVar("_Observer", bound=Callable[..., None])
+
+
+def _without(observers: list[_Observer], observer: _Observer) -> list[_Observer]:
+    """A new list of ``observers`` without any registration of ``observer`` (equal: a bound
+    method taken twice).
+
+    New, not filtered in place: an observer may remove itself (or another) while the engine
+    is calling the list, and the others must still get that frame.
+    """
+    return [known for known in observers if known != observer]

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 from collections import defaultdict
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Collection, Mapping, Sequence
@@ -34,7 +35,7 @@ from typing import Any, Callable, Collection, Mapping, Sequence
 import numpy as np
 
 from ._engine import Engine
-from ._errors import DatasetError, SourceError
+from ._errors import DatasetError, MerEdgeError, SourceError
 from ._features import recognition_clip, sample_positions
 from ._flow import FlowEstimator
 from ._lighting import crop_brightness
@@ -132,7 +133,8 @@ def run_video(video: BenchVideo, options: EngineOptions | Engine, *,
     ``options``: the engine's options (an engine is opened for this video and
     closed after it, in ``file`` mode, without a result callback), or an open
     ``file``-mode :class:`~mer_edge.Engine` to reuse across videos (its run
-    starts a new stream; the models stay loaded).
+    starts a new stream; the models stay loaded; a video that raises ends
+    its stream, so the next video's run holds nothing of it).
     ``keep_crops``: True keeps every aligned crop, False none, a collection
     of frame indices only those frames' (what recognising a few intervals of
     a long video needs).
@@ -177,6 +179,9 @@ def _run_with(engine: Engine, video: BenchVideo, keep_crops: bool | Collection[i
             run.declared_frames = frames.frame_count
             _play(engine, frames, run)
             run.stopped_early = frames.error  # what the source saw, not the folder listed again
+    except BaseException:
+        _abandon_stream(engine)
+        raise
     finally:
         for observer in crop_observers:
             engine.remove_crop_observer(observer)
@@ -184,6 +189,18 @@ def _run_with(engine: Engine, video: BenchVideo, keep_crops: bool | Collection[i
     counted_after = _not_reported_counts(engine)
     run.not_reported = {key: counted_after[key] - counted_before[key] for key in _NOT_REPORTED}
     return run
+
+
+def _abandon_stream(engine: Engine) -> None:
+    """End the stream of a video that failed mid-way, dropping the intervals it left open.
+
+    Without it the engine's next run (the next video) handed them on as its
+    own first events, with that video's frame count and start time.  An
+    engine that cannot be reset (closed meanwhile) is left as it is: the
+    error that stopped the video is the one to report.
+    """
+    with suppress(MerEdgeError):
+        engine.reset()
 
 
 def _not_reported_counts(engine: Engine) -> dict[str, int]:

@@ -534,3 +534,25 @@ def test_negative_look_ahead_is_refused(tmp_path):
     bad = _with_window(default_model_path("spotting"), tmp_path / "bad.onnx", lag_ms=-5.0)
     with pytest.raises(me.ModelError, match="lag_ms"):
         me.Model(bad)
+
+
+def test_an_observer_that_removes_itself_does_not_hide_the_frame_from_the_next(videos):
+    # remove_*_observer filtered the list in place while the engine was calling it: the
+    # observer after a one-shot one missed that frame (its crop, its detector update).
+    frames = _frames(videos / "default.wmv", 3)
+    crops, scores = [], []
+
+    def once_crop(*_):
+        engine.remove_crop_observer(once_crop)
+
+    def once_score(*_):
+        engine.remove_score_observer(once_score)
+
+    with me.Engine.from_options(me.EngineOptions(recognize=False)) as engine:
+        engine.add_crop_observer(once_crop)
+        engine.add_crop_observer(lambda track_id, index, *_: crops.append(index))
+        engine.add_score_observer(once_score)
+        engine.add_score_observer(lambda track_id, index, *_: scores.append(index))
+        for i, frame in enumerate(frames):
+            engine.process(frame, i * 66.7)
+    assert crops == [0, 1, 2] and scores == [0, 1, 2]

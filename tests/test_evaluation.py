@@ -236,3 +236,32 @@ def test_a_folder_that_stops_early_is_reported_as_the_source_saw_it(videos, tmp_
                     me.EngineOptions(running_mode="file", recognize=False), keep_crops=False)
     assert run.frames == 10 and run.declared_frames == 30
     assert run.stopped_early == f"stopped after 10 of 30 images: {broken} cannot be decoded"
+
+
+def test_a_video_that_fails_mid_way_leaves_nothing_in_the_next_videos_run(videos, tmp_path):
+    """A shared engine whose video raised with an interval still open (lp_d9's ME over frames
+    64-77, open at frame 70) gave that interval, its frame count and its time to the next video."""
+    import cv2
+
+    from mer_edge.evaluation import open_evaluation_engine, run_video
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    capture = cv2.VideoCapture(str(videos / "lp_d9.mp4"))
+    for index in range(71):
+        cv2.imwrite(str(folder / f"{index:03d}.png"), capture.read()[1])
+    capture.release()
+    cv2.imwrite(str(folder / "071.png"), np.zeros((240, 320, 3), np.uint8))  # another size
+    failing = BenchVideo("frames", folder, "s1", fps=30.0)
+    after = BenchVideo("lp_d0", videos / "lp_d0.mp4", "s2")
+    options = me.EngineOptions(running_mode="file", recognize=False)
+    alone = run_video(after, options, keep_crops=False)
+    with open_evaluation_engine(options) as engine:
+        with pytest.raises(me.InputError, match="resolution changed"):
+            run_video(failing, engine, keep_crops=False)
+        reused = run_video(after, engine, keep_crops=False)
+    assert [e.interval.onset_frame for e in reused.events] == \
+        [e.interval.onset_frame for e in alone.events]
+    assert (reused.frames, reused.duration_ms, reused.not_reported) == \
+        (alone.frames, alone.duration_ms, alone.not_reported)
+    assert reused.timestamps_ms == alone.timestamps_ms
