@@ -8,8 +8,8 @@ that engine on disk (:func:`trt_cache_dir`), so the next start reuses it.
 
 ONNX Runtime's own usage telemetry (uploaded to Microsoft by its Linux builds
 from 1.2x on, with a device id kept in ``~/.cache/Microsoft``) is switched off
-when mer_edge is imported, unless the user set :data:`TELEMETRY_ENV`: the
-engine sees faces and promises to run offline.
+when mer_edge is imported, unless the user set one of :data:`TELEMETRY_ENVS`:
+the engine sees faces and promises to run offline.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import numpy as np
 from .._errors import BackendError, ModelError
 from ._base import DEFAULT_MAX_BATCH, InferenceSession, closed_error, run_in_batches
 
-__all__ = ["OnnxRuntimeSession", "PROVIDERS", "TELEMETRY_ENV", "TRT_CACHE_ENV", "trt_cache_dir",
+__all__ = ["OnnxRuntimeSession", "PROVIDERS", "TELEMETRY_ENVS", "TRT_CACHE_ENV", "trt_cache_dir",
            "tensorrt_provider_options"]
 
 #: Device name -> ONNX Runtime provider list, most preferred first.
@@ -33,17 +33,21 @@ PROVIDERS: dict[str, list[str]] = {
 }
 #: Environment variable naming the TensorRT engine cache folder (overrides the default).
 TRT_CACHE_ENV = "MER_EDGE_TRT_CACHE"
-#: ONNX Runtime's telemetry switch; it is read once, when ``onnxruntime`` is imported.
-TELEMETRY_ENV = "ORT_DISABLE_TELEMETRY"
+#: ONNX Runtime's telemetry switches, read once, when ``onnxruntime`` is imported: the name
+#: its 1.29-1.31 releases read (their Privacy.md), then the one upstream reads since mid-2026.
+TELEMETRY_ENVS = ("ORT_DISABLE_TELEMETRY", "ORT_TELEMETRY_DISABLED")
 
 
 def disable_onnxruntime_telemetry() -> None:
-    """Sets :data:`TELEMETRY_ENV` to ``1`` unless the user gave it a value.
+    """Sets every :data:`TELEMETRY_ENVS` name to ``1`` unless the user set one of them.
 
+    A user who set either (to any value) made the choice; neither is touched then.
     Runs when this module is imported (``import mer_edge`` does), before
     ``onnxruntime`` is: setting it later has no effect on the upload.
     """
-    os.environ.setdefault(TELEMETRY_ENV, "1")
+    if not any(name in os.environ for name in TELEMETRY_ENVS):
+        for name in TELEMETRY_ENVS:
+            os.environ[name] = "1"
 
 
 disable_onnxruntime_telemetry()

@@ -11,7 +11,7 @@ import pytest
 
 import mer_edge as me
 from mer_edge._backends import DEFAULT_MAX_BATCH
-from mer_edge._backends._onnxruntime import (TELEMETRY_ENV, TRT_CACHE_ENV, OnnxRuntimeSession,
+from mer_edge._backends._onnxruntime import (TELEMETRY_ENVS, TRT_CACHE_ENV, OnnxRuntimeSession,
                                              tensorrt_provider_options, trt_cache_dir)
 from mer_edge._models import MODELS_DIR, Model, default_model_path
 
@@ -112,27 +112,28 @@ def test_a_cpu_fallback_makes_no_cache_folder(monkeypatch, tmp_path):
         model(np.zeros((1, *model.info.input.shape[1:]), np.float32))
 
 
-def _session_in_a_fresh_process(home, telemetry_setting: str | None) -> str:
-    """Opens a shipped model with mer_edge in a new interpreter whose home is ``home``;
-    returns the ``ORT_DISABLE_TELEMETRY`` that process ended with."""
-    env = {k: v for k, v in os.environ.items() if k not in (TELEMETRY_ENV, "XDG_CACHE_HOME")}
+def _session_in_a_fresh_process(home, settings: dict[str, str]) -> list[str]:
+    """Opens a shipped model with mer_edge in a new interpreter whose home is ``home``, with
+    the telemetry variables ``settings`` set; returns each of them as that process ended."""
+    env = {k: v for k, v in os.environ.items() if k not in (*TELEMETRY_ENVS, "XDG_CACHE_HOME")}
     env["HOME"] = str(home)
-    if telemetry_setting is not None:
-        env[TELEMETRY_ENV] = telemetry_setting
+    env.update(settings)
     code = ("import os, mer_edge\n"
             "from mer_edge._models import Model, default_model_path\n"
             "Model(default_model_path('spotting'))\n"
-            f"print(os.environ.get({TELEMETRY_ENV!r}, 'unset'))\n")
+            f"print(*(os.environ.get(name, 'unset') for name in {TELEMETRY_ENVS!r}))\n")
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout.strip()
+    return done.stdout.split()
 
 
 def test_onnx_runtime_telemetry_is_off_unless_the_user_chose(tmp_path):
     # ONNX Runtime's Linux builds upload usage telemetry and keep a device id under
-    # ~/.cache/Microsoft unless ORT_DISABLE_TELEMETRY is set before it is imported.
-    setting = _session_in_a_fresh_process(tmp_path / "home", None)
-    assert (setting, [p.name for p in (tmp_path / "home").rglob("*")
-                      if "onnxruntime" in p.name.lower() or p.name == "deviceid"]) == ("1", [])
-    assert _session_in_a_fresh_process(tmp_path / "mine", "0") == "0"
+    # ~/.cache/Microsoft unless its switch is set before it is imported.
+    settings = _session_in_a_fresh_process(tmp_path / "home", {})
+    assert (settings, [p.name for p in (tmp_path / "home").rglob("*")
+                       if "onnxruntime" in p.name.lower() or p.name == "deviceid"]) == (["1", "1"], [])
+    old_name, new_name = TELEMETRY_ENVS
+    assert _session_in_a_fresh_process(tmp_path / "mine", {old_name: "0"}) == ["0", "unset"]
+    assert _session_in_a_fresh_process(tmp_path / "new", {new_name: "0"}) == ["unset", "0"]
