@@ -51,7 +51,6 @@ from mer_edge._errors import DatasetError, InputError, MerEdgeError
 from mer_edge._lighting import is_lighting_change, recorded_brightness_change
 from mer_edge._modelmeta import METADATA_PREFIX
 from mer_edge._options import EngineOptions
-from mer_edge._results import SpottedInterval
 from mer_edge._spotting import IntervalDetector, SpottingParams
 from mer_edge.data.synth import read_bench_split
 from mer_edge.evaluation import (BenchVideo, VideoRun, open_evaluation_engine, run_video,
@@ -96,13 +95,11 @@ def _detector_inputs(run: VideoRun) -> dict[int, list[tuple[int, float, float | 
             for track_id, scores in run.scores.items()}
 
 
-def _lit(run: VideoRun, interval: SpottedInterval, limit: float) -> bool:
-    """Whether the engine's lighting check leaves ``interval`` out (recorded brightness)."""
-    recorded = run.brightness[interval.track_id]
+def _brightness_series(run: VideoRun, track_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """The frames (ascending) at which ``track_id`` was seen, and its recorded brightness there."""
+    recorded = run.brightness[track_id]
     frames = sorted(recorded)
-    change = recorded_brightness_change(np.array(frames, dtype=np.int64),
-                                        np.array([recorded[f] for f in frames]), interval)
-    return is_lighting_change(change, limit)
+    return np.array(frames, dtype=np.int64), np.array([recorded[f] for f in frames])
 
 
 def replay(run: VideoRun, params: SpottingParams, *,
@@ -131,8 +128,12 @@ def replay(run: VideoRun, params: SpottingParams, *,
         detector = IntervalDetector(track_id, params, fps_hint)
         intervals = [iv for update in updates for iv in detector.update(*update)]
         intervals += detector.flush()
+        if limit is not None and intervals:  # the face's series is read once, not per interval
+            series = _brightness_series(run, track_id)
+            intervals = [iv for iv in intervals if not is_lighting_change(
+                recorded_brightness_change(*series, iv), limit)]
         found += [(run.video.video_id, iv.onset_frame, iv.offset_frame, iv.kind)
-                  for iv in intervals if limit is None or not _lit(run, iv, limit)]
+                  for iv in intervals]
     return found
 
 
