@@ -1,12 +1,14 @@
 """Spotters on the built-in still-face demo: MEs found and false detections over many seeds.
 
-    python benchmarks/demo_spotters.py [SPOTTER.onnx ...] [--seeds 10]
+    python benchmarks/demo_spotters.py [SPOTTER.onnx ...] [--seeds 10] [--faces IMAGE ...]
 
 For each spotter (default: the engine's default) the demo clips of seeds
 ``0..N-1`` (a still portrait with synthetic head motion, sensor noise and four
 injected MEs each) run through the engine in push mode; it prints one line per
 spotter: MEs found (MEGC rule, IoU >= 0.5), detections that overlap no truth
-interval, and those per minute.
+interval, and those per minute.  With ``--faces`` the clips animate those
+portraits (each face with every seed) instead of the built-in one, and a line
+per face comes before the pooled line.
 """
 from __future__ import annotations
 
@@ -16,13 +18,16 @@ import mer_edge as me
 from mer_edge._demo import DemoConfig, build_demo_clip, match_events
 
 
-def demo_figures(spotter: str | None, seeds: int) -> dict[str, float]:
-    """Found / total MEs and unmatched detections of ``spotter`` over demo seeds."""
+def demo_figures(spotter: str | None, seeds: int, face: str | None = None) -> dict[str, float]:
+    """Found / total MEs and unmatched detections of ``spotter`` over demo seeds.
+
+    ``face``: a portrait to animate instead of the built-in one.
+    """
     found = total = unmatched = 0
     seconds = 0.0
     options = me.EngineOptions(spotting_model=spotter, recognize=False)
     for seed in range(seeds):
-        clip = build_demo_clip(DemoConfig(seed=seed))
+        clip = build_demo_clip(DemoConfig(seed=seed), face=face)
         with me.Engine.from_options(options) as engine:
             detections = [event for _, stamp, frame in clip for event in engine.process(frame, stamp).events]
             detections += engine.flush()
@@ -37,12 +42,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("spotters", nargs="*", help="spotting models (.onnx); none: the default")
     parser.add_argument("--seeds", type=int, default=10, help="demo seeds 0..N-1")
+    parser.add_argument("--faces", nargs="+", metavar="IMAGE",
+                        help="portraits to animate instead of the built-in one")
     args = parser.parse_args()
     for spotter in args.spotters or [None]:
-        figures = demo_figures(spotter, args.seeds)
-        print(f"{spotter or 'default spotter'}: found {figures['found']}/{figures['total']} MEs, "
-              f"{figures['unmatched']} unmatched detections "
-              f"({figures['unmatched_per_min']:.2f}/min over {figures['seconds']:.0f} s)")
+        name = spotter or "default spotter"
+        if not args.faces:
+            print(f"{name}: {_summary(demo_figures(spotter, args.seeds))}")
+            continue
+        pooled: dict[str, float] = {}
+        for face in args.faces:
+            figures = demo_figures(spotter, args.seeds, face)
+            print(f"{name}, {face}: {_summary(figures)}", flush=True)
+            pooled = {key: pooled.get(key, 0.0) + value for key, value in figures.items()}
+        pooled["unmatched_per_min"] = pooled["unmatched"] / pooled["seconds"] * 60.0
+        print(f"{name}, {len(args.faces)} faces pooled: {_summary(pooled)}")
+
+
+def _summary(figures: dict[str, float]) -> str:
+    """``found F/T MEs, U unmatched detections (R/min over S s)``."""
+    return (f"found {figures['found']:.0f}/{figures['total']:.0f} MEs, "
+            f"{figures['unmatched']:.0f} unmatched detections "
+            f"({figures['unmatched_per_min']:.2f}/min over {figures['seconds']:.0f} s)")
 
 
 if __name__ == "__main__":

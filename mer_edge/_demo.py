@@ -1,9 +1,11 @@
 """The built-in demo: a clip with known micro-expressions, run through the engine.
 
 The clip is made from the public-domain portrait shipped in the package
-(``assets/astronaut.png``, NASA, Eileen Collins), with nothing downloaded:
+(``assets/astronaut.png``, NASA, Eileen Collins), or from a photo the user
+gives (``face=``, ``mer-edge demo --face``), with nothing downloaded:
 
-1. the face-mesh landmarks of the still photo are found once;
+1. the face-mesh landmarks of the still photo are found once (its largest
+   face);
 2. a few micro-expressions are scheduled at known frames (0.3-0.5 s long,
    at least ``gap_s`` apart, apex displacement 2-5 % of the inter-ocular
    distance) with AU combinations drawn per emotion;
@@ -101,23 +103,50 @@ class DemoConfig:
         return int(round((self.lead_s + self.events * self.slot_s) * self.fps))
 
 
-def load_demo_face() -> np.ndarray:
-    """The portrait as ``(H, W, 3) uint8`` BGR."""
-    image = cv2.imread(os.fspath(DEMO_FACE), cv2.IMREAD_COLOR)
+#: Least inter-ocular distance, in the photo's pixels, of a face the demo animates.
+MIN_FACE_IOD_PX = 24.0
+
+
+def load_demo_face(path: str | os.PathLike | None = None) -> np.ndarray:
+    """A portrait as ``(H, W, 3) uint8`` BGR: ``path``, or the built-in one.
+
+    A file's EXIF orientation is applied (phone photos stand upright).
+    """
+    source = DEMO_FACE if path is None else Path(path)
+    if path is not None and not source.is_file():
+        what = "is a folder, not an image" if source.is_dir() else "does not exist"
+        raise SourceError(f"demo face {source} {what}")
+    image = cv2.imread(os.fspath(source), cv2.IMREAD_COLOR)
     if image is None:
-        raise SourceError(f"the demo face {DEMO_FACE} is missing or unreadable; reinstall mer_edge")
+        if path is None:
+            raise SourceError(f"the demo face {DEMO_FACE} is missing or unreadable; reinstall mer_edge")
+        raise SourceError(f"demo face {source}: not a readable image file (JPEG, PNG, ...)")
     return image
 
 
-def find_face(image: np.ndarray) -> np.ndarray:
-    """``(468, 2)`` pixel landmarks of the one face in a still image."""
+def _eye_distance(landmarks: np.ndarray) -> float:
+    return float(np.hypot(*(landmarks[_LEFT_EYE] - landmarks[_RIGHT_EYE])))
+
+
+def find_face(image: np.ndarray, source: str | os.PathLike = DEMO_FACE) -> np.ndarray:
+    """``(468, 2)`` pixel landmarks of the largest face in a still image.
+
+    Raises:
+        SourceError: no face in ``source``, or only one too small to animate
+            (inter-ocular distance under :data:`MIN_FACE_IOD_PX`).
+    """
     from ._frontend import FaceLandmarker
 
-    with FaceLandmarker(max_faces=1) as landmarker:
+    with FaceLandmarker(max_faces=4) as landmarker:
         faces = landmarker.detect(image)
     if not faces:
-        raise SourceError(f"no face found in the demo image {DEMO_FACE}")
-    return faces[0].landmarks[:468]
+        raise SourceError(f"no face found in the demo image {source}: use a frontal portrait")
+    landmarks = max((face.landmarks[:468] for face in faces), key=_eye_distance)
+    if _eye_distance(landmarks) < MIN_FACE_IOD_PX:
+        raise SourceError(f"the face in the demo image {source} is too small: its eyes are "
+                          f"{_eye_distance(landmarks):.0f} px apart, the demo needs at least "
+                          f"{MIN_FACE_IOD_PX:.0f}; crop the photo closer to the face")
+    return landmarks
 
 
 def _schedule(config: DemoConfig, rng: np.random.Generator) -> list[SynthEvent]:
@@ -155,16 +184,18 @@ class DemoClip:
     """
 
     def __init__(self, config: DemoConfig, photo: np.ndarray, landmarks: np.ndarray,
-                 events: Sequence[SynthEvent], rng: np.random.Generator) -> None:
+                 events: Sequence[SynthEvent], rng: np.random.Generator,
+                 face: Path = DEMO_FACE) -> None:
         self.config = config
         self.events = tuple(events)
         self.fps = config.fps
         self.frame_count = config.frames
+        self.face = face
         self._photo = photo
         height, width = photo.shape[:2]
         track = LandmarkTrack(0, np.repeat(landmarks[None].astype(np.float32), config.frames, 0),
                               np.ones(config.frames, dtype=bool))
-        info = VideoInfo(DEMO_FACE, config.fps, config.frames, width, height)
+        info = VideoInfo(face, config.fps, config.frames, width, height)
         self._injector = Injector(VideoLandmarks(info, 0, config.frames, (track,)), self.events)
         self._noise_seed = int(rng.integers(2 ** 31))
         self._motion = rng.uniform(0.0, 2 * math.pi, size=(4, 2))
@@ -175,7 +206,7 @@ class DemoClip:
         """Place the face in the clip; build the static background and the person mask."""
         out_w, out_h = self.config.size
         eyes = (landmarks[_RIGHT_EYE] + landmarks[_LEFT_EYE]) / 2
-        iod = float(np.hypot(*(landmarks[_LEFT_EYE] - landmarks[_RIGHT_EYE])))
+        iod = _eye_distance(landmarks)
         scale = self.config.face_iod_px / iod
         self._anchor = (out_w / 2.0, out_h * 0.38)  # where the eye centre sits
         self._base = np.array([[scale, 0, self._anchor[0] - scale * eyes[0]],
@@ -223,13 +254,21 @@ class DemoClip:
             yield index, index * 1000.0 / self.fps, self.frame(index)
 
 
-def build_demo_clip(config: DemoConfig | None = None) -> DemoClip:
-    """The demo clip for ``config`` (default: :class:`DemoConfig`)."""
+def build_demo_clip(config: DemoConfig | None = None, *,
+                    face: str | os.PathLike | None = None) -> DemoClip:
+    """The demo clip for ``config`` (default: :class:`DemoConfig`).
+
+    Args:
+        config: the clip's schedule, motion and noise.
+        face: a portrait to animate (its largest face); default the
+            built-in public-domain one, :data:`DEMO_FACE`.
+    """
     config = config or DemoConfig()
     rng = np.random.default_rng(config.seed)
-    photo = load_demo_face()
-    landmarks = find_face(photo)
-    return DemoClip(config, photo, landmarks, _schedule(config, rng), rng)
+    source = DEMO_FACE if face is None else Path(face)
+    photo = load_demo_face(face)
+    landmarks = find_face(photo, source)
+    return DemoClip(config, photo, landmarks, _schedule(config, rng), rng, source)
 
 
 # -- scoring --------------------------------------------------------------------------
@@ -363,13 +402,16 @@ def _truth_banner(canvas: np.ndarray, event: SynthEvent | None) -> None:
                    (canvas.shape[1], 24), (90, 255, 90), 0.55)
 
 
-def run_demo(config: DemoConfig | None = None, *, out_dir: str | os.PathLike = "mer_edge_demo",
+def run_demo(config: DemoConfig | DemoClip | None = None, *, out_dir: str | os.PathLike = "mer_edge_demo",
              video: bool = True, plot: bool = True, engine_options: Any = None,
-             progress: Callable[[int, int], None] | None = None) -> DemoReport:
+             progress: Callable[[int, int], None] | None = None,
+             face: str | os.PathLike | None = None) -> DemoReport:
     """Build the demo clip, run the engine on it and score what it finds.
 
     Args:
-        config: the clip (default :class:`DemoConfig`).
+        config: the clip's config (default :class:`DemoConfig`), or a clip
+            already built by :func:`build_demo_clip` (then ``face`` must be
+            None).
         out_dir: folder for ``demo_overlay.mp4`` (or ``.avi`` where no MPEG-4
             encoder exists), ``timeline.png`` and ``events.jsonl``; created.
         video: write the overlay video.
@@ -377,6 +419,8 @@ def run_demo(config: DemoConfig | None = None, *, out_dir: str | os.PathLike = "
         engine_options: :class:`~mer_edge.EngineOptions` in ``"push"`` mode
             (default: the shipped models).
         progress: called with ``(frames done, total)``.
+        face: a portrait to animate instead of the built-in one
+            (:func:`build_demo_clip`).
     """
     from contextlib import ExitStack
 
@@ -385,7 +429,12 @@ def run_demo(config: DemoConfig | None = None, *, out_dir: str | os.PathLike = "
     from ._overlay import OverlayRenderer
     from ._sinks import JsonlEventWriter, open_first_video_writer
 
-    clip = build_demo_clip(config)
+    if isinstance(config, DemoClip):
+        if face is not None:
+            raise InputError("run_demo: pass face= to build_demo_clip, not with a built clip")
+        clip = config
+    else:
+        clip = build_demo_clip(config, face=face)
     config = clip.config
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+import cv2
 import numpy as np
 import pytest
 
@@ -154,3 +155,49 @@ def test_default_engine_names_the_class_of_every_micro_expression_it_finds():
     named = [(category_of(m.truth.recipe.emotion), m.detection.label) for m in matches if m.found]
     assert found == 3 and {truth for truth, _ in named} == {"negative", "positive", "surprise"}
     assert all(truth == label for truth, label in named), named
+
+
+def test_demo_command_animates_a_portrait_given_with_face(tmp_path, capsys, shared_data):
+    """``--face``: another real person's photo (EXIF-rotated mugshot) is animated and its MEs found."""
+    portrait = shared_data / "images" / "meds-aa-S001-01-exif-rotation.jpg"
+    out = tmp_path / "out"
+    assert main(["demo", "--no-video", "--no-progress", "--face", str(portrait),
+                 "--out-dir", str(out)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].endswith(f"face {portrait}")
+    match = LAST_LINE.match(lines[-1])
+    assert match and int(match[2]) == 4
+    assert int(match[1]) >= 2, "\n".join(lines)
+
+
+def test_a_face_clip_shows_the_portrait_not_the_built_in_one(shared_data):
+    portrait = shared_data / "images" / "sample5.jpg"
+    own, built_in = build_demo_clip(DemoConfig(seed=1), face=portrait), build_demo_clip(DemoConfig(seed=1))
+    assert own.face == portrait
+    assert [e.timing for e in own.events] == [e.timing for e in built_in.events]  # same schedule
+    assert np.abs(own.frame(0).astype(int) - built_in.frame(0).astype(int)).mean() > 20
+
+
+def _small_face(folder, shared_data):
+    image = cv2.imread(str(shared_data / "images" / "sample5.jpg"))
+    path = folder / "small.png"
+    cv2.imwrite(str(path), cv2.resize(image, None, fx=0.12, fy=0.12, interpolation=cv2.INTER_AREA))
+    return path
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda folder, data: folder / "missing.jpg", "does not exist"),
+    (lambda folder, data: folder, "is a folder, not an image"),
+    (lambda folder, data: data / "MANIFEST.md", "not a readable image file"),
+    (lambda folder, data: cv2.imwrite(str(folder / "blank.png"), np.zeros((240, 320, 3), np.uint8))
+     and folder / "blank.png", "no face found in the demo image"),
+    (_small_face, "is too small: its eyes are"),
+])
+def test_a_bad_face_is_refused_before_any_output(tmp_path, capsys, shared_data, make, message):
+    face = make(tmp_path, shared_data)
+    assert main(["demo", "--no-video", "--no-progress", "--face", str(face),
+                 "--out-dir", str(tmp_path / "out")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and not (tmp_path / "out").exists()
+    assert "mer-edge: error: " in captured.err and message in captured.err
+    assert str(face) in captured.err

@@ -1,7 +1,7 @@
 """``mer-edge demo``: the built-in demo, offline, in about half a minute.
 
-Builds a clip from the portrait shipped in the package with known
-micro-expressions injected (see :mod:`mer_edge._demo`), runs the engine on it,
+Builds a clip from the portrait shipped in the package (or your own, with
+``--face``) with known micro-expressions injected (see :mod:`mer_edge._demo`), runs the engine on it,
 prints each detection beside the truth, writes an overlay video and a
 timeline plot, and ends with the line
 ``demo: found N/M injected micro-expressions``.
@@ -26,6 +26,9 @@ def register(subparsers: Any) -> None:
                         help="fixes the schedule, AUs, head motion and noise (default: 0)")
     parser.add_argument("--no-video", action="store_true", help="do not write the overlay video")
     parser.add_argument("--events", type=int, default=4, help="micro-expressions to inject")
+    parser.add_argument("--face", metavar="IMAGE",
+                        help="a portrait to animate instead of the built-in one (your own photo: "
+                             "the largest face in it is used)")
     parser.add_argument("--backend", default="onnxruntime", help="inference backend")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run)
@@ -33,20 +36,22 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Handler of ``mer-edge demo``."""
-    from .._demo import DemoConfig, format_table, run_demo
+    from .._demo import DemoConfig, build_demo_clip, format_table, run_demo
     from .._options import EngineOptions
 
     config = DemoConfig(seed=args.seed, events=args.events)
+    clip = build_demo_clip(config, face=args.face)  # a bad --face fails here, before any output
+    face = f", face {args.face}" if args.face else ""
     print(f"demo: {config.frames} frames ({config.frames / config.fps:.1f} s at {config.fps:g} fps, "
           f"{config.size[0]}x{config.size[1]}), {config.events} micro-expressions injected, "
-          f"seed {config.seed}", flush=True)
+          f"seed {config.seed}{face}", flush=True)
     bar = None
     if not args.no_progress:
         from tqdm import tqdm
 
         bar = tqdm(total=config.frames, unit="frame", desc="demo", leave=False, file=sys.stderr)
     try:
-        report = run_demo(config, out_dir=args.out_dir, video=not args.no_video,
+        report = run_demo(clip, out_dir=args.out_dir, video=not args.no_video,
                           engine_options=EngineOptions(backend=args.backend),
                           progress=(lambda done, total: bar.update(1)) if bar else None)
     finally:
