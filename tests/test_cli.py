@@ -359,11 +359,13 @@ def test_an_image_folder_with_fps_says_nothing_about_an_assumed_rate(tmp_path, c
 
 @needs_video
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
-def test_a_write_error_names_the_option_and_the_file(tmp_path, capsys):
+@pytest.mark.parametrize("mode", [[], ["--live"]], ids=["file", "live"])
+def test_a_write_error_names_the_option_and_the_file(tmp_path, capsys, mode):
+    # live: the engine's result callback writes, and its error must read as in file mode
     tracks = tmp_path / "T.jsonl"
     tracks.symlink_to("/dev/full")
     assert main(["run", str(SHORT_VIDEO), "--tracks", str(tracks), "--max-frames", "3",
-                 "--quiet", "--no-progress"]) == 2
+                 "--quiet", "--no-progress", *mode]) == 2
     captured = capsys.readouterr()
     err = captured.err.strip().splitlines()
     assert err[-1] == f"mer-edge: error: --tracks: cannot write tracks to {tracks}: No space left on device"
