@@ -462,6 +462,34 @@ def test_eval_table_prints_na_where_a_figure_has_no_denominator(tiny_bench, tmp_
     assert report["spotting"]["MaE"]["recall"] == 0.0  # report.json keeps its numbers
 
 
+def test_eval_without_recognition_prints_that_it_was_skipped(tiny_bench, tmp_path, capsys):
+    out = tmp_path / "ev"
+    assert main(["eval", "--bench", str(tiny_bench / "test"), "--out", str(out),
+                 "--no-recognize"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "recognition: not run (--no-recognize)" in lines
+    assert not any(line.startswith("recognition on") for line in lines)
+    summary = json.loads(lines[-1])
+    assert summary["recognition"] is None and set(summary["spotting"]) == {"ME", "MaE", "all"}
+    report = json.loads((out / "report.json").read_text())
+    assert report["recognition"] is None and report["recognition_skipped"]
+
+
+def test_eval_without_recognition_refuses_what_it_cannot_do(tiny_bench, tmp_path, capsys):
+    from mer_edge._models import default_model_path
+
+    recognizer = default_model_path("recognition")
+    assert main(["eval", "--bench", str(tiny_bench / "test"), "--out", str(tmp_path / "a"),
+                 "--no-recognize", "--recognizer", str(recognizer)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (f"mer-edge: error: --recognizer {recognizer} is not used with "
+                       "--no-recognize; give only one of them")
+    assert main(["eval", "--dataset", "casme2", "--root", str(tiny_bench / "test" / "recognition"),
+                 "--out", str(tmp_path / "b"), "--no-recognize"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("mer-edge: error: ") and "nothing to evaluate" in err[-1]
+
+
 def test_eval_table_recognition_without_samples_is_na():
     from mer_edge.cli._eval import _table
 

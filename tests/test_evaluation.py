@@ -33,6 +33,45 @@ def test_evaluate_bench_reports_every_figure(tiny_bench, tmp_path):
     assert list(tmp_path.glob("timeline_*.png"))
 
 
+def test_evaluation_without_recognition_opens_no_recognizer_and_says_so(tiny_bench, tmp_path,
+                                                                      monkeypatch):
+    """EngineOptions(recognize=False): the same spotting figures, recognition not run."""
+    plain = {"me_quiet_ratio": None}  # the still check off: the tiny split has detections then
+    full = evaluate_bench(tiny_bench / "test", options=me.EngineOptions(
+        running_mode="file", spotting_overrides=plain))
+    opened = []
+    open_model = me.EngineOptions.open_model
+    monkeypatch.setattr(me.EngineOptions, "open_model",
+                        lambda self, task: opened.append(task) or open_model(self, task))
+    spotting_only = evaluate_bench(tiny_bench / "test", out_dir=tmp_path, options=me.EngineOptions(
+        running_mode="file", spotting_overrides=plain, recognize=False))
+    assert opened == ["spotting"]
+
+    def detections(report):
+        return [(d["onset"], d["offset"], d["kind"], d["true_positive"])
+                for video in report["per_video"] for d in video["detections"]]
+
+    assert spotting_only["spotting"] == full["spotting"]
+    assert detections(spotting_only) == detections(full) and detections(full)
+    assert spotting_only["recognition"] is None and full["recognition"]["samples"] >= 1
+    assert "recognize=False" in spotting_only["recognition_skipped"]
+    assert "recognition_skipped" not in full
+    assert spotting_only["models"]["recognition"] is None
+    assert spotting_only["providers"] == {"spotting": "CPUExecutionProvider"}
+    truth = [t for video in spotting_only["per_video"] for t in video["truth"]]
+    assert truth and not any("predicted" in t for t in truth)
+    written = json.loads((tmp_path / "report.json").read_text())
+    assert written["recognition"] is None and not (tmp_path / "confusion.png").exists()
+
+
+def test_a_clip_dataset_without_recognition_is_refused(tiny_bench):
+    from mer_edge.evaluation import evaluate_dataset
+
+    with pytest.raises(me.InputError, match="recognize=False.*nothing to evaluate"):
+        evaluate_dataset("casme2", tiny_bench / "test" / "recognition",
+                         options=me.EngineOptions(running_mode="file", recognize=False))
+
+
 def test_the_report_counts_what_the_engine_checks_left_out(tiny_bench):
     import mer_edge as me
 
