@@ -93,14 +93,15 @@ class VideoRun:
     (``Engine.stats()``: ``me_not_still``, ``lighting_changes``).
 
     What replaying the engine's interval detection needs
-    (:func:`mer_edge_export.calibrate.replay`): ``detector_inputs``, per
+    (:func:`mer_edge_export.calibrate.replay`), recorded only when
+    :func:`run_video` is asked to (``record_replay``): ``detector_inputs``, per
     track, every ``(frame, timestamp_ms, score or None)`` its detector was
     fed, in order (``Engine.add_score_observer``; a look-ahead spotter's
     score under its lagged frame), and ``brightness``, per track and frame,
     the aligned crop's mean grey level the lighting check judges
     (``_lighting.crop_brightness``).  ``scores`` keeps each score under the
-    frame its window ends at.  Runs recorded before these two fields existed
-    have them empty.
+    frame its window ends at.  Other runs, and runs recorded before these
+    two fields existed, have them empty.
     """
 
     video: BenchVideo
@@ -127,7 +128,7 @@ class VideoRun:
 
 
 def run_video(video: BenchVideo, options: EngineOptions | Engine, *,
-              keep_crops: bool | Collection[int] = True) -> VideoRun:
+              keep_crops: bool | Collection[int] = True, record_replay: bool = False) -> VideoRun:
     """Run the engine over one video, keeping events, scores and crops.
 
     ``options``: the engine's options (an engine is opened for this video and
@@ -138,11 +139,14 @@ def run_video(video: BenchVideo, options: EngineOptions | Engine, *,
     ``keep_crops``: True keeps every aligned crop, False none, a collection
     of frame indices only those frames' (what recognising a few intervals of
     a long video needs).
+    ``record_replay``: also record each face's brightness and detector inputs
+    (:attr:`VideoRun.brightness`, :attr:`VideoRun.detector_inputs`), what the
+    detection calibration replays; off, a plain evaluation skips that work.
     """
     if isinstance(options, Engine):
-        return _run_with(options, video, keep_crops)
+        return _run_with(options, video, keep_crops, record_replay)
     with open_evaluation_engine(options) as engine:
-        return _run_with(engine, video, keep_crops)
+        return _run_with(engine, video, keep_crops, record_replay)
 
 
 def open_evaluation_engine(options: EngineOptions) -> Engine:
@@ -153,7 +157,8 @@ def open_evaluation_engine(options: EngineOptions) -> Engine:
     return Engine.from_options(replace(options, running_mode="file", result_callback=None))
 
 
-def _run_with(engine: Engine, video: BenchVideo, keep_crops: bool | Collection[int]) -> VideoRun:
+def _run_with(engine: Engine, video: BenchVideo, keep_crops: bool | Collection[int],
+              record_replay: bool) -> VideoRun:
     """:func:`run_video` on an open engine; its observers are removed again after the video."""
     run = VideoRun(video)
     wanted = None if isinstance(keep_crops, bool) else frozenset(keep_crops)
@@ -169,10 +174,13 @@ def _run_with(engine: Engine, video: BenchVideo, keep_crops: bool | Collection[i
                             score: float | None) -> None:
         run.detector_inputs[track_id].append((frame_index, stamp, score))
 
-    crop_observers = [note_brightness] + ([keep] if keep_crops is not False else [])
+    crop_observers = (([note_brightness] if record_replay else [])
+                      + ([keep] if keep_crops is not False else []))
+    score_observers = [note_detector_input] if record_replay else []
     for observer in crop_observers:
         engine.add_crop_observer(observer)
-    engine.add_score_observer(note_detector_input)
+    for score_observer in score_observers:
+        engine.add_score_observer(score_observer)
     counted_before = _not_reported_counts(engine)
     try:
         with open_source(video.path, fps=video.fps, live=False) as frames:
@@ -185,7 +193,8 @@ def _run_with(engine: Engine, video: BenchVideo, keep_crops: bool | Collection[i
     finally:
         for observer in crop_observers:
             engine.remove_crop_observer(observer)
-        engine.remove_score_observer(note_detector_input)
+        for score_observer in score_observers:
+            engine.remove_score_observer(score_observer)
     counted_after = _not_reported_counts(engine)
     run.not_reported = {key: counted_after[key] - counted_before[key] for key in _NOT_REPORTED}
     return run

@@ -102,13 +102,16 @@ def test_one_engine_runs_every_video_as_fresh_engines_would(tiny_bench, monkeypa
     events = 0
     for overrides in (None, {"me_quiet_ratio": None}):  # the still-face check on, then off
         options = me.EngineOptions(running_mode="file", spotting_overrides=overrides)
-        fresh = [run_video(video, options, keep_crops=False) for video in videos]
+        fresh = [run_video(video, options, keep_crops=False, record_replay=True)
+                 for video in videos]
         with me.Engine.from_options(options) as engine:
-            shared = [run_video(video, engine, keep_crops=False) for video in videos]
+            shared = [run_video(video, engine, keep_crops=False, record_replay=True)
+                      for video in videos]
         for alone, reused in zip(fresh, shared):
             assert intervals(reused) == intervals(alone)
             assert list(reused.scores.values()) == list(alone.scores.values())
             assert list(reused.detector_inputs.values()) == list(alone.detector_inputs.values())
+            assert list(reused.brightness.values()) == list(alone.brightness.values())
             assert reused.not_reported == alone.not_reported  # counted per video
             assert reused.frames == alone.frames and reused.stopped_early is None
             events += len(alone.events)
@@ -124,6 +127,23 @@ def test_one_engine_runs_every_video_as_fresh_engines_would(tiny_bench, monkeypa
     assert len(opened) == 1 and report["videos"] >= 2
     assert report["providers"] == {"spotting": "CPUExecutionProvider",
                                    "recognition": "CPUExecutionProvider"}
+
+
+def test_only_a_run_asked_to_records_what_the_calibration_replays(videos):
+    """Brightness and detector inputs cost every evaluation a copy per frame: opt-in."""
+    from mer_edge.evaluation import run_video
+
+    video = BenchVideo("lp_d9", videos / "lp_d9.mp4", "s")
+    options = me.EngineOptions(running_mode="file", recognize=False)
+    plain = run_video(video, options, keep_crops=False)
+    recorded = run_video(video, options, keep_crops=False, record_replay=True)
+    assert plain.scores and not plain.detector_inputs and not plain.brightness
+    assert set(recorded.detector_inputs) == set(recorded.brightness) == set(recorded.scores)
+    frames = [frame for frame, _, _ in recorded.detector_inputs[recorded.main_track]]
+    assert frames == list(range(recorded.frames))  # one update per frame, in order
+    assert set(recorded.brightness[recorded.main_track]) == set(frames)
+    assert [e.interval for e in plain.events] == [e.interval for e in recorded.events]
+    assert plain.scores == recorded.scores
 
 
 def test_pooled_splits_add_up(tiny_bench):
