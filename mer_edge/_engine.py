@@ -392,17 +392,18 @@ class Engine(Closeable):
         has already seen frames, so one engine can run several files.
         """
         with self._exclusive("reset"):
-            return self._reset()
+            events = self._flush()
+            self._forget_stream()
+            return events
 
-    def _reset(self) -> list[MicroExpression]:
-        events = self._flush()
+    def _forget_stream(self) -> None:
+        """Forget faces, frame numbers and time (what :meth:`reset` does after the flush)."""
         self._tracker.reset()
         self._landmarker.reset()
         self._frame_shape = None
         self._last_timestamp = None
         self._frame_index = 0
         self._rate_check.reset()
-        return events
 
     # -- stages -----------------------------------------------------------------
     def _new_track(self, track_id: int) -> _Track:
@@ -621,16 +622,20 @@ class Engine(Closeable):
         """
         if self._frame_index == 0:
             return None
-        left_open = self._end_of_stream()
-        self.reset()
+        with self._exclusive("reset"):  # reset(), its flush as a result at the last frame
+            left_open = self._at_last_frame(self._flush())
+            self._forget_stream()
         return left_open
 
     def _end_of_stream(self) -> FrameResult | None:
         """:meth:`flush` as a result at the last frame, or None without events."""
-        tail = self.flush()
-        if not tail:
+        return self._at_last_frame(self.flush())
+
+    def _at_last_frame(self, events: list[MicroExpression]) -> FrameResult | None:
+        """``events`` (closed by a flush) as a result at the stream's last frame; None if none."""
+        if not events:
             return None
-        return FrameResult(max(self._frame_index - 1, 0), self._last_timestamp or 0.0, [], tail)
+        return FrameResult(max(self._frame_index - 1, 0), self._last_timestamp or 0.0, [], events)
 
     def _deliver(self, result: FrameResult | None) -> None:
         """Hand a result that no frame produced to the result callback (live mode)."""

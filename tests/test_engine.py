@@ -545,9 +545,15 @@ def test_an_interval_left_open_is_returned_by_reset_and_yielded_first_by_run(vid
         left_open = engine.reset()
         for i, frame in enumerate(frames):
             engine.process(frame, i * 1000 / 30)
-        first = next(iter(engine.run(videos / "lp_d0.mp4")))
+        flushes = []
+        flush = engine._flush
+        engine._flush = lambda: flushes.append(len(engine._tracks)) or flush()
+        played = engine.run(videos / "lp_d0.mp4")
+        first, second = next(played), next(played)
     assert [(e.kind, e.interval.onset_frame) for e in left_open] == [("ME", 64)]
     assert first.faces == [] and [e.interval.onset_frame for e in first.events] == [64]
+    assert first.frame_index == 70 and second.frame_index == 0  # the old stream's last frame
+    assert flushes == [1]  # the new stream closes the old one's face once, not again when empty
 
 
 def _with_window(source, target, **window):
