@@ -424,7 +424,9 @@ def evaluate(videos: Sequence[BenchVideo], truth: Sequence[TruthInterval], *,
     with it, keeping only the crops they need, so long datasets fit in
     memory.  With ``options.recognize`` False no recognizer is opened: the
     report's ``recognition`` is None, ``recognition_skipped`` says why, and
-    the spotting figures are those of a full evaluation.  A video that cannot be read (:class:`~mer_edge.SourceError`),
+    the spotting figures are those of a full evaluation.
+
+    A video that cannot be read (:class:`~mer_edge.SourceError`),
     an image folder that stops before its last image (one that cannot be
     decoded), or a video file that ends well short of the frame count its
     container declares (truncated), is listed under ``failed_videos`` and

@@ -367,7 +367,8 @@ def test_a_result_callback_that_raises_loses_neither_the_result_nor_open_interva
 
 
 def test_a_result_callback_that_raises_on_a_left_open_result_hands_it_back(videos):
-    """run_live() delivers the intervals a previous stream left open: a failing callback keeps them."""
+    """run_live() hands on the intervals an earlier stream left open; a failing callback keeps
+    them."""
     frames = _frames(videos / "lp_d9.mp4", 73)  # stops inside the ME of frames 64-77
 
     def failing(result):
