@@ -159,9 +159,10 @@ def search(runs: Sequence[VideoRun], truth: Sequence[tuple[str, int, int, str]],
 
 
 def record_runs(videos: Iterable[BenchVideo], options: EngineOptions) -> list[VideoRun]:
-    """Run the engine over every video (one engine: the models load once), keeping no crops."""
+    """Run the engine over every video (one engine: the models load once), keeping no crops
+    and recording what :func:`replay` needs."""
     with open_evaluation_engine(options) as engine:
-        return [run_video(video, engine, keep_crops=False) for video in videos]
+        return [run_video(video, engine, keep_crops=False, record_replay=True) for video in videos]
 
 
 def write_detection(model_path: Path, detection: dict[str, float | None],

@@ -12,7 +12,7 @@ Typical use::
 """
 from __future__ import annotations
 
-from ._engine import Engine, EngineStats, FrameResult
+from ._engine import Engine, EngineStats, FrameResult, ResultCallbackError
 from ._errors import (BackendError, DatasetError, InputError, MerEdgeError, ModelError,
                       SourceError, TimestampWarning)
 from ._modelmeta import InputSpec, ModelInfo
@@ -41,6 +41,7 @@ __all__ = [
     "ModelError",
     "BackendError",
     "DatasetError",
+    "ResultCallbackError",
     "TimestampWarning",
     "__version__",
 ]

@@ -20,7 +20,7 @@ import numpy as np
 
 from ._alignment import CROP_SIZE, FaceAligner
 from ._apex import refine_apex
-from ._errors import InputError, ModelError, reworded
+from ._errors import InputError, MerEdgeError, ModelError, reworded
 from ._features import frame_channels, recognition_clip, sample_positions, scored_time, window_times
 from ._flow import FlowEstimator
 from ._frontend import FaceLandmarker, FaceObservation, validate_bgr
@@ -38,7 +38,8 @@ from ._tracking import FaceTracker
 if TYPE_CHECKING:
     from ._sources import FrameSource
 
-__all__ = ["Engine", "EngineStats", "FrameResult", "CropObserver", "ScoreObserver"]
+__all__ = ["Engine", "EngineStats", "FrameResult", "ResultCallbackError", "CropObserver",
+           "ScoreObserver"]
 
 #: ``(track_id, frame_index, timestamp_ms, crop) -> None``
 CropObserver = Callable[[int, int, float, np.ndarray], None]
@@ -73,6 +74,24 @@ class FrameResult:
         return {"frame": self.frame_index, "timestamp_ms": round(float(self.timestamp_ms), 3),
                 "faces": [face.to_dict() for face in self.faces],
                 "events": [event.to_dict() for event in self.events]}
+
+
+class ResultCallbackError(MerEdgeError):
+    """The result callback raised; the :class:`FrameResult` it was given is :attr:`result`.
+
+    The engine had finished the frame (or closed the intervals) that result
+    holds, so nothing is lost: the callback's own exception is this error's
+    ``__cause__``, and the engine is ready for the next frame with its open
+    intervals as they were.
+
+    Attributes:
+        result: the result the callback failed on.
+    """
+
+    def __init__(self, result: FrameResult, error: Exception) -> None:
+        super().__init__(f"the result callback raised {type(error).__name__}: {error} (on the "
+                         f"result of frame {result.frame_index}, which is this error's .result)")
+        self.result = result
 
 
 class EngineStats(TypedDict):
@@ -128,8 +147,11 @@ class Engine(Closeable):
     :meth:`stats` may be read from any thread.  The result callback runs in
     the thread that called :meth:`process` (or :meth:`run_live`), after the
     frame's work is done, so it may call the engine back (``stats()``,
-    ``reset()``); an exception it raises propagates to that caller and the
-    engine keeps its state (:meth:`flush` still returns the open intervals).
+    ``reset()``).  An exception it raises reaches that caller as
+    :class:`ResultCallbackError`, whose ``result`` is the result the callback
+    was given and whose ``__cause__`` is the callback's exception; the engine
+    keeps its state (the next frame goes on, :meth:`flush` still returns the
+    open intervals).
     """
 
     def __init__(self, options: EngineOptions) -> None:
@@ -303,14 +325,30 @@ class Engine(Closeable):
 
         Raises :class:`InputError` (a ``ValueError``) for a frame that is not
         ``(H, W, 3) uint8``, a resolution change, or a timestamp that does not
-        increase; the engine's state is untouched then.  See the class
-        documentation for threads and the result callback.
+        increase; the engine's state is untouched then.  Raises
+        :class:`ResultCallbackError` carrying the frame's result when the
+        result callback raised.  See the class documentation for threads and
+        the result callback.
         """
         with self._exclusive("process"):
             result = self._process(frame_bgr, timestamp_ms)
-        if self.options.result_callback is not None:
-            self.options.result_callback(result)
+        self._call_back(result)
         return result
+
+    def _call_back(self, result: FrameResult) -> None:
+        """Hand ``result`` to the result callback, if any; its exception comes back wrapped.
+
+        As :class:`ResultCallbackError` carrying ``result``, so the caller
+        still gets it.  A ``KeyboardInterrupt`` or ``SystemExit`` passes
+        through as it is.
+        """
+        callback = self.options.result_callback
+        if callback is None:
+            return
+        try:
+            callback(result)
+        except Exception as error:
+            raise ResultCallbackError(result, error) from error
 
     def _process(self, frame_bgr: np.ndarray, timestamp_ms: float) -> FrameResult:
         frame, stamp = self._check_frame(frame_bgr, timestamp_ms)
@@ -354,17 +392,18 @@ class Engine(Closeable):
         has already seen frames, so one engine can run several files.
         """
         with self._exclusive("reset"):
-            return self._reset()
+            events = self._flush()
+            self._forget_stream()
+            return events
 
-    def _reset(self) -> list[MicroExpression]:
-        events = self._flush()
+    def _forget_stream(self) -> None:
+        """Forget faces, frame numbers and time (what :meth:`reset` does after the flush)."""
         self._tracker.reset()
         self._landmarker.reset()
         self._frame_shape = None
         self._last_timestamp = None
         self._frame_index = 0
         self._rate_check.reset()
-        return events
 
     # -- stages -----------------------------------------------------------------
     def _new_track(self, track_id: int) -> _Track:
@@ -554,7 +593,9 @@ class Engine(Closeable):
 
         Results go to ``options.result_callback``.  Returns counts of frames
         processed and dropped (a slow consumer drops the oldest frames).  To
-        stop from the callback, make ``should_stop`` return true.
+        stop from the callback, make ``should_stop`` return true.  A callback
+        that raises stops the run with :class:`ResultCallbackError`, which
+        carries the result it was given (:meth:`process`).
         """
         if self.options.running_mode != "live":
             raise InputError(f"run_live() needs running_mode 'live', the engine is in "
@@ -581,21 +622,25 @@ class Engine(Closeable):
         """
         if self._frame_index == 0:
             return None
-        left_open = self._end_of_stream()
-        self.reset()
+        with self._exclusive("reset"):  # reset(), its flush as a result at the last frame
+            left_open = self._at_last_frame(self._flush())
+            self._forget_stream()
         return left_open
 
     def _end_of_stream(self) -> FrameResult | None:
         """:meth:`flush` as a result at the last frame, or None without events."""
-        tail = self.flush()
-        if not tail:
+        return self._at_last_frame(self.flush())
+
+    def _at_last_frame(self, events: list[MicroExpression]) -> FrameResult | None:
+        """``events`` (closed by a flush) as a result at the stream's last frame; None if none."""
+        if not events:
             return None
-        return FrameResult(max(self._frame_index - 1, 0), self._last_timestamp or 0.0, [], tail)
+        return FrameResult(max(self._frame_index - 1, 0), self._last_timestamp or 0.0, [], events)
 
     def _deliver(self, result: FrameResult | None) -> None:
         """Hand a result that no frame produced to the result callback (live mode)."""
-        if result is not None and self.options.result_callback is not None:
-            self.options.result_callback(result)
+        if result is not None:
+            self._call_back(result)
 
     def _monotonic(self, stamp: float) -> float:
         """Nudge equal or backwards source timestamps forward by 1 µs (sources only)."""

@@ -32,7 +32,11 @@ class EngineOptions:
             stream; results go to ``result_callback``; a slow consumer drops
             the oldest frames and counts them).
         result_callback: called with each :class:`~mer_edge.FrameResult` in
-            live mode; must be None in the other modes.
+            live mode; must be None in the other modes.  An exception it
+            raises reaches the caller of ``process()`` / ``run_live()`` as
+            :class:`~mer_edge.ResultCallbackError`, whose ``result`` is the
+            result it was given (``__cause__``: its exception); the engine
+            goes on with its open intervals.
         spotting_model, recognition_model: ``.onnx`` paths; None uses the
             models shipped in the package.
         backend: inference backend name (``onnxruntime``, ``onnxruntime-cuda``,

@@ -35,7 +35,7 @@ from typing import Any, Callable, Collection, Mapping, Sequence
 import numpy as np
 
 from ._engine import Engine
-from ._errors import DatasetError, MerEdgeError, SourceError
+from ._errors import DatasetError, InputError, MerEdgeError, SourceError
 from ._features import recognition_clip, sample_positions
 from ._flow import FlowEstimator
 from ._lighting import crop_brightness
@@ -93,14 +93,15 @@ class VideoRun:
     (``Engine.stats()``: ``me_not_still``, ``lighting_changes``).
 
     What replaying the engine's interval detection needs
-    (:func:`mer_edge_export.calibrate.replay`): ``detector_inputs``, per
+    (:func:`mer_edge_export.calibrate.replay`), recorded only when
+    :func:`run_video` is asked to (``record_replay``): ``detector_inputs``, per
     track, every ``(frame, timestamp_ms, score or None)`` its detector was
     fed, in order (``Engine.add_score_observer``; a look-ahead spotter's
     score under its lagged frame), and ``brightness``, per track and frame,
     the aligned crop's mean grey level the lighting check judges
     (``_lighting.crop_brightness``).  ``scores`` keeps each score under the
-    frame its window ends at.  Runs recorded before these two fields existed
-    have them empty.
+    frame its window ends at.  Other runs, and runs recorded before these
+    two fields existed, have them empty.
     """
 
     video: BenchVideo
@@ -127,7 +128,7 @@ class VideoRun:
 
 
 def run_video(video: BenchVideo, options: EngineOptions | Engine, *,
-              keep_crops: bool | Collection[int] = True) -> VideoRun:
+              keep_crops: bool | Collection[int] = True, record_replay: bool = False) -> VideoRun:
     """Run the engine over one video, keeping events, scores and crops.
 
     ``options``: the engine's options (an engine is opened for this video and
@@ -138,11 +139,14 @@ def run_video(video: BenchVideo, options: EngineOptions | Engine, *,
     ``keep_crops``: True keeps every aligned crop, False none, a collection
     of frame indices only those frames' (what recognising a few intervals of
     a long video needs).
+    ``record_replay``: also record each face's brightness and detector inputs
+    (:attr:`VideoRun.brightness`, :attr:`VideoRun.detector_inputs`), what the
+    detection calibration replays; off, a plain evaluation skips that work.
     """
     if isinstance(options, Engine):
-        return _run_with(options, video, keep_crops)
+        return _run_with(options, video, keep_crops, record_replay)
     with open_evaluation_engine(options) as engine:
-        return _run_with(engine, video, keep_crops)
+        return _run_with(engine, video, keep_crops, record_replay)
 
 
 def open_evaluation_engine(options: EngineOptions) -> Engine:
@@ -153,7 +157,8 @@ def open_evaluation_engine(options: EngineOptions) -> Engine:
     return Engine.from_options(replace(options, running_mode="file", result_callback=None))
 
 
-def _run_with(engine: Engine, video: BenchVideo, keep_crops: bool | Collection[int]) -> VideoRun:
+def _run_with(engine: Engine, video: BenchVideo, keep_crops: bool | Collection[int],
+              record_replay: bool) -> VideoRun:
     """:func:`run_video` on an open engine; its observers are removed again after the video."""
     run = VideoRun(video)
     wanted = None if isinstance(keep_crops, bool) else frozenset(keep_crops)
@@ -169,10 +174,13 @@ def _run_with(engine: Engine, video: BenchVideo, keep_crops: bool | Collection[i
                             score: float | None) -> None:
         run.detector_inputs[track_id].append((frame_index, stamp, score))
 
-    crop_observers = [note_brightness] + ([keep] if keep_crops is not False else [])
+    crop_observers = (([note_brightness] if record_replay else [])
+                      + ([keep] if keep_crops is not False else []))
+    score_observers = [note_detector_input] if record_replay else []
     for observer in crop_observers:
         engine.add_crop_observer(observer)
-    engine.add_score_observer(note_detector_input)
+    for score_observer in score_observers:
+        engine.add_score_observer(score_observer)
     counted_before = _not_reported_counts(engine)
     try:
         with open_source(video.path, fps=video.fps, live=False) as frames:
@@ -185,7 +193,8 @@ def _run_with(engine: Engine, video: BenchVideo, keep_crops: bool | Collection[i
     finally:
         for observer in crop_observers:
             engine.remove_crop_observer(observer)
-        engine.remove_score_observer(note_detector_input)
+        for score_observer in score_observers:
+            engine.remove_score_observer(score_observer)
     counted_after = _not_reported_counts(engine)
     run.not_reported = {key: counted_after[key] - counted_before[key] for key in _NOT_REPORTED}
     return run
@@ -224,6 +233,9 @@ def _play(engine: Engine, frames: FrameSource, run: VideoRun) -> None:
         run.frames = max(run.frames, result.frame_index + 1)
     run.duration_ms = 0.0 if first is None else float(last - first)
 
+
+#: The report's ``recognition_skipped`` (its ``recognition`` is None then).
+RECOGNITION_SKIPPED = "not run: EngineOptions(recognize=False), spotting only"
 
 #: Frames kept on either side of a recognised interval, for faces missed at its ends.
 _CROP_MARGIN = 5
@@ -337,11 +349,27 @@ def _past_the_end(item: TruthInterval, run: VideoRun) -> str | None:
             f"the video: {run.frames} frames were decoded{declared}")
 
 
-def _run_and_recognise(videos: Sequence[BenchVideo], truth: Sequence[TruthInterval],
-                       engine: Engine, recognizer: Model,
-                       progress: Callable[[str], None] | None) -> _Outcome:
-    """Run every video through ``engine``, then recognise its labelled MEs that lie within it."""
+#: A run's recognised class for a truth interval (None: no face around it).
+_Recognise = Callable[[VideoRun, TruthInterval], "str | None"]
+
+
+def _recogniser(engine: Engine) -> _Recognise | None:
+    """How :func:`evaluate` recognises a truth ME with the engine's recognizer; None without one."""
+    recognizer = engine.models.get("recognition")
+    if recognizer is None:
+        return None
     flow = FlowEstimator(recognizer.info.input.flow_preset)
+    return lambda run, item: _recognise(run, item, recognizer, flow)
+
+
+def _run_and_recognise(videos: Sequence[BenchVideo], truth: Sequence[TruthInterval],
+                       engine: Engine, progress: Callable[[str], None] | None) -> _Outcome:
+    """Run every video through ``engine``, then recognise its labelled MEs that lie within it.
+
+    An engine without a recognizer (``recognize=False``) keeps no crops and
+    recognises nothing: ``predicted_class`` stays empty.
+    """
+    recognise = _recogniser(engine)
     truth_by_video: dict[str, list[tuple[int, TruthInterval]]] = defaultdict(list)
     for index, item in enumerate(truth):
         truth_by_video[item.video_id].append((index, item))
@@ -350,8 +378,9 @@ def _run_and_recognise(videos: Sequence[BenchVideo], truth: Sequence[TruthInterv
         if progress is not None:
             progress(video.video_id)
         own = truth_by_video.get(video.video_id, [])
+        keep = _frames_to_keep([t for _, t in own]) if recognise is not None else False
         try:
-            run = run_video(video, engine, keep_crops=_frames_to_keep([t for _, t in own]))
+            run = run_video(video, engine, keep_crops=keep)
         except SourceError as error:
             outcome.failed.append({"video": video.video_id, "error": str(error)})
             continue
@@ -363,8 +392,8 @@ def _run_and_recognise(videos: Sequence[BenchVideo], truth: Sequence[TruthInterv
             if reason is not None:
                 outcome.skipped[index] = {"video": item.video_id, "row": item.row,
                                           "reason": reason}
-            elif _recognised(item):
-                outcome.predicted_class[index] = _recognise(run, item, recognizer, flow)
+            elif recognise is not None and _recognised(item):
+                outcome.predicted_class[index] = recognise(run, item)
         run.crops.clear()
         outcome.runs[video.video_id] = run
     return outcome
@@ -393,7 +422,11 @@ def evaluate(videos: Sequence[BenchVideo], truth: Sequence[TruthInterval], *,
 
     Each video's labelled MEs are recognised as soon as the engine is done
     with it, keeping only the crops they need, so long datasets fit in
-    memory.  A video that cannot be read (:class:`~mer_edge.SourceError`),
+    memory.  With ``options.recognize`` False no recognizer is opened: the
+    report's ``recognition`` is None, ``recognition_skipped`` says why, and
+    the spotting figures are those of a full evaluation.
+
+    A video that cannot be read (:class:`~mer_edge.SourceError`),
     an image folder that stops before its last image (one that cannot be
     decoded), or a video file that ends well short of the frame count its
     container declares (truncated), is listed under ``failed_videos`` and
@@ -410,11 +443,18 @@ def evaluate(videos: Sequence[BenchVideo], truth: Sequence[TruthInterval], *,
         spotting: score spotting (False for pre-cut clips, where only
             recognition is meaningful; the report then has no ``spotting``).
         context: entries that open the report (what was evaluated).
+
+    Raises:
+        InputError: ``options.recognize`` is False and ``spotting`` too
+            (nothing would be evaluated).
     """
     options = options or EngineOptions(running_mode="file")
-    with open_evaluation_engine(replace(options, recognize=True)) as engine:
-        recognizer = engine.models["recognition"]
-        outcome = _run_and_recognise(videos, truth, engine, recognizer, progress)
+    if not options.recognize and not spotting:
+        raise InputError("EngineOptions(recognize=False) on clips scored for recognition only: "
+                         "nothing to evaluate; evaluate them with recognition on")
+    with open_evaluation_engine(options) as engine:
+        recognizer = engine.models.get("recognition")
+        outcome = _run_and_recognise(videos, truth, engine, progress)
         providers = {task: model.provider for task, model in engine.models.items()}
     runs, predicted_class = outcome.runs, outcome.predicted_class
     kept = [v for v in videos if v.video_id in runs]
@@ -425,17 +465,20 @@ def evaluate(videos: Sequence[BenchVideo], truth: Sequence[TruthInterval], *,
         kept, runs, scored_truth,
         {new: predicted_class[old] for new, old in enumerate(scored) if old in predicted_class},
         spotting)
-    recognition = _recognition_report(truth, predicted_class)
+    recognition = (_recognition_report(truth, predicted_class) if recognizer is not None
+                   else None)
     report: dict[str, Any] = dict(context or {})
     if spotting_report is not None:
         report["spotting"] = spotting_report
+    report["recognition"] = recognition
+    if recognition is None:
+        report["recognition_skipped"] = RECOGNITION_SKIPPED
     report.update({
-        "recognition": recognition,
         "videos": len(kept),
         "truth": {"ME": sum(t.kind == "ME" for t in scored_truth),
                   "MaE": sum(t.kind == "MaE" for t in scored_truth)},
         "models": {"spotting": str(options.spotting_model or default_model_path("spotting")),
-                   "recognition": str(recognizer.path)},
+                   "recognition": None if recognizer is None else str(recognizer.path)},
         "providers": providers,
     })
     report["not_reported"] = {key: sum(r.not_reported.get(key, 0) for r in runs.values())
@@ -458,7 +501,7 @@ def evaluate(videos: Sequence[BenchVideo], truth: Sequence[TruthInterval], *,
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         (out / "report.json").write_text(json.dumps(report, indent=2))
-        save_plots(out, runs, scored_truth, recognition)
+        save_plots(out, runs, scored_truth, recognition or {})
     return report
 
 

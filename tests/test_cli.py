@@ -359,11 +359,13 @@ def test_an_image_folder_with_fps_says_nothing_about_an_assumed_rate(tmp_path, c
 
 @needs_video
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
-def test_a_write_error_names_the_option_and_the_file(tmp_path, capsys):
+@pytest.mark.parametrize("mode", [[], ["--live"]], ids=["file", "live"])
+def test_a_write_error_names_the_option_and_the_file(tmp_path, capsys, mode):
+    # live: the engine's result callback writes, and its error must read as in file mode
     tracks = tmp_path / "T.jsonl"
     tracks.symlink_to("/dev/full")
     assert main(["run", str(SHORT_VIDEO), "--tracks", str(tracks), "--max-frames", "3",
-                 "--quiet", "--no-progress"]) == 2
+                 "--quiet", "--no-progress", *mode]) == 2
     captured = capsys.readouterr()
     err = captured.err.strip().splitlines()
     assert err[-1] == f"mer-edge: error: --tracks: cannot write tracks to {tracks}: No space left on device"
@@ -458,6 +460,34 @@ def test_eval_table_prints_na_where_a_figure_has_no_denominator(tiny_bench, tmp_
                            shown(s["f1"], s["tp"] + s["fp"] + s["fn"])]
     assert rows["MaE"][5] == "n/a"  # no MaE truth: recall undefined
     assert report["spotting"]["MaE"]["recall"] == 0.0  # report.json keeps its numbers
+
+
+def test_eval_without_recognition_prints_that_it_was_skipped(tiny_bench, tmp_path, capsys):
+    out = tmp_path / "ev"
+    assert main(["eval", "--bench", str(tiny_bench / "test"), "--out", str(out),
+                 "--no-recognize"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "recognition: not run (--no-recognize)" in lines
+    assert not any(line.startswith("recognition on") for line in lines)
+    summary = json.loads(lines[-1])
+    assert summary["recognition"] is None and set(summary["spotting"]) == {"ME", "MaE", "all"}
+    report = json.loads((out / "report.json").read_text())
+    assert report["recognition"] is None and report["recognition_skipped"]
+
+
+def test_eval_without_recognition_refuses_what_it_cannot_do(tiny_bench, tmp_path, capsys):
+    from mer_edge._models import default_model_path
+
+    recognizer = default_model_path("recognition")
+    assert main(["eval", "--bench", str(tiny_bench / "test"), "--out", str(tmp_path / "a"),
+                 "--no-recognize", "--recognizer", str(recognizer)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (f"mer-edge: error: --recognizer {recognizer} is not used with "
+                       "--no-recognize; give only one of them")
+    assert main(["eval", "--dataset", "casme2", "--root", str(tiny_bench / "test" / "recognition"),
+                 "--out", str(tmp_path / "b"), "--no-recognize"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("mer-edge: error: ") and "nothing to evaluate" in err[-1]
 
 
 def test_eval_table_recognition_without_samples_is_na():

@@ -318,10 +318,72 @@ def test_the_result_callback_may_call_the_engine_back_and_its_error_keeps_the_st
         engine.process(frames[0], 0.0)
         engine.process(frames[1], 66.7)
         engine.process(frames[2], 0.0)  # time starts anew after the reset
-        with pytest.raises(RuntimeError, match="bug"):
+        with pytest.raises(me.ResultCallbackError, match="RuntimeError: .*bug") as raised:
             engine.process(frames[3], 66.7)
+        assert raised.value.result.frame_index == 1
         assert engine.flush() == [] and engine.process(frames[0], 133.3).frame_index == 2
     assert seen == [(0, 1), (1, 2), (0, 3), (1, 4), (2, 5)]
+
+
+def _intervals(events):
+    return [(e.interval.onset_frame, e.interval.offset_frame, e.kind) for e in events]
+
+
+def test_a_result_callback_that_raises_loses_neither_the_result_nor_open_intervals(videos):
+    """The failing frame's result comes back on the error; the stream goes on unchanged."""
+    frames = _frames(videos / "lp_d9.mp4", 160)  # an ME closes at frame 84, a MaE at 157
+
+    def events_with(callback):
+        options = me.EngineOptions(running_mode="live", result_callback=callback, recognize=False)
+        results, failures = [], []
+        with me.Engine.from_options(options) as engine:
+            for i, frame in enumerate(frames):
+                try:
+                    results.append(engine.process(frame, i * 1000 / 30))
+                except me.ResultCallbackError as failure:
+                    failures.append(failure)
+                    results.append(failure.result)
+            tail = engine.flush()
+        assert [r.frame_index for r in results] == list(range(len(frames)))  # none lost
+        return [e for r in results for e in r.events] + tail, failures
+
+    given = []
+
+    def failing(result):  # fails inside the ME (70: open) and on every result with events
+        given.append(result)
+        if result.events or result.frame_index == 70:
+            raise KeyError("the application's bug")
+
+    expected, _ = events_with(lambda result: None)
+    assert (64, 77, "ME") in _intervals(expected) and len(expected) >= 2
+    events, failures = events_with(failing)
+    assert _intervals(events) == _intervals(expected)
+    assert [f.result.frame_index for f in failures] == [70] + [84, 157]
+    for failure in failures:
+        assert failure.result is given[failure.result.frame_index]
+        assert isinstance(failure, me.MerEdgeError) and isinstance(failure.__cause__, KeyError)
+        assert "result callback raised KeyError" in str(failure)
+        assert "the application's bug" in str(failure)
+
+
+def test_a_result_callback_that_raises_on_a_left_open_result_hands_it_back(videos):
+    """run_live() hands on the intervals an earlier stream left open; a failing callback keeps
+    them."""
+    frames = _frames(videos / "lp_d9.mp4", 73)  # stops inside the ME of frames 64-77
+
+    def failing(result):
+        if result.events:
+            raise RuntimeError("the application's bug")
+
+    options = me.EngineOptions(running_mode="live", result_callback=failing, recognize=False)
+    with me.Engine.from_options(options) as engine:
+        for i, frame in enumerate(frames):
+            engine.process(frame, i * 1000 / 30)
+        with pytest.raises(me.ResultCallbackError) as raised:
+            engine.run_live(videos / "lp_d0.mp4", should_stop=lambda: True)
+        assert _intervals(raised.value.result.events) == [(64, 71, "ME")]
+        assert raised.value.result.frame_index == 72
+        assert engine.flush() == []  # handed back once, not kept twice
 
 
 def test_file_mode_on_a_video_without_usable_faces(videos):
@@ -484,9 +546,15 @@ def test_an_interval_left_open_is_returned_by_reset_and_yielded_first_by_run(vid
         left_open = engine.reset()
         for i, frame in enumerate(frames):
             engine.process(frame, i * 1000 / 30)
-        first = next(iter(engine.run(videos / "lp_d0.mp4")))
+        flushes = []
+        flush = engine._flush
+        engine._flush = lambda: flushes.append(len(engine._tracks)) or flush()
+        played = engine.run(videos / "lp_d0.mp4")
+        first, second = next(played), next(played)
     assert [(e.kind, e.interval.onset_frame) for e in left_open] == [("ME", 64)]
     assert first.faces == [] and [e.interval.onset_frame for e in first.events] == [64]
+    assert first.frame_index == 70 and second.frame_index == 0  # the old stream's last frame
+    assert flushes == [1]  # the new stream closes the old one's face once, not again when empty
 
 
 def _with_window(source, target, **window):

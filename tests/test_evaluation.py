@@ -33,6 +33,45 @@ def test_evaluate_bench_reports_every_figure(tiny_bench, tmp_path):
     assert list(tmp_path.glob("timeline_*.png"))
 
 
+def test_evaluation_without_recognition_opens_no_recognizer_and_says_so(tiny_bench, tmp_path,
+                                                                      monkeypatch):
+    """EngineOptions(recognize=False): the same spotting figures, recognition not run."""
+    plain = {"me_quiet_ratio": None}  # the still check off: the tiny split has detections then
+    full = evaluate_bench(tiny_bench / "test", options=me.EngineOptions(
+        running_mode="file", spotting_overrides=plain))
+    opened = []
+    open_model = me.EngineOptions.open_model
+    monkeypatch.setattr(me.EngineOptions, "open_model",
+                        lambda self, task: opened.append(task) or open_model(self, task))
+    spotting_only = evaluate_bench(tiny_bench / "test", out_dir=tmp_path, options=me.EngineOptions(
+        running_mode="file", spotting_overrides=plain, recognize=False))
+    assert opened == ["spotting"]
+
+    def detections(report):
+        return [(d["onset"], d["offset"], d["kind"], d["true_positive"])
+                for video in report["per_video"] for d in video["detections"]]
+
+    assert spotting_only["spotting"] == full["spotting"]
+    assert detections(spotting_only) == detections(full) and detections(full)
+    assert spotting_only["recognition"] is None and full["recognition"]["samples"] >= 1
+    assert "recognize=False" in spotting_only["recognition_skipped"]
+    assert "recognition_skipped" not in full
+    assert spotting_only["models"]["recognition"] is None
+    assert spotting_only["providers"] == {"spotting": "CPUExecutionProvider"}
+    truth = [t for video in spotting_only["per_video"] for t in video["truth"]]
+    assert truth and not any("predicted" in t for t in truth)
+    written = json.loads((tmp_path / "report.json").read_text())
+    assert written["recognition"] is None and not (tmp_path / "confusion.png").exists()
+
+
+def test_a_clip_dataset_without_recognition_is_refused(tiny_bench):
+    from mer_edge.evaluation import evaluate_dataset
+
+    with pytest.raises(me.InputError, match="recognize=False.*nothing to evaluate"):
+        evaluate_dataset("casme2", tiny_bench / "test" / "recognition",
+                         options=me.EngineOptions(running_mode="file", recognize=False))
+
+
 def test_the_report_counts_what_the_engine_checks_left_out(tiny_bench):
     import mer_edge as me
 
@@ -63,13 +102,16 @@ def test_one_engine_runs_every_video_as_fresh_engines_would(tiny_bench, monkeypa
     events = 0
     for overrides in (None, {"me_quiet_ratio": None}):  # the still-face check on, then off
         options = me.EngineOptions(running_mode="file", spotting_overrides=overrides)
-        fresh = [run_video(video, options, keep_crops=False) for video in videos]
+        fresh = [run_video(video, options, keep_crops=False, record_replay=True)
+                 for video in videos]
         with me.Engine.from_options(options) as engine:
-            shared = [run_video(video, engine, keep_crops=False) for video in videos]
+            shared = [run_video(video, engine, keep_crops=False, record_replay=True)
+                      for video in videos]
         for alone, reused in zip(fresh, shared):
             assert intervals(reused) == intervals(alone)
             assert list(reused.scores.values()) == list(alone.scores.values())
             assert list(reused.detector_inputs.values()) == list(alone.detector_inputs.values())
+            assert list(reused.brightness.values()) == list(alone.brightness.values())
             assert reused.not_reported == alone.not_reported  # counted per video
             assert reused.frames == alone.frames and reused.stopped_early is None
             events += len(alone.events)
@@ -85,6 +127,23 @@ def test_one_engine_runs_every_video_as_fresh_engines_would(tiny_bench, monkeypa
     assert len(opened) == 1 and report["videos"] >= 2
     assert report["providers"] == {"spotting": "CPUExecutionProvider",
                                    "recognition": "CPUExecutionProvider"}
+
+
+def test_only_a_run_asked_to_records_what_the_calibration_replays(videos):
+    """Brightness and detector inputs cost every evaluation a copy per frame: opt-in."""
+    from mer_edge.evaluation import run_video
+
+    video = BenchVideo("lp_d9", videos / "lp_d9.mp4", "s")
+    options = me.EngineOptions(running_mode="file", recognize=False)
+    plain = run_video(video, options, keep_crops=False)
+    recorded = run_video(video, options, keep_crops=False, record_replay=True)
+    assert plain.scores and not plain.detector_inputs and not plain.brightness
+    assert set(recorded.detector_inputs) == set(recorded.brightness) == set(recorded.scores)
+    frames = [frame for frame, _, _ in recorded.detector_inputs[recorded.main_track]]
+    assert frames == list(range(recorded.frames))  # one update per frame, in order
+    assert set(recorded.brightness[recorded.main_track]) == set(frames)
+    assert [e.interval for e in plain.events] == [e.interval for e in recorded.events]
+    assert plain.scores == recorded.scores
 
 
 def test_pooled_splits_add_up(tiny_bench):

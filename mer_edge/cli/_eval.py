@@ -8,9 +8,11 @@ videos; recognition on the clip datasets).  It prints the MEGC tables; the
 last line is a JSON object with ``spotting`` (``ME``, ``MaE``, ``all`` ->
 ``precision``, ``recall``, ``f1``; absent for clip datasets), ``recognition``
 (``accuracy``, ``uf1``, ``uar``) and, when the split has clean videos,
-``false_me_per_minute_clean``.  ``--out`` receives ``report.json`` (with every
-video's truth and detections), a confusion-matrix plot and per-video score
-timelines.  Videos that cannot be read are listed and the others still
+``false_me_per_minute_clean``.  ``--no-recognize`` scores spotting only (no
+recognizer is opened): the table says recognition was not run and the last
+line's ``recognition`` is ``null``.  ``--out`` receives ``report.json`` (with
+every video's truth and detections), a confusion-matrix plot and per-video
+score timelines.  Videos that cannot be read are listed and the others still
 evaluated; the exit status is then 1.  ``--out`` is checked before anything
 runs: it must be a folder that can be created, not a file nor an input
 folder.  A figure whose denominator is 0 (no truth and no detection of a
@@ -52,6 +54,8 @@ def register(subparsers: Any) -> None:
                              "used for the task its metadata names")
     parser.add_argument("--spotter", type=Path, default=None, help="spotting model (.onnx)")
     parser.add_argument("--recognizer", type=Path, default=None, help="recognition model (.onnx)")
+    parser.add_argument("--no-recognize", action="store_true",
+                        help="spotting figures only: recognition is not run")
     add_backend_arguments(parser)
     parser.add_argument("--out", type=Path, default=None,
                         help="folder for report.json and plots (default: BENCH/../eval_<split>, "
@@ -87,25 +91,42 @@ def _figure(value: float, defined: bool, width: int = 0) -> str:
 
 
 def _table(report: dict[str, Any]) -> str:
-    rows = []
-    if "spotting" in report:
-        rows.append("kind  tp   fp   fn   precision recall f1")
-        for kind in ("ME", "MaE", "all"):
-            s = report["spotting"][kind]
-            rows.append(f"{kind:<5} {s['tp']:<4} {s['fp']:<4} {s['fn']:<4} "
-                        f"{_figure(s['precision'], s['tp'] + s['fp'] > 0, 9)} "
-                        f"{_figure(s['recall'], s['tp'] + s['fn'] > 0, 6)} "
-                        f"{_figure(s['f1'], s['tp'] + s['fp'] + s['fn'] > 0)}")
-    r = report["recognition"]
+    return "\n".join(_spotting_rows(report) + _recognition_rows(report["recognition"])
+                     + _clean_rows(report))
+
+
+def _spotting_rows(report: dict[str, Any]) -> list[str]:
+    """The table's MEGC spotting rows; none for clips scored for recognition only."""
+    if "spotting" not in report:
+        return []
+    rows = ["kind  tp   fp   fn   precision recall f1"]
+    for kind in ("ME", "MaE", "all"):
+        s = report["spotting"][kind]
+        rows.append(f"{kind:<5} {s['tp']:<4} {s['fp']:<4} {s['fn']:<4} "
+                    f"{_figure(s['precision'], s['tp'] + s['fp'] > 0, 9)} "
+                    f"{_figure(s['recall'], s['tp'] + s['fn'] > 0, 6)} "
+                    f"{_figure(s['f1'], s['tp'] + s['fp'] + s['fn'] > 0)}")
+    return rows
+
+
+def _recognition_rows(r: dict[str, Any] | None) -> list[str]:
+    """The table's recognition row (``r`` None: not run, ``--no-recognize``)."""
+    if r is None:
+        return ["recognition: not run (--no-recognize)"]
     samples = r.get("samples", 0)
-    rows.append(f"recognition on {samples} true MEs: accuracy {_figure(r['accuracy'], samples > 0)}"
-                f"  UF1 {_figure(r['uf1'], samples > 0)}  UAR {_figure(r['uar'], samples > 0)}")
+    rows = [f"recognition on {samples} true MEs: accuracy {_figure(r['accuracy'], samples > 0)}"
+            f"  UF1 {_figure(r['uf1'], samples > 0)}  UAR {_figure(r['uar'], samples > 0)}"]
     if r.get("no_face"):
         rows.append(f"  ({r['no_face']} labelled MEs left out: no face tracked around them)")
-    if "false_me_per_minute_clean" in report:
-        rows.append(f"false MEs per minute on clean video: {report['false_me_per_minute_clean']:.2f}"
-                    f" ({report['clean_minutes']:.2f} min)")
-    return "\n".join(rows)
+    return rows
+
+
+def _clean_rows(report: dict[str, Any]) -> list[str]:
+    """The table's row of false MEs on clean video, when the split has clean videos."""
+    if "false_me_per_minute_clean" not in report:
+        return []
+    return [f"false MEs per minute on clean video: {report['false_me_per_minute_clean']:.2f}"
+            f" ({report['clean_minutes']:.2f} min)"]
 
 
 def _check_dataset_arguments(args: argparse.Namespace) -> None:
@@ -118,6 +139,21 @@ def _check_dataset_arguments(args: argparse.Namespace) -> None:
                                           ("--subjects", args.subjects)) if value is not None]
         if given:
             raise InputError(f"{', '.join(given)} only apply with --dataset")
+
+
+def _check_recognition_arguments(args: argparse.Namespace) -> None:
+    """Refuse ``--no-recognize`` where it leaves nothing to do or another option unused."""
+    from .._errors import InputError
+    from ..data.schema import LONG_VIDEO_DATASETS
+
+    if not args.no_recognize:
+        return
+    if args.dataset is not None and args.dataset not in LONG_VIDEO_DATASETS:
+        raise InputError(f"--no-recognize: --dataset {args.dataset} is a clip dataset, scored for "
+                         "recognition only: nothing to evaluate")
+    if args.recognizer is not None:
+        raise InputError(f"--recognizer {args.recognizer} is not used with --no-recognize; "
+                         "give only one of them")
 
 
 def _check_out_folder(out: Path, inputs: list[Path], given: bool) -> None:
@@ -144,7 +180,9 @@ def _summary(report: dict[str, Any]) -> dict[str, Any]:
         summary["spotting"] = {
             k: {m: report["spotting"][k][m] for m in ("precision", "recall", "f1", "tp", "fp", "fn")}
             for k in ("ME", "MaE", "all")}
-    summary["recognition"] = {m: report["recognition"][m] for m in ("accuracy", "uf1", "uar")}
+    recognition = report["recognition"]
+    summary["recognition"] = (None if recognition is None else
+                              {m: recognition[m] for m in ("accuracy", "uf1", "uar")})
     if "false_me_per_minute_clean" in report:
         summary["false_me_per_minute_clean"] = report["false_me_per_minute_clean"]
     return summary
@@ -155,9 +193,11 @@ def run(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate_bench, evaluate_dataset
 
     _check_dataset_arguments(args)
+    _check_recognition_arguments(args)
     paths = _model_paths(args)
     options = EngineOptions(running_mode="file", spotting_model=paths["spotting"],
-                            recognition_model=paths["recognition"], backend=args.backend,
+                            recognition_model=paths["recognition"],
+                            recognize=not args.no_recognize, backend=args.backend,
                             allow_fallback=args.allow_fallback,
                             **checks.engine_options(args))
 

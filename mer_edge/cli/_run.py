@@ -324,7 +324,7 @@ def _feed(engine: Any, frames: Any, session: _Session, bar: Any) -> BaseExceptio
         for frame in frames:
             session.image = frame.image
             try:
-                result = engine.process(frame.image, frame.timestamp_ms)
+                result = _process(engine, frame)
             except _OutputError:
                 raise
             except MerEdgeError as exc:  # the engine's own error stays reachable as __cause__
@@ -338,6 +338,17 @@ def _feed(engine: Any, frames: Any, session: _Session, bar: Any) -> BaseExceptio
     except (KeyboardInterrupt, _OutputError) as stopped:  # the other outputs still get the rest
         return stopped
     return None
+
+
+def _process(engine: Any, frame: Any) -> Any:
+    """``engine.process`` on ``frame``; in live mode an error of ``session.on_result``
+    (the engine's result callback) comes out as that method raised it, as in file mode."""
+    from .._engine import ResultCallbackError
+
+    try:
+        return engine.process(frame.image, frame.timestamp_ms)
+    except ResultCallbackError as exc:  # on_result had the result: nothing is lost
+        raise exc.__cause__ or exc
 
 
 def _note_assumed_fps(args: argparse.Namespace, frames: Any) -> None:

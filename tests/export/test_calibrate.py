@@ -96,7 +96,7 @@ def test_replay_reports_what_the_engine_reports(videos, spotter_name):
                                    max_brightness_change=limit)
         with me.Engine.from_options(options) as engine:
             params = engine.spotting_params
-        run = run_video(video, options, keep_crops=False)
+        run = run_video(video, options, keep_crops=False, record_replay=True)
         reported[limit] = _events(("lamp", e.interval.onset_frame, e.interval.offset_frame, e.kind)
                                   for e in run.events)
         assert _events(replay(run, params, max_brightness_change=limit)) == reported[limit]
@@ -110,7 +110,7 @@ def test_an_older_recording_without_brightness_is_replayed_with_a_warning(videos
     with me.Engine.from_options(options) as engine:
         params = engine.spotting_params
     recorded = run_video(BenchVideo("lamp", videos / "changeLighting.wmv", "s"), options,
-                         keep_crops=False)
+                         keep_crops=False, record_replay=True)
     older = VideoRun(recorded.video, frames=recorded.frames, scores=recorded.scores,
                      timestamps_ms=recorded.timestamps_ms)
     with pytest.warns(UserWarning, match="lamp: recorded without the face's brightness: the "
