@@ -32,7 +32,7 @@ from ._results import FaceTrack, MicroExpression, SpottedInterval
 from ._ringbuffer import FrameRing
 from ._spotting import IntervalDetector, SpottingParams
 from ._telemetry import StageTimer
-from ._timestamps import MAX_FPS, FrameRateCheck
+from ._timestamps import IMPLAUSIBLE_GAPS, MAX_FPS, FrameRateCheck
 from ._tracking import FaceTracker
 
 if TYPE_CHECKING:
@@ -296,14 +296,17 @@ class Engine(Closeable):
             raise InputError(f"timestamp_ms must be finite, got {stamp}")
         if self._last_timestamp is not None and stamp <= self._last_timestamp:
             raise InputError(f"timestamp_ms {stamp} is not after the previous {self._last_timestamp}")
+        self._rate_check.check(stamp)
         return frame, stamp
 
     def process(self, frame_bgr: np.ndarray, timestamp_ms: float) -> FrameResult:
         """Process one frame; returns its faces and any events that closed.
 
         Raises :class:`InputError` (a ``ValueError``) for a frame that is not
-        ``(H, W, 3) uint8``, a resolution change, or a timestamp that does not
-        increase; the engine's state is untouched then.  See the class
+        ``(H, W, 3) uint8``, a resolution change, a timestamp that does not
+        increase, or timestamps that look like seconds (frames in a row far
+        closer together than :data:`~mer_edge._timestamps.MAX_FPS` allows);
+        the engine's state is untouched then.  See the class
         documentation for threads and the result callback.
         """
         with self._exclusive("process"):
@@ -432,15 +435,20 @@ class Engine(Closeable):
         return ring.features[ring.slots_at_times(window_times(stamp, spec.frames, self._model_fps))]
 
     def _frames_over_horizon(self, fps: float) -> int:
-        """Ring slots that hold the ring's horizon at ``fps``."""
-        return max(8, int(math.ceil(self._ring_horizon_ms / 1000.0 * fps)))
+        """Ring slots that hold the ring's horizon at ``fps``.
+
+        Never fewer than :data:`IMPLAUSIBLE_GAPS`: a stream in seconds is
+        refused before any ring fills (and would grow).
+        """
+        return max(IMPLAUSIBLE_GAPS, int(math.ceil(self._ring_horizon_ms / 1000.0 * fps)))
 
     def _fit_ring(self, ring: FrameRing) -> None:
         """Grow a ring when the real frame rate needs more room than planned.
 
         Never past what the fastest camera expected (:data:`MAX_FPS`) needs:
-        timestamps far closer together (seconds passed as milliseconds,
-        warned about) grew it by thousands of frames at a time, without end.
+        timestamps closer together (faster than any camera, warned about;
+        seconds are refused before) grew it by thousands of frames at a time,
+        without end.
         """
         if len(ring) < ring.capacity or ring.span_ms() <= 0:
             return
