@@ -484,6 +484,42 @@ def test_one_engine_runs_several_files_each_as_a_new_stream(videos):
     assert _observed(again) == _observed(first)
 
 
+@pytest.mark.parametrize("add_observer", ["add_crop_observer", "add_score_observer"])
+def test_close_from_a_thread_an_observer_waits_for_does_not_hang(videos, add_observer):
+    # An observer that had another thread close the engine, and joined it, hung for ever:
+    # close() waited for the frame in progress, which waited for the observer.
+    import threading
+
+    frames = _frames(videos / "default.wmv", 4)
+    closers = []
+
+    def close_from_another_thread(track_id, frame_index, timestamp_ms, value):
+        if frame_index == 1 and not closers:
+            closers.append(threading.Thread(target=engine.close, daemon=True))
+            closers[0].start()
+            closers[0].join()
+
+    engine = me.Engine.from_options(me.EngineOptions(recognize=False))
+    getattr(engine, add_observer)(close_from_another_thread)
+    results, refused = [], []
+
+    def feed():
+        try:
+            for i, frame in enumerate(frames):
+                results.append(engine.process(frame, i * 66.7))
+        except me.InputError as error:
+            refused.append(str(error))
+
+    feeder = threading.Thread(target=feed, daemon=True)  # a hang fails the test, not the run
+    feeder.start()
+    feeder.join(timeout=120)
+    assert not feeder.is_alive(), "close() from a thread an observer joined hung"
+    assert [len(r.faces) for r in results] == [1, 1]  # the frame in progress was finished
+    assert refused == ["the engine is closed"]  # then the engine closed: the next frame
+    with pytest.raises(me.BackendError, match="the inference session is closed"):
+        engine.models["spotting"].session.run({})  # the models were released
+
+
 def test_reset_starts_a_new_push_stream_and_returns_open_intervals(videos):
     frames = _frames(videos / "default.wmv", 20)
     with me.Engine.from_options(me.EngineOptions(recognize=False)) as engine:
