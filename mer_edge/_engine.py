@@ -32,7 +32,7 @@ from ._results import FaceTrack, MicroExpression, SpottedInterval
 from ._ringbuffer import FrameRing
 from ._spotting import IntervalDetector, SpottingParams
 from ._telemetry import StageTimer
-from ._timestamps import MAX_FPS, FrameRateCheck
+from ._timestamps import IMPLAUSIBLE_GAPS, MAX_FPS, FrameRateCheck
 from ._tracking import FaceTracker
 
 if TYPE_CHECKING:
@@ -49,6 +49,8 @@ ScoreObserver = Callable[[int, int, float, Optional[float]], None]
 _LANDMARKS = 478
 _RING_MARGIN_MS = 1_500.0
 _MIN_FRAME_SIDE = 16
+#: How often a waiting :meth:`Engine.close` looks whether the call it waits for runs an observer.
+_CLOSE_POLL_S = 0.01
 
 
 @dataclass(frozen=True)
@@ -143,8 +145,9 @@ class Engine(Closeable):
     process are fine).  A call to :meth:`process`, :meth:`flush` or
     :meth:`reset` while another is still running on the same engine (from
     another thread, or from a crop observer) raises :class:`InputError`
-    instead of corrupting it; :meth:`close` waits for the frame in progress;
-    :meth:`stats` may be read from any thread.  The result callback runs in
+    instead of corrupting it; :meth:`close` waits for the frame in progress,
+    but never for an observer (see there); :meth:`stats` may be read from
+    any thread.  The result callback runs in
     the thread that called :meth:`process` (or :meth:`run_live`), after the
     frame's work is done, so it may call the engine back (``stats()``,
     ``reset()``).  An exception it raises reaches that caller as
@@ -159,6 +162,10 @@ class Engine(Closeable):
         #: Held while a call changes the engine's state (see :meth:`_exclusive`).
         self._busy = threading.Lock()
         self._busy_thread: int | None = None
+        #: Guards a close() left to the running call, asked while it ran an observer.
+        self._closing = threading.Lock()
+        self._close_when_done = False
+        self._in_observer = False
         self._closed = True  # until every resource below is open: a failed constructor has none
         with ExitStack() as opened:  # a step that fails closes what the steps before it opened
             self._spotter = opened.enter_context(closing(options.open_model("spotting")))
@@ -214,20 +221,54 @@ class Engine(Closeable):
     def close(self) -> None:
         """Release models and the landmarker (idempotent).
 
-        Waits for a frame another thread is processing.  Intervals still open
-        are not reported: call :meth:`flush` first to get them.
+        Waits for the call another thread is running (one frame of the
+        engine's own work), never for your code: while that call runs a crop
+        or score observer, which may be waiting for this very ``close()`` (a
+        thread it started, then joined), ``close()`` returns at once and the
+        engine closes as soon as that call returns.  Its frame is finished and
+        returned; later calls raise :class:`InputError` ("the engine is
+        closed").  Intervals still open are not reported: call :meth:`flush`
+        first to get them.
+
+        Raises:
+            InputError: called on the thread running a call on this engine (from
+                an observer): close it after that call returns.
         """
         if self._busy_thread == threading.get_ident():
             raise InputError("Engine.close() called from inside a call on the same engine "
                              "(a crop observer?); close it after that call returns")
-        with self._busy:
-            if self._closed:
+        while not self._busy.acquire(timeout=_CLOSE_POLL_S):
+            if self._close_after_observer():
                 return
-            self._closed = True
-            self._landmarker.close()
-            self._spotter.close()
-            if self._recognizer is not None:
-                self._recognizer.close()
+        try:
+            self._release()
+        finally:
+            self._busy.release()
+
+    def _close_after_observer(self) -> bool:
+        """Leave the closing to the running call if it is running an observer; True if left."""
+        with self._closing:
+            self._close_when_done = self._close_when_done or self._in_observer
+            return self._close_when_done
+
+    def _release(self) -> None:
+        """Close the models and the landmarker, once."""
+        if self._closed:
+            return
+        self._closed = True
+        self._landmarker.close()
+        self._spotter.close()
+        if self._recognizer is not None:
+            self._recognizer.close()
+
+    @contextmanager
+    def _running_observer(self) -> Iterator[None]:
+        """Mark user code running inside a call: a close() meanwhile must not wait for it."""
+        self._in_observer = True
+        try:
+            yield
+        finally:
+            self._in_observer = False
 
     @contextmanager
     def _exclusive(self, call: str) -> Iterator[None]:
@@ -249,7 +290,12 @@ class Engine(Closeable):
             yield
         finally:
             self._busy_thread = None
-            self._busy.release()
+            try:
+                with self._closing:  # a close() asked while an observer ran
+                    if self._close_when_done:
+                        self._release()
+            finally:
+                self._busy.release()
 
     # -- public info ----------------------------------------------------------
     @property
@@ -318,14 +364,17 @@ class Engine(Closeable):
             raise InputError(f"timestamp_ms must be finite, got {stamp}")
         if self._last_timestamp is not None and stamp <= self._last_timestamp:
             raise InputError(f"timestamp_ms {stamp} is not after the previous {self._last_timestamp}")
+        self._rate_check.check(stamp)
         return frame, stamp
 
     def process(self, frame_bgr: np.ndarray, timestamp_ms: float) -> FrameResult:
         """Process one frame; returns its faces and any events that closed.
 
         Raises :class:`InputError` (a ``ValueError``) for a frame that is not
-        ``(H, W, 3) uint8``, a resolution change, or a timestamp that does not
-        increase; the engine's state is untouched then.  Raises
+        ``(H, W, 3) uint8``, a resolution change, a timestamp that does not
+        increase, or timestamps that look like seconds (frames in a row far
+        closer together than :data:`~mer_edge._timestamps.MAX_FPS` allows);
+        the engine's state is untouched then.  Raises
         :class:`ResultCallbackError` carrying the frame's result when the
         result callback raised.  See the class documentation for threads and
         the result callback.
@@ -438,8 +487,9 @@ class Engine(Closeable):
                 self._fit_ring(track.ring)
                 reference = track.ring.slot_at_or_before(stamp - self._params.k_ms)
                 slot = track.ring.push(index, stamp, aligned.crop, observation.landmarks)
-            for observer in self._crop_observers:
-                observer(track_id, index, stamp, aligned.crop)
+            with self._running_observer():
+                for observer in self._crop_observers:
+                    observer(track_id, index, stamp, aligned.crop)
             with self.timer.stage("flow"):
                 flow = None if reference is None else self._spot_flow(track.ring.crops[reference], aligned.crop)
                 track.ring.features[slot] = frame_channels(spec, aligned.crop, flow)
@@ -471,15 +521,20 @@ class Engine(Closeable):
         return ring.features[ring.slots_at_times(window_times(stamp, spec.frames, self._model_fps))]
 
     def _frames_over_horizon(self, fps: float) -> int:
-        """Ring slots that hold the ring's horizon at ``fps``."""
-        return max(8, int(math.ceil(self._ring_horizon_ms / 1000.0 * fps)))
+        """Ring slots that hold the ring's horizon at ``fps``.
+
+        Never fewer than :data:`IMPLAUSIBLE_GAPS`: a stream in seconds is
+        refused before any ring fills (and would grow).
+        """
+        return max(IMPLAUSIBLE_GAPS, int(math.ceil(self._ring_horizon_ms / 1000.0 * fps)))
 
     def _fit_ring(self, ring: FrameRing) -> None:
         """Grow a ring when the real frame rate needs more room than planned.
 
         Never past what the fastest camera expected (:data:`MAX_FPS`) needs:
-        timestamps far closer together (seconds passed as milliseconds,
-        warned about) grew it by thousands of frames at a time, without end.
+        timestamps closer together (faster than any camera, warned about;
+        seconds are refused before) grew it by thousands of frames at a time,
+        without end.
         """
         if len(ring) < ring.capacity or ring.span_ms() <= 0:
             return
@@ -505,8 +560,9 @@ class Engine(Closeable):
     def _feed_detector(self, track: _Track, frame_index: int, stamp: float,
                        score: float | None) -> list[SpottedInterval]:
         """One update of ``track``'s interval detector, shown to the score observers first."""
-        for observer in self._score_observers:
-            observer(track.track_id, frame_index, stamp, score)
+        with self._running_observer():
+            for observer in self._score_observers:
+                observer(track.track_id, frame_index, stamp, score)
         return track.detector.update(frame_index, stamp, score)
 
     def _scored_frame(self, track: _Track, index: int, stamp: float) -> tuple[int, float] | None:

@@ -60,7 +60,7 @@ class DatasetError(MerEdgeError, ValueError):
 
 
 class TimestampWarning(UserWarning):
-    """Frame timestamps that do not look like milliseconds (seconds, microseconds)."""
+    """Frame timestamps that do not look like milliseconds (microseconds; seconds are refused)."""
 
 
 _Error = TypeVar("_Error", bound=BaseException)

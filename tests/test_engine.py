@@ -420,9 +420,10 @@ def test_live_mode_delivers_results_to_the_callback(videos):
 
 
 @pytest.mark.parametrize("to_unit, warns", [
-    (lambda ms: ms / 1000.0, True),  # seconds
     (lambda ms: ms * 1000.0, True),  # microseconds
     (lambda ms: ms, False),
+    (lambda ms: ms / 8.0, False),  # a 200 fps camera (5 ms apart)
+    (lambda ms: ms / 80.0, False),  # the fastest camera expected (MAX_FPS: 0.5 ms apart)
 ])
 def test_timestamps_that_are_not_milliseconds_are_warned_about(videos, to_unit, warns):
     import warnings
@@ -439,9 +440,31 @@ def test_timestamps_that_are_not_milliseconds_are_warned_about(videos, to_unit, 
         assert "pass milliseconds" in str(ours[0].message) and ours[0].filename == __file__
 
 
-def test_the_frame_ring_stays_bounded_when_timestamps_are_seconds(videos):
-    # Seconds passed as milliseconds (warned) made each track's ring grow a thousandfold at
-    # once (231 -> 232,237 frames of crops and features), and again once full: without end.
+@pytest.mark.parametrize("fps_hint", [None, 0.5])  # rings of 231 frames, and of the least, 8
+def test_timestamps_in_seconds_are_refused_before_the_frame_ring_grows(videos, fps_hint):
+    # time.time() or CAP_PROP_POS_MSEC / 1000 passed as milliseconds: frames 0.033 "ms" apart
+    # made each face's ring grow to what a 2000 fps camera needs (15,400 frames, 357 MiB).
+    from mer_edge._timestamps import IMPLAUSIBLE_GAPS
+
+    frames = _frames(videos / "default.wmv", IMPLAUSIBLE_GAPS + 1)
+    with me.Engine.from_options(me.EngineOptions(recognize=False, fps_hint=fps_hint)) as engine:
+        planned = engine._frames_over_horizon(engine._fps_hint)
+        results = [engine.process(frame, i / 30.0) for i, frame in enumerate(frames[:-1])]
+        with pytest.raises(me.InputError, match=r"0\.0333 ms apart .*look like seconds.*"
+                                                r"pass milliseconds"):
+            engine.process(frames[-1], IMPLAUSIBLE_GAPS / 30.0)
+        assert [len(r.faces) for r in results] == [1] * IMPLAUSIBLE_GAPS  # kept, not undone
+        assert [t.ring.capacity for t in engine._tracks.values()] == [planned]  # not grown
+        assert engine.stats()["frames"] == IMPLAUSIBLE_GAPS  # the refused frame left no trace
+        engine.reset()  # the engine stays usable: the same frames in milliseconds
+        again = [engine.process(frame, i * 1000.0 / 30.0) for i, frame in enumerate(frames)]
+        assert [len(r.faces) for r in again] == [1] * len(frames)
+
+
+def test_the_frame_ring_stays_bounded_when_frames_come_faster_than_any_camera(videos):
+    # Frames 0.3 ms apart (3,333 fps: warned, not refused) ask for a ring of 25,779 frames
+    # at once, and more once full (seconds, refused now, asked for 232,237): it stops at
+    # what the fastest camera expected needs.
     import math
     import warnings
 
@@ -453,7 +476,7 @@ def test_the_frame_ring_stays_bounded_when_timestamps_are_seconds(videos):
         warnings.simplefilter("always")
         first = None
         for i in range(300):
-            engine.process(frames[i % len(frames)], i / 30.0)
+            engine.process(frames[i % len(frames)], i * 0.3)
             first = first or max(t.ring.capacity for t in engine._tracks.values())
         capacity = max(track.ring.capacity for track in engine._tracks.values())
         ceiling = math.ceil(engine._ring_horizon_ms / 1000.0 * MAX_FPS)
@@ -521,6 +544,42 @@ def test_one_engine_runs_several_files_each_as_a_new_stream(videos):
     assert len(first) >= 78 and first[0].frame_index == 0 and images[0].frame_index == 0
     assert np.isfinite(first[-2].faces[0].score)
     assert _observed(again) == _observed(first)
+
+
+@pytest.mark.parametrize("add_observer", ["add_crop_observer", "add_score_observer"])
+def test_close_from_a_thread_an_observer_waits_for_does_not_hang(videos, add_observer):
+    # An observer that had another thread close the engine, and joined it, hung for ever:
+    # close() waited for the frame in progress, which waited for the observer.
+    import threading
+
+    frames = _frames(videos / "default.wmv", 4)
+    closers = []
+
+    def close_from_another_thread(track_id, frame_index, timestamp_ms, value):
+        if frame_index == 1 and not closers:
+            closers.append(threading.Thread(target=engine.close, daemon=True))
+            closers[0].start()
+            closers[0].join()
+
+    engine = me.Engine.from_options(me.EngineOptions(recognize=False))
+    getattr(engine, add_observer)(close_from_another_thread)
+    results, refused = [], []
+
+    def feed():
+        try:
+            for i, frame in enumerate(frames):
+                results.append(engine.process(frame, i * 66.7))
+        except me.InputError as error:
+            refused.append(str(error))
+
+    feeder = threading.Thread(target=feed, daemon=True)  # a hang fails the test, not the run
+    feeder.start()
+    feeder.join(timeout=120)
+    assert not feeder.is_alive(), "close() from a thread an observer joined hung"
+    assert [len(r.faces) for r in results] == [1, 1]  # the frame in progress was finished
+    assert refused == ["the engine is closed"]  # then the engine closed: the next frame
+    with pytest.raises(me.BackendError, match="the inference session is closed"):
+        engine.models["spotting"].session.run({})  # the models were released
 
 
 def test_reset_starts_a_new_push_stream_and_returns_open_intervals(videos):
