@@ -12,17 +12,16 @@ import os
 import threading
 import time
 from contextlib import ExitStack, closing, contextmanager, nullcontext
-from dataclasses import dataclass, field
-from typing import (TYPE_CHECKING, Any, Callable, ContextManager, Iterator, Optional, TypedDict,
-                    TypeVar)
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator, Optional, TypeVar
 
 import numpy as np
 
 from ._alignment import CROP_SIZE, FaceAligner
 from ._apex import refine_apex
-from ._errors import InputError, MerEdgeError, ModelError, reworded
+from ._errors import InputError, ModelError, reworded
 from ._features import frame_channels, recognition_clip, sample_positions, scored_time, window_times
 from ._flow import FlowEstimator
+from ._frame_result import EngineStats, FrameResult, ResultCallbackError
 from ._frontend import FaceLandmarker, FaceObservation, validate_bgr
 from ._lifecycle import Closeable
 from ._lighting import brightness_change, is_lighting_change
@@ -51,74 +50,6 @@ _RING_MARGIN_MS = 1_500.0
 _MIN_FRAME_SIDE = 16
 #: How often a waiting :meth:`Engine.close` looks whether the call it waits for runs an observer.
 _CLOSE_POLL_S = 0.01
-
-
-@dataclass(frozen=True)
-class FrameResult:
-    """What the engine found in one frame.
-
-    Attributes:
-        frame_index: 0-based index of the frame in the stream.
-        timestamp_ms: its timestamp.
-        faces: the tracked faces in this frame, with their current score.
-        events: expressions whose interval closed at this frame (they
-            happened earlier: see their onset/offset).
-    """
-
-    frame_index: int
-    timestamp_ms: float
-    faces: list[FaceTrack] = field(default_factory=list)
-    events: list[MicroExpression] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form: ``frame``, ``timestamp_ms``, and the ``faces`` and
-        ``events`` as their own ``to_dict()`` gives them."""
-        return {"frame": self.frame_index, "timestamp_ms": round(float(self.timestamp_ms), 3),
-                "faces": [face.to_dict() for face in self.faces],
-                "events": [event.to_dict() for event in self.events]}
-
-
-class ResultCallbackError(MerEdgeError):
-    """The result callback raised; the :class:`FrameResult` it was given is :attr:`result`.
-
-    The engine had finished the frame (or closed the intervals) that result
-    holds, so nothing is lost: the callback's own exception is this error's
-    ``__cause__``, and the engine is ready for the next frame with its open
-    intervals as they were.
-
-    Attributes:
-        result: the result the callback failed on.
-    """
-
-    def __init__(self, result: FrameResult, error: Exception) -> None:
-        super().__init__(f"the result callback raised {type(error).__name__}: {error} (on the "
-                         f"result of frame {result.frame_index}, which is this error's .result)")
-        self.result = result
-
-
-class EngineStats(TypedDict):
-    """What :meth:`Engine.stats` returns (over the engine's whole life).
-
-    Attributes:
-        frames: frames processed.
-        faces: faces seen, summed over the frames.
-        fps: frames per second of processing (decode excluded).
-        ms_per_stage: mean milliseconds per frame of each stage, in pipeline
-            order (``face``, ``track``, ``align``, ``flow``, ``spot``,
-            ``classify``).
-        me_not_still: short movements not reported as MEs because the face
-            was moving before them (:attr:`SpottingParams.me_quiet_ratio`).
-        lighting_changes: intervals not reported because the face's
-            brightness changed over them
-            (:attr:`EngineOptions.max_brightness_change`).
-    """
-
-    frames: int
-    faces: int
-    fps: float
-    ms_per_stage: dict[str, float]
-    me_not_still: int
-    lighting_changes: int
 
 
 class _Track:
