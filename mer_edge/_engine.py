@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import threading
 import time
 from contextlib import ExitStack, closing, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator, Optional, TypeVar
@@ -18,6 +17,7 @@ import numpy as np
 
 from ._alignment import CROP_SIZE, FaceAligner
 from ._apex import refine_apex
+from ._call_guard import CallGuard
 from ._errors import InputError, ModelError, reworded
 from ._features import frame_channels, recognition_clip, sample_positions, scored_time, window_times
 from ._flow import FlowEstimator
@@ -48,8 +48,6 @@ ScoreObserver = Callable[[int, int, float, Optional[float]], None]
 _LANDMARKS = 478
 _RING_MARGIN_MS = 1_500.0
 _MIN_FRAME_SIDE = 16
-#: How often a waiting :meth:`Engine.close` looks whether the call it waits for runs an observer.
-_CLOSE_POLL_S = 0.01
 
 
 class _Track:
@@ -90,13 +88,8 @@ class Engine(Closeable):
 
     def __init__(self, options: EngineOptions) -> None:
         self.options = options
-        #: Held while a call changes the engine's state (see :meth:`_exclusive`).
-        self._busy = threading.Lock()
-        self._busy_thread: int | None = None
-        #: Guards a close() left to the running call, asked while it ran an observer.
-        self._closing = threading.Lock()
-        self._close_when_done = False
-        self._in_observer = False
+        #: One call at a time; close() never waits for an observer (see :meth:`_exclusive`).
+        self._guard = CallGuard()
         self._closed = True  # until every resource below is open: a failed constructor has none
         with ExitStack() as opened:  # a step that fails closes what the steps before it opened
             self._spotter = opened.enter_context(closing(options.open_model("spotting")))
@@ -165,22 +158,7 @@ class Engine(Closeable):
             InputError: called on the thread running a call on this engine (from
                 an observer): close it after that call returns.
         """
-        if self._busy_thread == threading.get_ident():
-            raise InputError("Engine.close() called from inside a call on the same engine "
-                             "(a crop observer?); close it after that call returns")
-        while not self._busy.acquire(timeout=_CLOSE_POLL_S):
-            if self._close_after_observer():
-                return
-        try:
-            self._release()
-        finally:
-            self._busy.release()
-
-    def _close_after_observer(self) -> bool:
-        """Leave the closing to the running call if it is running an observer; True if left."""
-        with self._closing:
-            self._close_when_done = self._close_when_done or self._in_observer
-            return self._close_when_done
+        self._guard.close(self._release)
 
     def _release(self) -> None:
         """Close the models and the landmarker, once."""
@@ -193,40 +171,16 @@ class Engine(Closeable):
             self._recognizer.close()
 
     @contextmanager
-    def _running_observer(self) -> Iterator[None]:
-        """Mark user code running inside a call: a close() meanwhile must not wait for it."""
-        self._in_observer = True
-        try:
-            yield
-        finally:
-            self._in_observer = False
-
-    @contextmanager
     def _exclusive(self, call: str) -> Iterator[None]:
-        """Run the body of ``call`` alone on an open engine.
+        """Run the body of ``call`` alone on an open engine (:meth:`CallGuard.exclusive`).
 
-        MediaPipe's graph and the per-track state are not thread-safe (two
-        threads in :meth:`process` at once crashed the process), so a second
-        call meanwhile is refused rather than waited for: its frame would
-        interleave with the first stream's.
+        Raises:
+            InputError: another call is running on this engine, or it is closed.
         """
-        if not self._busy.acquire(blocking=False):
-            raise InputError(f"Engine.{call}() called while another call is running on this "
-                             "engine (from another thread, or from a crop observer); an Engine "
-                             "is not thread-safe: use one engine per thread, or a lock")
-        try:
+        with self._guard.exclusive(call, self._release):
             if self._closed:
                 raise InputError("the engine is closed")
-            self._busy_thread = threading.get_ident()
             yield
-        finally:
-            self._busy_thread = None
-            try:
-                with self._closing:  # a close() asked while an observer ran
-                    if self._close_when_done:
-                        self._release()
-            finally:
-                self._busy.release()
 
     # -- public info ----------------------------------------------------------
     @property
@@ -418,7 +372,7 @@ class Engine(Closeable):
                 self._fit_ring(track.ring)
                 reference = track.ring.slot_at_or_before(stamp - self._params.k_ms)
                 slot = track.ring.push(index, stamp, aligned.crop, observation.landmarks)
-            with self._running_observer():
+            with self._guard.observer():
                 for observer in self._crop_observers:
                     observer(track_id, index, stamp, aligned.crop)
             with self.timer.stage("flow"):
@@ -491,7 +445,7 @@ class Engine(Closeable):
     def _feed_detector(self, track: _Track, frame_index: int, stamp: float,
                        score: float | None) -> list[SpottedInterval]:
         """One update of ``track``'s interval detector, shown to the score observers first."""
-        with self._running_observer():
+        with self._guard.observer():
             for observer in self._score_observers:
                 observer(track.track_id, frame_index, stamp, score)
         return track.detector.update(frame_index, stamp, score)
