@@ -18,15 +18,18 @@ runs only
 and never while ``max_faces`` faces are already tracked.  The models are the
 ones bundled in the ``mediapipe`` wheel, so nothing is downloaded.
 
-``mediapipe`` is imported only when a :class:`FaceLandmarker` is built.
+``mediapipe`` is imported only when a :class:`FaceLandmarker` is built (on a
+thread of its own: see :func:`_import_mediapipe`).
 """
 from __future__ import annotations
 
 import math
 import os
+import sys
+import threading
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -169,13 +172,55 @@ def _conversion_hint(frame: np.ndarray) -> str:
 
 
 def _import_mediapipe() -> Any:
+    """MediaPipe, imported on first use on a thread of its own.
+
+    Its import keeps exceptions raised while it ran (``mediapipe``'s audio
+    module stores sounddevice's import error in a global; pyparsing, through
+    matplotlib, leaves cycles of caught ones), and their tracebacks hold the
+    importing frames and, through ``f_back``, every caller's frame with its
+    locals.  Imported from the caller's stack, that kept the
+    :class:`FaceLandmarker` and the :class:`~mer_edge.Engine` being built
+    (the first of a process) alive for good, their models and graph
+    included; on its own thread the import keeps only that thread's frames.
+
+    Raises:
+        BackendError: MediaPipe cannot be imported (with the pip command).
+    """
     try:
+        if "mediapipe" not in sys.modules:
+            _run_on_own_thread(_load_mediapipe)
         import mediapipe  # noqa: PLC0415 - optional heavy dependency, imported lazily
     except ImportError as exc:
         raise BackendError(
             "the face landmarker needs MediaPipe: pip install 'mediapipe>=0.10,<0.11' "
             f"({exc})") from exc
     return mediapipe
+
+
+def _load_mediapipe() -> None:
+    """Import MediaPipe (on the thread :func:`_import_mediapipe` starts)."""
+    import mediapipe  # noqa: F401, PLC0415 - see _import_mediapipe
+
+
+def _run_on_own_thread(function: Callable[[], None]) -> None:
+    """Call ``function`` on a new thread and wait for it; what it raises is raised here.
+
+    The frames on that thread's stack are ``function``'s and the thread's:
+    nothing it keeps can reach the caller's.
+    """
+    raised: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            function()
+        except BaseException as error:  # noqa: BLE001 - handed to the caller below
+            raised.append(error)
+
+    thread = threading.Thread(target=call, name=f"mer_edge {function.__name__}", daemon=True)
+    thread.start()
+    thread.join()
+    if raised:
+        raise raised.pop()
 
 
 def _set_option(node: Any, options_type: Any, field: str, value: float) -> None:

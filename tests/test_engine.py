@@ -683,3 +683,59 @@ def test_an_observer_that_removes_itself_does_not_hide_the_frame_from_the_next(v
         for i, frame in enumerate(frames):
             engine.process(frame, i * 66.7)
     assert crops == [0, 1, 2] and scores == [0, 1, 2]
+
+
+# Run in a fresh interpreter: the first engine of a process is the one whose build imports
+# MediaPipe.  With the cyclic collector off, only reference counting can free the engine.
+_DROPPED_ENGINE_SCRIPT = """
+import gc, json, sys, weakref
+import cv2
+import mer_edge as me
+
+video, scenario = sys.argv[1:]
+capture = cv2.VideoCapture(video)
+frame = capture.read()[1]
+capture.release()
+
+def used_and_dropped():
+    if scenario == "evaluation":
+        from mer_edge.evaluation import open_evaluation_engine
+        engine = open_evaluation_engine(me.EngineOptions())
+    else:
+        engine = me.Engine.from_options(me.EngineOptions())
+    if scenario == "context":
+        with engine:
+            engine.process(frame, 0.0)
+    elif scenario != "dropped":
+        engine.process(frame, 0.0)
+    if scenario == "closed":
+        engine.close()
+    return weakref.ref(engine)
+
+gc.disable()
+try:
+    print(json.dumps([used_and_dropped()() is not None for _ in range(2)]))
+finally:
+    gc.enable()
+"""
+
+
+@pytest.mark.parametrize("scenario", ["dropped", "processed", "closed", "context", "evaluation"])
+def test_an_engine_let_go_is_freed_at_once_even_the_first_of_a_process(videos, scenario):
+    # MediaPipe's import keeps exceptions (sounddevice's import error in a global, pyparsing's
+    # cycles) whose tracebacks held the importing frames and, through f_back, the Engine being
+    # built: the first engine of a process was never freed, models and graph included.
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(repo) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run([sys.executable, "-c", _DROPPED_ENGINE_SCRIPT,
+                           str(videos / "default.wmv"), scenario],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    first_alive, second_alive = json.loads(done.stdout.splitlines()[-1])
+    assert not first_alive and not second_alive
