@@ -6,7 +6,7 @@ For each spotter (default: the engine's default) the demo clips of seeds
 ``0..N-1`` (a still portrait with synthetic head motion, sensor noise and four
 injected MEs each) run through the engine in push mode; it prints one line per
 spotter: MEs found (MEGC rule, IoU >= 0.5), detections that overlap no truth
-interval, and those per minute.  With ``--faces`` the clips animate those
+interval (and how many of them are MEs), and those per minute.  With ``--faces`` the clips animate those
 portraits (each face with every seed) instead of the built-in one, and a line
 per face comes before the pooled line.
 """
@@ -23,7 +23,7 @@ def demo_figures(spotter: str | None, seeds: int, face: str | None = None) -> di
 
     ``face``: a portrait to animate instead of the built-in one.
     """
-    found = total = unmatched = 0
+    found = total = unmatched = unmatched_me = 0
     seconds = 0.0
     options = me.EngineOptions(spotting_model=spotter, recognize=False)
     for seed in range(seeds):
@@ -33,8 +33,9 @@ def demo_figures(spotter: str | None, seeds: int, face: str | None = None) -> di
             detections += engine.flush()
         _, hits, extra = match_events(clip.events, detections)
         found, total, unmatched = found + hits, total + len(clip.events), unmatched + len(extra)
+        unmatched_me += sum(event.interval.kind == "ME" for event in extra)
         seconds += clip.config.frames / clip.config.fps
-    return {"found": found, "total": total, "unmatched": unmatched,
+    return {"found": found, "total": total, "unmatched": unmatched, "unmatched_me": unmatched_me,
             "unmatched_per_min": unmatched / seconds * 60.0, "seconds": seconds}
 
 
@@ -60,10 +61,10 @@ def main() -> None:
 
 
 def _summary(figures: dict[str, float]) -> str:
-    """``found F/T MEs, U unmatched detections (R/min over S s)``."""
+    """``found F/T MEs, U unmatched detections (M of them MEs) (R/min over S s)``."""
     return (f"found {figures['found']:.0f}/{figures['total']:.0f} MEs, "
-            f"{figures['unmatched']:.0f} unmatched detections "
-            f"({figures['unmatched_per_min']:.2f}/min over {figures['seconds']:.0f} s)")
+            f"{figures['unmatched']:.0f} unmatched detections ({figures['unmatched_me']:.0f} of "
+            f"them MEs; {figures['unmatched_per_min']:.2f}/min over {figures['seconds']:.0f} s)")
 
 
 if __name__ == "__main__":
