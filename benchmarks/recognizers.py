@@ -1,7 +1,7 @@
 """Recognizers on what the engine sees, on the injected movement alone, and on a still face.
 
     python benchmarks/recognizers.py BENCH/test [BENCH2/test ...] [--models A.onnx ...]
-        [--demo-seeds 20] [--videos DIR] [--cache DIR]
+        [--demo-seeds 20 [--demo-faces IMAGE ...]] [--videos DIR] [--cache DIR]
 
 For every labelled ME of the bench splits (MEGC classes), each recognizer
 classifies:
@@ -16,8 +16,10 @@ classifies:
 The gap between the two is what the person's own motion costs; ``injected``
 on its own says how good the classifier is.  ``--demo-seeds N`` also runs the
 default engine with each recognizer on the built-in still-face demo clips of
-seeds ``0..N-1`` and scores the MEs that every recognizer's run found.  One
-UF1/UAR/accuracy line per recognizer and input.
+seeds ``0..N-1`` and scores the MEs that every recognizer's run found
+(``--demo-faces``: the clips animate those portraits, each with every seed,
+instead of the built-in one).  One UF1/UAR/accuracy line per recognizer and
+input.
 """
 from __future__ import annotations
 
@@ -70,15 +72,19 @@ def bench_predictions(models: Sequence[me.Model], split_dirs: Sequence[Path], vi
     return truth, predicted
 
 
-def demo_predictions(model_paths: Sequence[Path], seeds: int) -> tuple[list[str], dict[str, list[str]]]:
-    """MEGC classes of the demo MEs every model's engine run found, and each model's labels."""
+def demo_predictions(model_paths: Sequence[Path], seeds: int, faces: Sequence[Path | None] = (None,)
+                     ) -> tuple[list[str], dict[str, list[str]]]:
+    """MEGC classes of the demo MEs every model's engine run found, and each model's labels.
+
+    ``faces``: portraits to animate (None: the built-in one), each with every seed.
+    """
     from mer_edge._demo import DemoConfig, build_demo_clip, match_events
     from mer_edge.data.synth import category_of
 
     truth: list[str] = []
     labels: dict[str, list[str]] = {str(path): [] for path in model_paths}
-    for seed in range(seeds):
-        clip = build_demo_clip(DemoConfig(seed=seed))
+    for face, seed in ((face, seed) for face in faces for seed in range(seeds)):
+        clip = build_demo_clip(DemoConfig(seed=seed), face=face)
         frames = list(clip)
         runs = {}
         for path in model_paths:
@@ -106,6 +112,8 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", type=Path, default=None,
                         help="recognizers (.onnx); default: every shipped recognizer")
     parser.add_argument("--demo-seeds", type=int, default=0, help="also score demo seeds 0..N-1")
+    parser.add_argument("--demo-faces", nargs="+", type=Path, default=[None], metavar="IMAGE",
+                        help="portraits the demo clips animate (default: the built-in one)")
     parser.add_argument("--videos", type=Path, default=None,
                         help="folder of the source videos the bench was built from")
     parser.add_argument("--cache", type=Path, default=None, help="alignment cache folder")
@@ -122,7 +130,7 @@ def main() -> None:
             if labels:
                 print(_line(model.info.name, what, truth, labels))
     if args.demo_seeds:
-        demo_truth, demo_labels = demo_predictions(paths, args.demo_seeds)
+        demo_truth, demo_labels = demo_predictions(paths, args.demo_seeds, args.demo_faces)
         for model, path in zip(models, paths):
             print(_line(model.info.name, "demo", demo_truth, demo_labels[str(path)]))
 

@@ -1,7 +1,7 @@
 """The bench diagnostics of ``benchmarks/``, run on a real (tiny) bench.
 
 ``me_visibility.py``: an injected ME's own displacement; ``recognizers.py``:
-recognizers on the observed and the injected movement.
+recognizers on the observed and the injected movement, and on the still-face demo.
 """
 from __future__ import annotations
 
@@ -66,3 +66,13 @@ def test_recognizers_are_scored_on_observed_and_injected_movements(tiny_bench, v
     assert set(linear["observed"] + linear["injected"]) <= set(MEGC_CLASSES)
     # a two-frame grey+flow model has no input made of the injected flow alone
     assert len(moext["observed"]) == len(truth) and moext["injected"] == []
+
+
+def test_demo_recognition_runs_on_a_given_portrait(shared_data):
+    """``--demo-faces``: the demo MEs of another real face are found and named with MEGC classes."""
+    recognizers = _script("recognizers")
+    portrait = shared_data / "images" / "sample5.jpg"
+    path = default_model_path("recognition")
+    truth, labels = recognizers.demo_predictions([path], 1, [portrait])
+    assert 1 <= len(truth) <= 4 and set(truth) <= set(MEGC_CLASSES)
+    assert len(labels[str(path)]) == len(truth) and set(labels[str(path)]) <= set(MEGC_CLASSES)
