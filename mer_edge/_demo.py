@@ -181,22 +181,27 @@ class DemoClip:
 
     Built by :func:`build_demo_clip`.  ``events`` is the ground truth:
     0-based frames, ``onset``/``offset`` the last/first frames at rest.
+    ``frame_count`` (default ``config.frames``) sets the length of a clip
+    built without the demo's schedule (:mod:`mer_edge._portrait_video`).
     """
 
     def __init__(self, config: DemoConfig, photo: np.ndarray, landmarks: np.ndarray,
                  events: Sequence[SynthEvent], rng: np.random.Generator,
-                 face: Path = DEMO_FACE) -> None:
+                 face: Path = DEMO_FACE, frame_count: int | None = None) -> None:
         self.config = config
         self.events = tuple(events)
         self.fps = config.fps
-        self.frame_count = config.frames
+        self.frame_count = config.frames if frame_count is None else frame_count
+        if self.frame_count < 1:
+            raise InputError(f"a clip needs at least one frame, got {self.frame_count}")
         self.face = face
         self._photo = photo
         height, width = photo.shape[:2]
-        track = LandmarkTrack(0, np.repeat(landmarks[None].astype(np.float32), config.frames, 0),
-                              np.ones(config.frames, dtype=bool))
-        info = VideoInfo(face, config.fps, config.frames, width, height)
-        self._injector = Injector(VideoLandmarks(info, 0, config.frames, (track,)), self.events)
+        frames = self.frame_count
+        track = LandmarkTrack(0, np.repeat(landmarks[None].astype(np.float32), frames, 0),
+                              np.ones(frames, dtype=bool))
+        info = VideoInfo(face, config.fps, frames, width, height)
+        self._injector = Injector(VideoLandmarks(info, 0, frames, (track,)), self.events)
         self._noise_seed = int(rng.integers(2 ** 31))
         self._motion = rng.uniform(0.0, 2 * math.pi, size=(4, 2))
         self._rates = rng.uniform(0.12, 0.35, size=(4, 2))

@@ -5,6 +5,11 @@
   into real face videos and writes ``DIR/{train,val,test}/`` split by
   identity, plus ``DIR/manifest.json``.  Without ``--layout`` it uses the
   team's own videos; a layout file names yours.
+* ``mer-edge data animate-portrait IMAGE... --out-dir DIR [--seconds 20]
+  [--seed 0]`` writes a still-face video of each portrait (head motion and
+  sensor noise, no expression): sources for ``make-bench --layout`` whose
+  injected movements sit on a still face, as in ME elicitation.  Its last
+  line is a JSON list of the videos written.
 * ``mer-edge data inspect DATASET SHEET`` reads a real annotation sheet
   (``casme2 samm smic casme_sq casme3 samm_lv mmew``) and prints, as its last
   line, a JSON object with ``rows``, ``micro``, ``macro``, ``subjects``,
@@ -40,6 +45,20 @@ def register(subparsers: Any) -> None:
     bench.add_argument("--overwrite", action="store_true", help="replace a previous bench in --out")
     bench.set_defaults(handler=run_make_bench)
 
+    animate = actions.add_parser(
+        "animate-portrait", help="still-face source videos from portrait photos (for make-bench)")
+    animate.add_argument("faces", nargs="+", type=Path, metavar="IMAGE",
+                         help="portrait photos; each one's largest face is animated")
+    animate.add_argument("--out-dir", required=True, type=Path,
+                         help="folder for the videos, one IMAGE-name.avi per portrait")
+    animate.add_argument("--seconds", type=float, default=20.0,
+                         help="length of each video (default 20: make-bench reads at most "
+                              "600 frames of a source)")
+    animate.add_argument("--seed", type=int, default=0,
+                         help="fixes the head motion and noise; each portrait adds its position")
+    animate.add_argument("--overwrite", action="store_true", help="replace existing videos")
+    animate.set_defaults(handler=run_animate_portrait)
+
     inspect = actions.add_parser("inspect", help="summarise a dataset annotation sheet")
     inspect.add_argument("dataset", help="casme2 samm smic casme_sq casme3 samm_lv mmew")
     inspect.add_argument("sheet", type=Path, help="the sheet (.xlsx or .csv)")
@@ -70,6 +89,30 @@ def run_make_bench(args: argparse.Namespace) -> int:
     manifest = json.loads((Path(out) / "manifest.json").read_text())
     print(f"make-bench: wrote {out}")
     print(json.dumps({k: manifest[k] for k in ("seed", "splits") if k in manifest}, sort_keys=True))
+    return 0
+
+
+def run_animate_portrait(args: argparse.Namespace) -> int:
+    from .._errors import InputError
+    from .._portrait_video import animate_portrait
+
+    missing = [str(face) for face in args.faces if not face.is_file()]
+    if missing:
+        raise InputError(f"portrait {missing[0]} is not a file")
+    targets = [args.out_dir / f"{face.stem}.avi" for face in args.faces]
+    clashing = sorted({str(t) for t in targets if targets.count(t) > 1})
+    if clashing:
+        raise InputError(f"two portraits would both be written to {clashing[0]}: give the "
+                         "images different names")
+    existing = [str(t) for t in targets if t.exists()]
+    if existing and not args.overwrite:
+        raise InputError(f"{existing[0]} exists: pass --overwrite to replace it")
+    written = []
+    for position, (face, target) in enumerate(zip(args.faces, targets)):
+        animate_portrait(face, target, seconds=args.seconds, seed=args.seed + position)
+        print(f"animate-portrait: {face} -> {target}", flush=True)
+        written.append(str(target))
+    print(json.dumps(written))
     return 0
 
 
