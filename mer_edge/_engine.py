@@ -3,7 +3,10 @@
 Per frame: face landmarks (MediaPipe) -> track ids -> alignment to the
 template -> optical flow between the frame and the one ``k`` ms earlier ->
 spotting model (all faces in one batch) -> streaming interval detection per
-track -> recognition of each closed interval (onset..apex crops).
+track -> recognition of each closed interval (onset..apex crops).  With a
+macro spotter (``EngineOptions.macro_spotting_model``) every face is scored by
+both models from the same flow, each with its own detector: the first one's
+micro-expressions and the second one's macro-expressions are reported.
 """
 from __future__ import annotations
 
@@ -19,16 +22,18 @@ from ._alignment import CROP_SIZE, FaceAligner
 from ._apex import refine_apex
 from ._call_guard import CallGuard
 from ._errors import InputError, ModelError, reworded
-from ._features import frame_channels, recognition_clip, sample_positions, scored_time, window_times
+from ._features import frame_channels, recognition_clip, sample_positions
 from ._flow import FlowEstimator
 from ._frame_result import EngineStats, FrameResult, ResultCallbackError
 from ._frontend import FaceLandmarker, FaceObservation, validate_bgr
 from ._lifecycle import Closeable
 from ._lighting import brightness_change, is_lighting_change
+from ._modelmeta import InputSpec
 from ._models import Model
 from ._options import EngineOptions
 from ._results import FaceTrack, MicroExpression, SpottedInterval
 from ._ringbuffer import FrameRing
+from ._spotter_lane import SpotterLane, check_macro_spotter, detection_params
 from ._spotting import IntervalDetector, SpottingParams
 from ._telemetry import StageTimer
 from ._timestamps import IMPLAUSIBLE_GAPS, MAX_FPS, FrameRateCheck
@@ -51,12 +56,14 @@ _MIN_FRAME_SIDE = 16
 
 
 class _Track:
-    """Per-face state: frame ring and interval detector."""
+    """Per-face state: frame ring and interval detector (and the macro spotter's, if any)."""
 
-    def __init__(self, track_id: int, ring: FrameRing, detector: IntervalDetector) -> None:
+    def __init__(self, track_id: int, ring: FrameRing, detector: IntervalDetector,
+                 macro_detector: IntervalDetector | None = None) -> None:
         self.track_id = track_id
         self.ring = ring
         self.detector = detector
+        self.macro_detector = macro_detector
 
 
 class Engine(Closeable):
@@ -97,13 +104,15 @@ class Engine(Closeable):
             if options.recognize:
                 self._recognizer = opened.enter_context(closing(options.open_model("recognition")))
             self._params = detection_params(self._spotter, options)
-            #: A look-ahead spotter scores the frame ``lag`` ms before the window's end.
-            self._score_lag_ms = float(self._spotter.info.window.get("lag_ms", 0.0))
+            self._macro: SpotterLane | None = None
+            if options.macro_spotting_model is not None:
+                self._macro = self._macro_lane(opened.enter_context(closing(self._open_macro())))
+            self._main = SpotterLane(self._spotter, self._params,
+                                     None if self._macro is None else "ME")
             #: Time each track's ring must cover: the longest interval, its lags and a margin.
-            self._ring_horizon_ms = (self._params.max_interval_ms + self._params.k_ms
-                                     + self._score_lag_ms + _RING_MARGIN_MS)
-            self._model_fps = float(self._spotter.info.window.get("fps", 30.0))
-            self._fps_hint = options.fps_hint or self._model_fps
+            self._ring_horizon_ms = max(lane.params.max_interval_ms + lane.params.k_ms
+                                        + lane.lag_ms for lane in self._lanes) + _RING_MARGIN_MS
+            self._fps_hint = options.fps_hint or self._main.fps
             self._landmarker = opened.enter_context(FaceLandmarker(
                 max_faces=options.max_faces, redetect_every=options.redetect_every))
             self._tracker = FaceTracker(max_missed=options.max_missed_frames)
@@ -124,6 +133,32 @@ class Engine(Closeable):
         self._crop_observers: list[CropObserver] = []
         self._score_observers: list[ScoreObserver] = []
         self._closed = False
+
+    def _open_macro(self) -> Model:
+        """The macro spotting model; an error opening it names the option.
+
+        Raises:
+            ModelError: the file is no spotting model or cannot be opened.
+        """
+        try:
+            return self.options.open_model("macro_spotting")
+        except ModelError as error:
+            raise reworded(error, prefix="macro_spotting_model: ") from error
+
+    def _macro_lane(self, macro: Model) -> SpotterLane:
+        """The macro spotter's lane: its own calibration, reporting its macro-expressions.
+
+        Raises:
+            ModelError: it cannot share the spotting model's flow.
+        """
+        check_macro_spotter(self._spotter, macro)
+        return SpotterLane(macro, detection_params(macro, self.options, calibration_only=True),
+                           "MaE")
+
+    @property
+    def _lanes(self) -> list[SpotterLane]:
+        """The spotters run on every face: the main one, then the macro one if any."""
+        return [self._main] if self._macro is None else [self._main, self._macro]
 
     @classmethod
     def from_options(cls, options: EngineOptions | None = None, **overrides: Any) -> "Engine":
@@ -167,6 +202,8 @@ class Engine(Closeable):
         self._closed = True
         self._landmarker.close()
         self._spotter.close()
+        if self._macro is not None:
+            self._macro.model.close()
         if self._recognizer is not None:
             self._recognizer.close()
 
@@ -186,6 +223,8 @@ class Engine(Closeable):
     @property
     def models(self) -> dict[str, Model]:
         models = {"spotting": self._spotter}
+        if self._macro is not None:
+            models["macro_spotting"] = self._macro.model
         if self._recognizer is not None:
             models["recognition"] = self._recognizer
         return models
@@ -341,30 +380,45 @@ class Engine(Closeable):
 
     # -- stages -----------------------------------------------------------------
     def _new_track(self, track_id: int) -> _Track:
-        spec = self._spotter.info.input
         capacity = self._frames_over_horizon(self._fps_hint)
-        ring = FrameRing(capacity, (CROP_SIZE, CROP_SIZE), _LANDMARKS,
-                         (len(spec.channels), spec.size, spec.size))
-        track = _Track(track_id, ring, IntervalDetector(track_id, self._params, self._fps_hint))
+        shapes = [_feature_shape(lane.model.info.input) for lane in self._lanes]
+        ring = FrameRing(capacity, (CROP_SIZE, CROP_SIZE), _LANDMARKS, *shapes)
+        detectors = [IntervalDetector(track_id, lane.params, self._fps_hint) for lane in self._lanes]
+        track = _Track(track_id, ring, *detectors)
         self._tracks[track_id] = track
         return track
+
+    def _detectors(self, track: _Track) -> list[tuple[SpotterLane, IntervalDetector]]:
+        """Each spotter's lane with ``track``'s detector of it."""
+        detectors = [track.detector]
+        if track.macro_detector is not None:
+            detectors.append(track.macro_detector)
+        return list(zip(self._lanes, detectors))
+
+    def _lane_features(self, ring: FrameRing) -> list[np.ndarray]:
+        """Each spotter's per-frame features in ``ring`` (the macro spotter's second)."""
+        return [ring.features] if self._macro is None else [ring.features, ring.second_features]
 
     def _end_track(self, track_id: int) -> list[MicroExpression]:
         track = self._tracks.pop(track_id, None)
         self._aligner.forget(track_id)
         if track is None:
             return []
-        events = self._recognise(track, track.detector.flush())
+        events = [event for lane, detector in self._detectors(track)
+                  for event in self._recognise(track, lane.reported(detector.flush()))]
         self._not_still_of_ended_tracks += track.detector.not_still
         return events
 
     def _spot(self, frame: np.ndarray, index: int, stamp: float,
               matched: list[tuple[int, FaceObservation]]
-              ) -> tuple[list[FaceTrack], list[tuple[_Track, float | None]]]:
-        """Align, flow and score every matched face; returns faces and (track, score)."""
-        spec = self._spotter.info.input
+              ) -> tuple[list[FaceTrack], list[tuple[_Track, list[float | None]]]]:
+        """Align, flow and score every matched face; returns faces and (track, score of each lane).
+
+        The flow is computed once per face and frame; each spotter gets its
+        own channels of it.
+        """
         pending: list[tuple[_Track, FaceObservation, bool]] = []
-        clips: list[np.ndarray] = []
+        clips: list[list[np.ndarray]] = [[] for _ in self._lanes]
         for track_id, observation in matched:
             track = self._tracks.get(track_id) or self._new_track(track_id)
             with self.timer.stage("align"):
@@ -375,35 +429,31 @@ class Engine(Closeable):
             with self._guard.observer():
                 for observer in self._crop_observers:
                     observer(track_id, index, stamp, aligned.crop)
+            features = self._lane_features(track.ring)
             with self.timer.stage("flow"):
                 flow = None if reference is None else self._spot_flow(track.ring.crops[reference], aligned.crop)
-                track.ring.features[slot] = frame_channels(spec, aligned.crop, flow)
+                for lane, lane_features in zip(self._lanes, features):
+                    lane_features[slot] = frame_channels(lane.model.info.input, aligned.crop, flow)
             pending.append((track, observation, reference is not None))
             if reference is not None:
-                clips.append(self._spotting_window(track.ring, stamp))
-        scores = iter(())
-        if clips:
-            with self.timer.stage("spot"):
-                scores = iter(np.asarray(self._spotter(np.stack(clips)), dtype=np.float64).reshape(-1))
+                for lane, lane_features, lane_clips in zip(self._lanes, features, clips):
+                    lane_clips.append(lane.window(track.ring, lane_features, stamp))
+        scores = [self._scores(lane, lane_clips) for lane, lane_clips in zip(self._lanes, clips)]
         faces: list[FaceTrack] = []
-        scored: list[tuple[_Track, float | None]] = []
+        scored: list[tuple[_Track, list[float | None]]] = []
         for track, observation, ready in pending:
-            score = float(next(scores)) if ready else math.nan
+            row = [float(next(lane_scores)) if ready else math.nan for lane_scores in scores]
             faces.append(FaceTrack(track.track_id, index, stamp, observation.box,
-                                   observation.landmarks, score))
-            scored.append((track, None if math.isnan(score) else score))
+                                   observation.landmarks, row[0]))
+            scored.append((track, [None if math.isnan(score) else score for score in row]))
         return faces, scored
 
-    def _spotting_window(self, ring: FrameRing, stamp: float) -> np.ndarray:
-        """The spotter's ``T`` time steps, spaced at the frame rate it was trained at.
-
-        A model trained at 30 fps sees 30 fps steps from a 15 or 200 fps camera
-        (nearest stored frame at or before each step time).
-        """
-        spec = self._spotter.info.input
-        if spec.frames == 1:
-            return ring.features[ring.newest_slot][None]
-        return ring.features[ring.slots_at_times(window_times(stamp, spec.frames, self._model_fps))]
+    def _scores(self, lane: SpotterLane, clips: list[np.ndarray]) -> Iterator[float]:
+        """``lane``'s model run on ``clips`` (all faces in one batch): one score per clip."""
+        if not clips:
+            return iter(())
+        with self.timer.stage("spot"):
+            return iter(np.asarray(lane.model(np.stack(clips)), dtype=np.float64).reshape(-1))
 
     def _frames_over_horizon(self, fps: float) -> int:
         """Ring slots that hold the ring's horizon at ``fps``.
@@ -428,44 +478,34 @@ class Engine(Closeable):
             ring.grow(min(needed, self._frames_over_horizon(MAX_FPS)))
 
     def _detect_intervals(self, index: int, stamp: float,
-                          scored: list[tuple[_Track, float | None]]) -> list[MicroExpression]:
+                          scored: list[tuple[_Track, list[float | None]]]) -> list[MicroExpression]:
         seen = {track.track_id for track, _ in scored}
         closed: list[MicroExpression] = []
-        for track, score in scored:
-            target = self._scored_frame(track, index, stamp)
-            if target is not None:
-                closed.extend(self._recognise(track, self._feed_detector(track, *target, score)))
-        if self._score_lag_ms > 0:
-            return closed  # a lagged detector only advances with its own face's frames
+        for track, scores in scored:
+            for (lane, detector), score in zip(self._detectors(track), scores):
+                target = lane.scored_frame(track.ring, detector, index, stamp)
+                if target is not None:
+                    closed.extend(self._update(track, lane, detector, *target, score))
         for track_id, track in self._tracks.items():
-            if track_id not in seen:  # face missed this frame: advance its detector
-                closed.extend(self._recognise(track, self._feed_detector(track, index, stamp, None)))
+            if track_id in seen:
+                continue
+            for lane, detector in self._detectors(track):
+                if lane.lag_ms <= 0:  # a lagged detector only advances with its own face's frames
+                    closed.extend(self._update(track, lane, detector, index, stamp, None))
         return closed
 
-    def _feed_detector(self, track: _Track, frame_index: int, stamp: float,
-                       score: float | None) -> list[SpottedInterval]:
-        """One update of ``track``'s interval detector, shown to the score observers first."""
-        with self._guard.observer():
-            for observer in self._score_observers:
-                observer(track.track_id, frame_index, stamp, score)
-        return track.detector.update(frame_index, stamp, score)
+    def _update(self, track: _Track, lane: SpotterLane, detector: IntervalDetector,
+                frame_index: int, stamp: float, score: float | None) -> list[MicroExpression]:
+        """Feed one score to ``track``'s ``detector`` of ``lane``; the events it reports.
 
-    def _scored_frame(self, track: _Track, index: int, stamp: float) -> tuple[int, float] | None:
-        """(frame index, timestamp) the current score belongs to; None if already scored.
-
-        Without a look-ahead that is the current frame.  A spotter with
-        ``window.lag_ms`` scores the track's newest frame at or before
-        ``stamp - lag``; the last ``lag`` ms of a track are never scored.
+        The main detector's updates are shown to the score observers first
+        (the macro spotter's are not).
         """
-        if self._score_lag_ms <= 0:
-            return index, stamp
-        slot = track.ring.slot_at_or_before(float(scored_time(stamp, self._score_lag_ms)))
-        if slot is None:
-            return None
-        lagged_stamp = float(track.ring.timestamps_ms[slot])
-        if lagged_stamp <= track.detector.latest_ms:
-            return None
-        return int(track.ring.frame_indices[slot]), lagged_stamp
+        if detector is track.detector:
+            with self._guard.observer():
+                for observer in self._score_observers:
+                    observer(track.track_id, frame_index, stamp, score)
+        return self._recognise(track, lane.reported(detector.update(frame_index, stamp, score)))
 
     def _recognise(self, track: _Track, intervals: list[SpottedInterval]) -> list[MicroExpression]:
         intervals = self._not_lighting(track, intervals)
@@ -622,34 +662,9 @@ def _file_source(source: str | int | os.PathLike | FrameSource,
     return nullcontext(source)
 
 
-def detection_params(spotter: Model, options: EngineOptions) -> SpottingParams:
-    """Interval-detection parameters of an engine running ``spotter`` with ``options``.
-
-    The user's ``options.spotting``, else the spotter's calibrated ``detection``
-    metadata over the :class:`SpottingParams` defaults; then
-    ``options.spotting_overrides`` over that; ``k_ms`` from the options, else
-    the model's window.
-    """
-    from dataclasses import fields, replace
-
-    if options.spotting is not None:
-        params = options.spotting
-    else:
-        known = {f.name for f in fields(SpottingParams)}
-        calibrated = dict(spotter.info.detection)
-        unknown = sorted(set(calibrated) - known)
-        if unknown:
-            raise ModelError(f"{spotter.path}: unknown detection parameters {unknown}; "
-                             f"valid: {sorted(known)}")
-        params = SpottingParams(**calibrated)
-    overrides = dict(options.spotting_overrides or {})
-    try:
-        return replace(params, k_ms=options.k_ms or float(spotter.info.window["k_ms"]), **overrides)
-    except InputError as error:
-        if not overrides:
-            raise
-        raise reworded(error, prefix=f"spotting_overrides {overrides} over the detection "
-                                     f"parameters of {spotter.path.name}: ") from error
+def _feature_shape(spec: InputSpec) -> tuple[int, int, int]:
+    """Shape ``(C, S, S)`` of one time step of a model's input."""
+    return (len(spec.channels), spec.size, spec.size)
 
 
 _Observer = TypeVar("_Observer", bound=Callable[..., None])

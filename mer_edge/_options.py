@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from dataclasses import dataclass, fields
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Optional, Union
 
 from ._errors import InputError
 from ._spotting import SpottingParams
@@ -39,6 +40,15 @@ class EngineOptions:
             goes on with its open intervals.
         spotting_model, recognition_model: ``.onnx`` paths; None uses the
             models shipped in the package.
+        macro_spotting_model: a second spotting model (``.onnx``) for
+            macro-expressions, e.g. the shipped ``regional_tcn_spotter.onnx``;
+            None (the default) runs one spotter.  When set, every face is also
+            scored by it, with its own interval detector (the ``detection``
+            parameters of its metadata, behind its own look-ahead lag), and
+            the engine reports the spotting model's ``"ME"`` events plus this
+            one's ``"MaE"`` events.  It must share the spotting model's
+            ``window.k_ms`` and flow preset (the flow is computed once);
+            ``spotting`` and ``spotting_overrides`` stay the spotting model's.
         backend: inference backend name (``onnxruntime``, ``onnxruntime-cuda``,
             ``onnxruntime-tensorrt``, ``tensorrt``).
         allow_fallback: let a GPU backend fall back to CPU (reported).
@@ -67,6 +77,7 @@ class EngineOptions:
     result_callback: Optional[Callable[["FrameResult"], object]] = None
     spotting_model: Optional[str] = None
     recognition_model: Optional[str] = None
+    macro_spotting_model: Optional[Union[str, "os.PathLike[str]"]] = None
     backend: str = "onnxruntime"
     allow_fallback: bool = False
     max_faces: int = 4
@@ -86,11 +97,19 @@ class EngineOptions:
         Every place that runs a model for an engine (the engine itself, the
         evaluation's recognizer, the CLI's provider check) opens it here, so
         a TensorRT profile is built for the same batch range everywhere.
+        ``task`` ``"macro_spotting"`` opens ``macro_spotting_model`` (a
+        spotting model; there is no default).
         """
         from ._models import Model, default_model_path
 
-        path = self.spotting_model if task == "spotting" else self.recognition_model
-        return Model(path or default_model_path(task), backend=self.backend, expected_task=task,
+        if task == "macro_spotting":
+            if self.macro_spotting_model is None:
+                raise InputError("macro_spotting_model is not set")
+            path, expected = self.macro_spotting_model, "spotting"
+        else:
+            named = self.spotting_model if task == "spotting" else self.recognition_model
+            path, expected = named or default_model_path(task), task
+        return Model(path, backend=self.backend, expected_task=expected,
                      allow_fallback=self.allow_fallback, max_batch=self.max_faces)
 
     def __post_init__(self) -> None:

@@ -2,7 +2,7 @@
 
 Holds the last ``capacity`` aligned crops of one face with their landmarks,
 frame indices and timestamps, plus the per-frame model features the spotter
-consumes.  Nothing is allocated per frame; when the measured frame rate
+consumes (and, for an engine with a macro spotter, that spotter's own).  Nothing is allocated per frame; when the measured frame rate
 needs more room than the buffer was created with, it grows once.
 """
 from __future__ import annotations
@@ -23,16 +23,22 @@ class FrameRing:
         crop_shape: ``(H, W)`` of the grey crops.
         landmark_count: landmarks per frame.
         feature_shape: shape of the per-frame spotting feature (``(C, S, S)``).
+        second_feature_shape: shape of a second spotter's per-frame feature,
+            kept in :attr:`second_features`; None keeps none.
     """
 
     def __init__(self, capacity: int, crop_shape: tuple[int, int], landmark_count: int,
-                 feature_shape: tuple[int, ...]) -> None:
+                 feature_shape: tuple[int, ...],
+                 second_feature_shape: tuple[int, ...] | None = None) -> None:
         if capacity < 2:
             raise InputError(f"ring capacity must be >= 2, got {capacity}")
         self.capacity = capacity
         self.crops = np.zeros((capacity, *crop_shape), dtype=np.uint8)
         self.landmarks = np.zeros((capacity, landmark_count, 2), dtype=np.float32)
         self.features = np.zeros((capacity, *feature_shape), dtype=np.float32)
+        self.second_features: np.ndarray | None = (
+            None if second_feature_shape is None
+            else np.zeros((capacity, *second_feature_shape), dtype=np.float32))
         self.timestamps_ms = np.full(capacity, np.nan, dtype=np.float64)
         self.frame_indices = np.full(capacity, -1, dtype=np.int64)
         self._count = 0  # total frames ever pushed
@@ -59,6 +65,8 @@ class FrameRing:
         self.timestamps_ms[slot] = timestamp_ms
         self.frame_indices[slot] = frame_index
         self.features[slot] = 0.0
+        if self.second_features is not None:
+            self.second_features[slot] = 0.0
         self._count += 1
         return slot
 
@@ -67,8 +75,11 @@ class FrameRing:
         if capacity <= self.capacity:
             return
         order = self._ordered_slots()
-        for name in ("crops", "landmarks", "features", "timestamps_ms", "frame_indices"):
+        for name in ("crops", "landmarks", "features", "second_features", "timestamps_ms",
+                     "frame_indices"):
             old = getattr(self, name)
+            if old is None:
+                continue
             new = np.zeros((capacity, *old.shape[1:]), dtype=old.dtype)
             if name == "timestamps_ms":
                 new[:] = np.nan
