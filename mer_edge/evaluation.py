@@ -454,6 +454,7 @@ def evaluate(videos: Sequence[BenchVideo], truth: Sequence[TruthInterval], *,
                          "nothing to evaluate; evaluate them with recognition on")
     with open_evaluation_engine(options) as engine:
         recognizer = engine.models.get("recognition")
+        macro_spotter = engine.models.get("macro_spotting")
         outcome = _run_and_recognise(videos, truth, engine, progress)
         providers = {task: model.provider for task, model in engine.models.items()}
     runs, predicted_class = outcome.runs, outcome.predicted_class
@@ -478,7 +479,8 @@ def evaluate(videos: Sequence[BenchVideo], truth: Sequence[TruthInterval], *,
         "truth": {"ME": sum(t.kind == "ME" for t in scored_truth),
                   "MaE": sum(t.kind == "MaE" for t in scored_truth)},
         "models": {"spotting": str(options.spotting_model or default_model_path("spotting")),
-                   "recognition": None if recognizer is None else str(recognizer.path)},
+                   "recognition": None if recognizer is None else str(recognizer.path),
+                   "macro_spotting": None if macro_spotter is None else str(macro_spotter.path)},
         "providers": providers,
     })
     report["not_reported"] = {key: sum(r.not_reported.get(key, 0) for r in runs.values())

@@ -29,8 +29,8 @@ from typing import Any
 
 from . import EXIT_OK, EXIT_PARTIAL
 from . import _checks as checks
-from ._models import (TASK_OPTIONS, add_backend_arguments, models_by_task, one_model,
-                      report_providers)
+from ._models import (TASK_OPTIONS, add_backend_arguments, add_macro_spotter_argument,
+                      check_macro_spotter_file, models_by_task, one_model, report_providers)
 
 
 def register(subparsers: Any) -> None:
@@ -54,6 +54,7 @@ def register(subparsers: Any) -> None:
                              "used for the task its metadata names")
     parser.add_argument("--spotter", type=Path, default=None, help="spotting model (.onnx)")
     parser.add_argument("--recognizer", type=Path, default=None, help="recognition model (.onnx)")
+    add_macro_spotter_argument(parser)
     parser.add_argument("--no-recognize", action="store_true",
                         help="spotting figures only: recognition is not run")
     add_backend_arguments(parser)
@@ -194,9 +195,11 @@ def run(args: argparse.Namespace) -> int:
 
     _check_dataset_arguments(args)
     _check_recognition_arguments(args)
+    check_macro_spotter_file(args.macro_spotter)
     paths = _model_paths(args)
     options = EngineOptions(running_mode="file", spotting_model=paths["spotting"],
                             recognition_model=paths["recognition"],
+                            macro_spotting_model=args.macro_spotter,
                             recognize=not args.no_recognize, backend=args.backend,
                             allow_fallback=args.allow_fallback,
                             **checks.engine_options(args))

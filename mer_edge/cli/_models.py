@@ -4,7 +4,8 @@ Prints one readable line per model, then, as the last line, the JSON list of
 :func:`~mer_edge.shipped_models` summaries (name, task, method, version,
 input spec, class names...) for scripts to parse.
 
-Also home of the model choice shared by ``run`` and ``eval``: model files
+Also home of the model choice shared by ``run`` and ``eval``
+(``--macro-spotter`` among it): model files
 grouped by the task their metadata names (:func:`models_by_task`), one per
 task (:func:`one_model`), and the report of the provider each model really
 runs on (:func:`report_providers`).
@@ -69,6 +70,22 @@ def add_backend_arguments(parser: Any) -> None:
     parser.add_argument("--allow-fallback", action="store_true",
                         help="let a GPU backend fall back to the CPU (the output names the "
                              "provider each model ran on)")
+
+
+def add_macro_spotter_argument(parser: Any) -> None:
+    """``--macro-spotter``, the same for ``run`` and ``eval`` (``EngineOptions.macro_spotting_model``)."""
+    parser.add_argument("--macro-spotter", metavar="PATH", default=None,
+                        help="a second spotting model whose macro-expressions replace the "
+                             "spotter's (e.g. the shipped regional_tcn_spotter.onnx); the "
+                             "spotter's micro-expressions are kept")
+
+
+def check_macro_spotter_file(path: str | None) -> None:
+    """Refuse a ``--macro-spotter`` that is no file."""
+    from .._errors import InputError
+
+    if path is not None and not Path(path).is_file():
+        raise InputError(f"--macro-spotter: no such file {path}")
 
 
 def models_by_task(paths: Iterable[str | os.PathLike],

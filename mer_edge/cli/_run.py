@@ -41,8 +41,8 @@ import numpy as np
 from . import EXIT_OK, EXIT_PARTIAL
 from . import _checks as checks
 from .._errors import InputError, MerEdgeError, reworded
-from ._models import (TASK_OPTIONS, add_backend_arguments, models_by_task, one_model,
-                      report_providers)
+from ._models import (TASK_OPTIONS, add_backend_arguments, add_macro_spotter_argument,
+                      check_macro_spotter_file, models_by_task, one_model, report_providers)
 
 _QUIT_KEYS = (ord("q"), ord("Q"), 27)
 _WINDOW = "mer-edge"
@@ -75,6 +75,7 @@ def register(subparsers: Any) -> None:
                           "(.engine files with --backend tensorrt)")
     eng.add_argument("--spotter", metavar="PATH", help="spotting model (.onnx, or .engine)")
     eng.add_argument("--recognizer", metavar="PATH", help="recognition model (.onnx, or .engine)")
+    add_macro_spotter_argument(eng)
     eng.add_argument("--no-recognize", action="store_true", help="spotting only")
     add_backend_arguments(eng)
     eng.add_argument("--max-faces", type=int, default=4, help="most faces tracked at once")
@@ -254,6 +255,7 @@ def _check_arguments(args: argparse.Namespace) -> None:
     for option, value in (("--spotter", args.spotter), ("--recognizer", args.recognizer)):
         if value is not None and not Path(value).is_file():
             raise InputError(f"{option}: no such file {value}")
+    check_macro_spotter_file(args.macro_spotter)
     _check_output_paths(args)
     if args.show:
         require_gui()
@@ -276,6 +278,7 @@ def run(args: argparse.Namespace) -> int:
             running_mode="live" if live else "file",
             result_callback=session.on_result if live else None,
             spotting_model=spotter, recognition_model=recognizer,
+            macro_spotting_model=args.macro_spotter,
             recognize=not args.no_recognize, backend=args.backend,
             allow_fallback=args.allow_fallback, max_faces=args.max_faces,
             fps_hint=frames.fps,

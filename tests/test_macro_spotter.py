@@ -1,0 +1,99 @@
+"""A second spotter for macro-expressions (``EngineOptions.macro_spotting_model``)."""
+from __future__ import annotations
+
+import json
+
+import onnx
+import pytest
+
+import mer_edge as me
+from mer_edge._models import MODELS_DIR, default_model_path
+from mer_edge.cli import main
+
+REGIONAL = MODELS_DIR / "regional_tcn_spotter.onnx"
+
+
+def _run(video, **options):
+    """(sorted events as (track, onset, apex, offset, kind, label), main scores, model tasks)."""
+    with me.Engine.from_options(running_mode="file", **options) as engine:
+        results = list(engine.run(video))
+        tasks = sorted(engine.models)
+    events = sorted((e.interval.track_id, e.interval.onset_frame, e.interval.apex_frame,
+                     e.interval.offset_frame, e.kind, e.label)
+                    for result in results for e in result.events)
+    scores = [(face.frame_index, face.score) for result in results for face in result.faces]
+    return events, scores, tasks
+
+
+def test_reports_the_spotters_mes_plus_the_macro_spotters_maes(videos):
+    video = videos / "lp_d9.mp4"  # a talking face: both spotters find macro-expressions
+    main_events, main_scores, main_tasks = _run(video)
+    regional_events, _, _ = _run(video, spotting_model=str(REGIONAL))
+    both_events, both_scores, both_tasks = _run(video, macro_spotting_model=REGIONAL)
+    expected = sorted([e for e in main_events if e[4] == "ME"]
+                      + [e for e in regional_events if e[4] == "MaE"])
+    assert both_events == expected
+    # the combination is neither spotter alone: each contributes, each loses something
+    assert {"ME", "MaE"} <= {e[4] for e in both_events}
+    assert both_events != main_events and both_events != regional_events
+    assert both_scores == main_scores  # faces carry the main spotter's score
+    assert "macro_spotting" not in main_tasks
+    assert both_tasks == ["macro_spotting", "recognition", "spotting"]
+
+
+def _with_metadata(source, target, key, **entries):
+    """A copy of the model ``source`` whose JSON metadata ``mer_edge.KEY`` gets ``entries``."""
+    model = onnx.load(str(source))
+    for prop in model.metadata_props:
+        if prop.key == f"mer_edge.{key}":
+            prop.value = json.dumps({**json.loads(prop.value), **entries})
+    onnx.save(model, str(target))
+    return target
+
+
+@pytest.mark.parametrize("key, entries, named", [
+    ("window", {"k_ms": 100.0}, ["window.k_ms", "100.0", "200.0"]),
+    ("input", {"flow_preset": "fast"}, ["input.flow_preset", "'fast'", "'ultrafast'"]),
+])
+def test_refuses_a_macro_spotter_that_reads_other_flow(tmp_path, key, entries, named):
+    other = _with_metadata(default_model_path("spotting"), tmp_path / "other.onnx", key, **entries)
+    with pytest.raises(me.ModelError) as error:
+        me.Engine.from_options(macro_spotting_model=str(other), recognize=False)
+    message = str(error.value)
+    assert "macro_spotting_model" in message and str(other) in message
+    assert all(part in message for part in named), message
+
+
+def test_refuses_a_recognition_model_as_macro_spotter():
+    recognizer = default_model_path("recognition")
+    with pytest.raises(me.ModelError, match="macro_spotting_model: .*is a recognition model, "
+                                            "expected spotting"):
+        me.Engine.from_options(macro_spotting_model=recognizer)
+
+
+def test_eval_cli_names_the_macro_spotter_in_the_report(tiny_bench, tmp_path):
+    out = tmp_path / "ev"
+    assert main(["eval", "--bench", str(tiny_bench / "test"), "--out", str(out),
+                 "--no-recognize", "--macro-spotter", str(REGIONAL)]) == 0
+    models = json.loads((out / "report.json").read_text())["models"]
+    assert models["macro_spotting"] == str(REGIONAL)
+    assert models["spotting"] == str(default_model_path("spotting"))
+
+
+@pytest.mark.parametrize("command", ["run", "eval"])
+def test_cli_refuses_a_missing_macro_spotter(command, tiny_bench, tmp_path, capsys):
+    source = ["--bench", str(tiny_bench / "test")] if command == "eval" else [str(tiny_bench)]
+    missing = tmp_path / "nowhere.onnx"
+    assert main([command, *source, "--macro-spotter", str(missing)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"mer-edge: error: --macro-spotter: no such file {missing}"]
+
+
+def test_run_cli_uses_the_macro_spotter(videos, tmp_path):
+    out = tmp_path / "events.jsonl"
+    assert main(["run", str(videos / "lp_d9.mp4"), "--out", str(out), "--no-progress", "--quiet",
+                 "--no-recognize", "--macro-spotter", str(REGIONAL)]) == 0
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    expected, _, _ = _run(videos / "lp_d9.mp4", macro_spotting_model=REGIONAL, recognize=False)
+    assert sorted((e["track_id"], e["onset_frame"], e["apex_frame"], e["offset_frame"], e["type"])
+                  for e in events) == [e[:5] for e in expected]
