@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import onnx
 import pytest
 
@@ -97,3 +98,19 @@ def test_run_cli_uses_the_macro_spotter(videos, tmp_path):
     expected, _, _ = _run(videos / "lp_d9.mp4", macro_spotting_model=REGIONAL, recognize=False)
     assert sorted((e["track_id"], e["onset_frame"], e["apex_frame"], e["offset_frame"], e["type"])
                   for e in events) == [e[:5] for e in expected]
+
+
+def test_ring_keeps_the_second_features_in_order_when_it_grows():
+    from mer_edge._ringbuffer import FrameRing
+
+    ring = FrameRing(3, (4, 4), 1, (1, 2, 2), (2, 2, 2))
+    for index in range(5):  # wraps: frames 2, 3, 4 remain
+        slot = ring.push(index, index * 10.0, np.zeros((4, 4), np.uint8), np.zeros((1, 2)))
+        ring.features[slot] = index
+        ring.second_features[slot] = -index
+    ring.grow(6)
+    order = ring.slots_at_times(np.array([20.0, 30.0, 40.0]))
+    assert ring.second_features.shape == (6, 2, 2, 2)
+    assert [ring.second_features[s].mean() for s in order] == [-2, -3, -4]
+    assert [ring.features[s].mean() for s in order] == [2, 3, 4]
+    assert FrameRing(3, (4, 4), 1, (1, 2, 2)).second_features is None
