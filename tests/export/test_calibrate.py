@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import onnx
 import pytest
 
 import mer_edge as me
-from export.calibrate import main, replay, write_detection
+from mer_edge._errors import InputError
+from export.calibrate import OBJECTIVES, main, ranking_key, replay, search, write_detection
 from export.outputs import SHIPPED_MODELS_DIR
 from mer_edge._modelmeta import METADATA_PREFIX
 from mer_edge.evaluation import BenchVideo, VideoRun, run_video
@@ -119,3 +121,42 @@ def test_an_older_recording_without_brightness_is_replayed_with_a_warning(videos
         kept = replay(older, params)
     assert _events(kept) == _events(replay(recorded, params, max_brightness_change=None))
     assert kept and not replay(recorded, params)
+
+
+def test_the_objective_picks_the_best_f1_of_that_kind(videos):
+    """``--objective``: the point chosen has the grid's best F1 of the kind asked for.
+
+    The truth is what the default spotter reports on lp_d9.mp4 with other
+    detection parameters (an ME and macro-expressions), so the grid's points
+    score differently per kind.
+    """
+    options = me.EngineOptions(running_mode="file", recognize=False)
+    run = run_video(BenchVideo("d9", videos / "lp_d9.mp4", "s"), options, keep_crops=False,
+                    record_replay=True)
+    with me.Engine.from_options(options) as engine:
+        params = engine.spotting_params
+    truth = replay(run, replace(params, p=0.35, min_score=0.25))
+    assert {kind for *_, kind in truth} == {"ME", "MaE"}
+    grid = {"p": (0.2, 0.5, 0.8), "min_score": (0.1, 0.3, 0.6)}
+    best = {}
+    for objective in OBJECTIVES:
+        chosen, scores = search([run], truth, params.k_ms, grid, objective=objective)
+        each = [search([run], truth, params.k_ms, {"p": (p,), "min_score": (m,)},
+                       objective=objective)[1] for p in grid["p"] for m in grid["min_score"]]
+        assert scores[objective]["f1"] == max(point[objective]["f1"] for point in each) > 0
+        best[objective] = scores
+    assert best["MaE"]["MaE"]["f1"] >= best["all"]["MaE"]["f1"]
+    assert best["ME"]["ME"]["f1"] >= best["all"]["ME"]["f1"]
+    with pytest.raises(InputError, match="objective must be one of"):
+        search([run], truth, params.k_ms, grid, objective="micro")
+
+
+def test_one_kind_outranks_the_overall_f1_when_it_is_the_objective():
+    """The ranking of --objective MaE/ME: that kind's F1 first, then the overall one."""
+    def scores(me_f1: float, mae_f1: float, all_f1: float) -> dict:
+        return {"ME": {"f1": me_f1}, "MaE": {"f1": mae_f1}, "all": {"f1": all_f1}}
+    macro_heavy, balanced = scores(0.0, 0.6, 0.3), scores(0.5, 0.3, 0.4)
+    assert ranking_key(balanced) > ranking_key(macro_heavy)
+    assert ranking_key(macro_heavy, "MaE") > ranking_key(balanced, "MaE")
+    assert ranking_key(balanced, "ME") > ranking_key(macro_heavy, "ME")
+    assert ranking_key(scores(0.2, 0.4, 0.3), "MaE") > ranking_key(scores(0.1, 0.4, 0.2), "MaE")
