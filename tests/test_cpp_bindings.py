@@ -286,3 +286,19 @@ def test_an_environment_of_another_python_version_is_named(build: Path, tmp_path
     embedded = f"{sys.version_info.major}.{sys.version_info.minor}"
     assert (f"MER_EDGE_PYTHON={python} is a Python {other[0]}.{other[1]} environment, but this "
             f"libmer_edge_c embeds Python {embedded}") in done.stderr
+
+
+def test_a_c_caller_names_a_macro_spotter_in_the_options(build: Path, tmp_path: Path) -> None:
+    """``"macro_spotting_model"`` is an EngineOptions field, so the C options take it; a wrong file fails cleanly."""
+    raw, width, height, fps = _raw_frames(tmp_path, 12)
+    regional = REPO / "mer_edge" / "models" / "regional_tcn_spotter.onnx"
+    options = json.dumps({"macro_spotting_model": str(regional)})
+    done = _execute(build / "process_frames", "-o", options, raw, width, height, fps)
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert len(results) == 13 and sum(bool(r.get("faces")) for r in results[:12]) >= 10
+    recognizer = REPO / "mer_edge" / "models" / "facs_linear_recognizer.onnx"
+    wrong = _execute(build / "process_frames", "-o",
+                     json.dumps({"macro_spotting_model": str(recognizer)}), raw, width, height, fps)
+    assert wrong.returncode == 1 and "macro_spotting_model" in wrong.stderr
+    assert "expected spotting" in wrong.stderr and "Traceback" not in wrong.stderr
