@@ -1,6 +1,7 @@
 """Spotters on the built-in still-face demo: MEs found and false detections over many seeds.
 
     python benchmarks/demo_spotters.py [SPOTTER.onnx ...] [--seeds 10] [--faces IMAGE ...]
+        [--macro-spotter SPOTTER.onnx]
 
 For each spotter (default: the engine's default) the demo clips of seeds
 ``0..N-1`` (a still portrait with synthetic head motion, sensor noise and four
@@ -8,7 +9,9 @@ injected MEs each) run through the engine in push mode; it prints one line per
 spotter: MEs found (MEGC rule, IoU >= 0.5), detections that overlap no truth
 interval (and how many of them are MEs), and those per minute.  With ``--faces`` the clips animate those
 portraits (each face with every seed) instead of the built-in one, and a line
-per face comes before the pooled line.
+per face comes before the pooled line.  ``--macro-spotter`` runs every spotter
+with that second spotter for macro-expressions
+(``EngineOptions.macro_spotting_model``).
 """
 from __future__ import annotations
 
@@ -18,14 +21,17 @@ import mer_edge as me
 from mer_edge._demo import DemoConfig, build_demo_clip, match_events
 
 
-def demo_figures(spotter: str | None, seeds: int, face: str | None = None) -> dict[str, float]:
+def demo_figures(spotter: str | None, seeds: int, face: str | None = None,
+                 macro_spotter: str | None = None) -> dict[str, float]:
     """Found / total MEs and unmatched detections of ``spotter`` over demo seeds.
 
-    ``face``: a portrait to animate instead of the built-in one.
+    ``face``: a portrait to animate instead of the built-in one;
+    ``macro_spotter``: a second spotter for macro-expressions.
     """
     found = total = unmatched = unmatched_me = 0
     seconds = 0.0
-    options = me.EngineOptions(spotting_model=spotter, recognize=False)
+    options = me.EngineOptions(spotting_model=spotter, recognize=False,
+                               macro_spotting_model=macro_spotter)
     for seed in range(seeds):
         clip = build_demo_clip(DemoConfig(seed=seed), face=face)
         with me.Engine.from_options(options) as engine:
@@ -45,15 +51,17 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10, help="demo seeds 0..N-1")
     parser.add_argument("--faces", nargs="+", metavar="IMAGE",
                         help="portraits to animate instead of the built-in one")
+    parser.add_argument("--macro-spotter", metavar="SPOTTER.onnx",
+                        help="a second spotter for macro-expressions, run with each spotter")
     args = parser.parse_args()
     for spotter in args.spotters or [None]:
         name = spotter or "default spotter"
         if not args.faces:
-            print(f"{name}: {_summary(demo_figures(spotter, args.seeds))}")
+            print(f"{name}: {_summary(demo_figures(spotter, args.seeds, None, args.macro_spotter))}")
             continue
         pooled: dict[str, float] = {}
         for face in args.faces:
-            figures = demo_figures(spotter, args.seeds, face)
+            figures = demo_figures(spotter, args.seeds, face, args.macro_spotter)
             print(f"{name}, {face}: {_summary(figures)}", flush=True)
             pooled = {key: pooled.get(key, 0.0) + value for key, value in figures.items()}
         pooled["unmatched_per_min"] = pooled["unmatched"] / pooled["seconds"] * 60.0
