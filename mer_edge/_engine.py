@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 import os
 import time
-from contextlib import ExitStack, closing, contextmanager, nullcontext
-from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator, Optional, TypeVar
+from contextlib import ExitStack, closing, contextmanager
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, TypeVar
 
 import numpy as np
 
@@ -35,6 +35,7 @@ from ._results import FaceTrack, MicroExpression, SpottedInterval
 from ._ringbuffer import FrameRing
 from ._spotter_lane import SpotterLane, check_macro_spotter, detection_params
 from ._spotting import IntervalDetector, SpottingParams
+from ._stream_driver import play_file, play_live
 from ._telemetry import StageTimer
 from ._timestamps import IMPLAUSIBLE_GAPS, MAX_FPS, FrameRateCheck
 from ._tracking import FaceTracker
@@ -566,7 +567,7 @@ class Engine(Closeable):
         if self.options.running_mode != "file":
             raise InputError(f"run() needs running_mode 'file', the engine is in "
                              f"{self.options.running_mode!r} mode")
-        yield from self._iterate(source, fps=fps, progress=progress)
+        yield from play_file(self, source, fps=fps, progress=progress)
 
     def run_live(self, source: str | int | os.PathLike, *, fps: float | None = None,
                  should_stop: Callable[[], bool] | None = None) -> dict[str, int]:
@@ -581,85 +582,7 @@ class Engine(Closeable):
         if self.options.running_mode != "live":
             raise InputError(f"run_live() needs running_mode 'live', the engine is in "
                              f"{self.options.running_mode!r} mode")
-        processed = 0
-        from ._sources import open_source
-
-        with open_source(source, fps=fps, live=True) as frames:
-            self._deliver(self._new_stream())
-            for frame in frames:
-                self.process(frame.image, self._monotonic(frame.timestamp_ms))
-                processed += 1
-                if should_stop is not None and should_stop():
-                    break
-            dropped = frames.dropped
-        self._deliver(self._end_of_stream())
-        return {"processed": processed, "dropped": dropped}
-
-    def _new_stream(self) -> FrameResult | None:
-        """Reset before a source's first frame if this engine has seen frames.
-
-        Returns a result carrying the events of intervals an earlier stream
-        left open (nothing is dropped), or None.
-        """
-        if self._frame_index == 0:
-            return None
-        with self._exclusive("reset"):  # reset(), its flush as a result at the last frame
-            left_open = self._at_last_frame(self._flush())
-            self._forget_stream()
-        return left_open
-
-    def _end_of_stream(self) -> FrameResult | None:
-        """:meth:`flush` as a result at the last frame, or None without events."""
-        return self._at_last_frame(self.flush())
-
-    def _at_last_frame(self, events: list[MicroExpression]) -> FrameResult | None:
-        """``events`` (closed by a flush) as a result at the stream's last frame; None if none."""
-        if not events:
-            return None
-        return FrameResult(max(self._frame_index - 1, 0), self._last_timestamp or 0.0, [], events)
-
-    def _deliver(self, result: FrameResult | None) -> None:
-        """Hand a result that no frame produced to the result callback (live mode)."""
-        if result is not None:
-            self._call_back(result)
-
-    def _monotonic(self, stamp: float) -> float:
-        """Nudge equal or backwards source timestamps forward by 1 µs (sources only)."""
-        if self._last_timestamp is not None and stamp <= self._last_timestamp:
-            return self._last_timestamp + 1e-3
-        return stamp
-
-    def _iterate(self, source: str | int | os.PathLike | FrameSource, *, fps: float | None,
-                 progress: Callable[[int, int | None], None] | None) -> Iterator[FrameResult]:
-        with _file_source(source, fps) as frames:
-            left_open = self._new_stream()
-            if left_open is not None:
-                yield left_open
-            total = frames.frame_count
-            last = None
-            for frame in frames:
-                last = self.process(frame.image, self._monotonic(frame.timestamp_ms))
-                if progress is not None:
-                    progress(frame.index + 1, total)
-                yield last
-        tail = self._end_of_stream()
-        if tail is not None:
-            yield tail
-
-
-def _file_source(source: str | int | os.PathLike | FrameSource,
-                 fps: float | None) -> ContextManager[FrameSource]:
-    """``source`` opened to be played frame by frame; one already open is used as it is."""
-    from ._sources import FrameSource, open_source
-
-    if not isinstance(source, FrameSource):
-        return open_source(source, fps=fps, live=False)
-    if fps is not None:
-        raise InputError(f"fps: {source.name} is already open; give the fps to open_source()")
-    if source.is_live:
-        raise InputError(f"run() plays every frame; {source.name} is live (it drops frames): "
-                         "open it with live=False, or use run_live()")
-    return nullcontext(source)
+        return play_live(self, source, fps=fps, should_stop=should_stop)
 
 
 def _feature_shape(spec: InputSpec) -> tuple[int, int, int]:
