@@ -30,7 +30,7 @@ from typing import Any
 from . import EXIT_OK, EXIT_PARTIAL
 from . import _checks as checks
 from ._models import (TASK_OPTIONS, add_backend_arguments, add_macro_spotter_argument,
-                      check_macro_spotter_file, models_by_task, one_model, report_providers)
+                      check_model_paths, models_by_task, one_model, report_providers)
 
 
 def register(subparsers: Any) -> None:
@@ -195,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
 
     _check_dataset_arguments(args)
     _check_recognition_arguments(args)
-    check_macro_spotter_file(args.macro_spotter)
+    check_model_paths((("--macro-spotter", args.macro_spotter),))
     paths = _model_paths(args)
     options = EngineOptions(running_mode="file", spotting_model=paths["spotting"],
                             recognition_model=paths["recognition"],

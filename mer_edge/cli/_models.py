@@ -80,12 +80,16 @@ def add_macro_spotter_argument(parser: Any) -> None:
                              "spotter's micro-expressions are kept")
 
 
-def check_macro_spotter_file(path: str | None) -> None:
-    """Refuse a ``--macro-spotter`` that is no file."""
+def check_model_paths(named: Iterable[tuple[str, str | None]]) -> None:
+    """Refuse an option (``--spotter``, ``--macro-spotter``...) naming a model file that is no file.
+
+    ``named``: ``(option as typed, its value or None)`` pairs.
+    """
     from .._errors import InputError
 
-    if path is not None and not Path(path).is_file():
-        raise InputError(f"--macro-spotter: no such file {path}")
+    for option, value in named:
+        if value is not None and not Path(value).is_file():
+            raise InputError(f"{option}: no such file {value}")
 
 
 def models_by_task(paths: Iterable[str | os.PathLike],

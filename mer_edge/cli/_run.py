@@ -42,7 +42,7 @@ from . import EXIT_OK, EXIT_PARTIAL
 from . import _checks as checks
 from .._errors import InputError, MerEdgeError, reworded
 from ._models import (TASK_OPTIONS, add_backend_arguments, add_macro_spotter_argument,
-                      check_macro_spotter_file, models_by_task, one_model, report_providers)
+                      check_model_paths, models_by_task, one_model, report_providers)
 
 _QUIT_KEYS = (ord("q"), ord("Q"), 27)
 _WINDOW = "mer-edge"
@@ -252,10 +252,8 @@ def _check_arguments(args: argparse.Namespace) -> None:
         raise InputError(f"--out {args.out}: use a .jsonl or .csv file")
     if args.save_video and Path(args.save_video).suffix.lower() not in VIDEO_CODECS:
         raise InputError(f"--save-video {args.save_video}: use one of {sorted(VIDEO_CODECS)}")
-    for option, value in (("--spotter", args.spotter), ("--recognizer", args.recognizer)):
-        if value is not None and not Path(value).is_file():
-            raise InputError(f"{option}: no such file {value}")
-    check_macro_spotter_file(args.macro_spotter)
+    check_model_paths((("--spotter", args.spotter), ("--recognizer", args.recognizer),
+                       ("--macro-spotter", args.macro_spotter)))
     _check_output_paths(args)
     if args.show:
         require_gui()
