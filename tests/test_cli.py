@@ -442,6 +442,21 @@ def test_eval_refuses_ambiguous_models(tmp_path, capsys):
     assert "--models" in err and "--spotter" in err and all(str(p) in err for p in spotters)
 
 
+@pytest.mark.parametrize("option", ["--spotter", "--recognizer", "--models"])
+@pytest.mark.parametrize("what, message", [("nowhere.onnx", "no such file {path}"),
+                                           (".", "{path} is a folder, expected a model file")])
+def test_eval_refuses_a_model_path_that_is_no_file_before_evaluating(
+        option, what, message, tiny_bench, tmp_path, capsys):
+    path = tmp_path / what
+    out = tmp_path / "ev"
+    assert main(["eval", "--bench", str(tiny_bench / "test"), "--out", str(out),
+                 option, str(path)]) == 2
+    captured = capsys.readouterr()
+    expected = f"mer-edge: error: {option}: " + message.format(path=path)
+    assert captured.err.strip().splitlines() == [expected]  # no video read, no traceback
+    assert captured.out == "" and not out.exists()
+
+
 def test_eval_table_prints_na_where_a_figure_has_no_denominator(tiny_bench, tmp_path):
     result = _cli("eval", "--bench", str(tiny_bench / "test"), "--out", str(tmp_path / "ev"))
     assert result.returncode == 0, result.stderr[-2000:]

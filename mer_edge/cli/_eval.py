@@ -195,7 +195,9 @@ def run(args: argparse.Namespace) -> int:
 
     _check_dataset_arguments(args)
     _check_recognition_arguments(args)
-    check_model_paths((("--macro-spotter", args.macro_spotter),))
+    check_model_paths((("--spotter", args.spotter), ("--recognizer", args.recognizer),
+                       ("--macro-spotter", args.macro_spotter),
+                       *(("--models", path) for path in args.models or ())))
     paths = _model_paths(args)
     options = EngineOptions(running_mode="file", spotting_model=paths["spotting"],
                             recognition_model=paths["recognition"],

@@ -80,16 +80,20 @@ def add_macro_spotter_argument(parser: Any) -> None:
                              "spotter's micro-expressions are kept")
 
 
-def check_model_paths(named: Iterable[tuple[str, str | None]]) -> None:
+def check_model_paths(named: Iterable[tuple[str, str | os.PathLike | None]]) -> None:
     """Refuse an option (``--spotter``, ``--macro-spotter``...) naming a model file that is no file.
 
-    ``named``: ``(option as typed, its value or None)`` pairs.
+    ``named``: ``(option as typed, its value or None)`` pairs; an option
+    given several times (``eval --models A B``) comes once per value.
     """
     from .._errors import InputError
 
     for option, value in named:
-        if value is not None and not Path(value).is_file():
-            raise InputError(f"{option}: no such file {value}")
+        if value is None or Path(value).is_file():
+            continue
+        if Path(value).is_dir():
+            raise InputError(f"{option}: {value} is a folder, expected a model file")
+        raise InputError(f"{option}: no such file {value}")
 
 
 def models_by_task(paths: Iterable[str | os.PathLike],
