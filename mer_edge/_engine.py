@@ -445,7 +445,8 @@ class Engine(Closeable):
         for track, observation, ready in pending:
             row = [float(next(lane_scores)) if ready else math.nan for lane_scores in scores]
             faces.append(FaceTrack(track.track_id, index, stamp, observation.box,
-                                   observation.landmarks, row[0]))
+                                   observation.landmarks, row[0],
+                                   macro_score=None if self._macro is None else row[1]))
             scored.append((track, [None if math.isnan(score) else score for score in row]))
         return faces, scored
 

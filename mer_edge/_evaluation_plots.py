@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-__all__ = ["save_plots"]
+__all__ = ["plot_scores", "save_plots"]
 
 
 def _file_safe(video_id: str) -> str:
@@ -13,9 +13,31 @@ def _file_safe(video_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", video_id).strip("_")[-80:]
 
 
+def plot_scores(axis: Any, run: Any) -> bool:
+    """Draw the main track's scores of ``run`` (a ``VideoRun``) on ``axis``; whether any were.
+
+    One line per spotter that scored the track: ``spotter score``, and
+    ``macro spotter score`` when the engine ran a macro spotter.
+    """
+    track = run.main_track
+    drawn = False
+    for label, scores in (("spotter score", run.scores), ("macro spotter score", run.macro_scores)):
+        by_frame = scores.get(track) or {}
+        if by_frame:
+            frames = sorted(by_frame)
+            axis.plot(frames, [by_frame[f] for f in frames], lw=0.8, label=label)
+            drawn = True
+    return drawn
+
+
 def save_plots(out: Path, runs: Mapping[str, Any], truth: Sequence[Any],
                recognition: Mapping[str, Any]) -> None:
-    """Write ``timeline_<video>.png`` per video and ``confusion.png``."""
+    """Write ``timeline_<video>.png`` per video and ``confusion.png``.
+
+    A timeline shows the main track's scores (:func:`plot_scores`: the
+    macro spotter's too when there is one), the truth shaded and the
+    detections on top.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -23,10 +45,8 @@ def save_plots(out: Path, runs: Mapping[str, Any], truth: Sequence[Any],
 
     for video_id, run in runs.items():
         figure, axis = plt.subplots(figsize=(12, 3))
-        track = run.main_track
-        if track is not None and run.scores.get(track):
-            frames = sorted(run.scores[track])
-            axis.plot(frames, [run.scores[track][f] for f in frames], lw=0.8, label="score")
+        if plot_scores(axis, run):
+            axis.legend(loc="upper left", fontsize="small")
         for item in truth:
             if item.video_id == video_id:
                 colour = "tab:green" if item.kind == "ME" else "tab:orange"

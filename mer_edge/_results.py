@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Optional
 
 import numpy as np
 
@@ -38,6 +38,10 @@ class FaceTrack:
         score: spotting score of the window ending at this frame (``nan``
             until the spotting window is full); a look-ahead spotter
             (``window.lag_ms``) means it for the frame ``lag_ms`` earlier.
+        macro_score: the macro spotter's score of its window ending at this
+            frame, read as ``score`` (``nan`` until its window is full);
+            ``None`` when the engine runs no macro spotter
+            (``EngineOptions.macro_spotting_model``).
     """
 
     track_id: int
@@ -46,6 +50,7 @@ class FaceTrack:
     box: np.ndarray
     landmarks: np.ndarray
     score: float = math.nan
+    macro_score: Optional[float] = None
 
     def __post_init__(self) -> None:
         _require(self.track_id >= 0, f"track_id must be >= 0, got {self.track_id}")
@@ -65,7 +70,7 @@ class FaceTrack:
 
         Keys: ``frame``, ``timestamp_ms``, ``track_id``, ``box``
         (``[x0, y0, x1, y1]`` pixels) and ``score`` (``None`` for ``nan``);
-        the landmarks are left out.
+        the landmarks and ``macro_score`` are left out.
         """
         return {
             "frame": self.frame_index,

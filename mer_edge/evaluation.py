@@ -15,7 +15,8 @@ CAS(ME)²: videos plus a ``spotting.csv`` sheet), then scores:
 It writes ``report.json`` (the figures, plus under ``per_video`` every
 video's truth and detections with their matches and recognised classes), a
 confusion-matrix plot and one score timeline per video (truth shaded,
-detections marked) to ``out_dir``.
+detections marked; with a macro spotter its score is a second line) to
+``out_dir``.
 
 ``mer-edge eval --dataset NAME --root DIR`` (:func:`evaluate_dataset`) does
 the same on a user's copy of a real dataset in the layout its owners
@@ -102,6 +103,10 @@ class VideoRun:
     (``_lighting.crop_brightness``).  ``scores`` keeps each score under the
     frame its window ends at.  Other runs, and runs recorded before these
     two fields existed, have them empty.
+
+    ``macro_scores`` keeps the macro spotter's scores
+    (``FaceTrack.macro_score``) as ``scores`` keeps the main spotter's;
+    empty without a macro spotter.
     """
 
     video: BenchVideo
@@ -112,6 +117,7 @@ class VideoRun:
     not_reported: dict[str, int] = field(default_factory=dict)
     events: list[MicroExpression] = field(default_factory=list)
     scores: dict[int, dict[int, float]] = field(default_factory=lambda: defaultdict(dict))
+    macro_scores: dict[int, dict[int, float]] = field(default_factory=lambda: defaultdict(dict))
     timestamps_ms: dict[int, float] = field(default_factory=dict)
     detector_inputs: dict[int, list[tuple[int, float, float | None]]] = field(
         default_factory=lambda: defaultdict(list))
@@ -225,8 +231,9 @@ def _play(engine: Engine, frames: FrameSource, run: VideoRun) -> None:
         run.events.extend(result.events)
         run.timestamps_ms.setdefault(result.frame_index, result.timestamp_ms)
         for face in result.faces:
-            if np.isfinite(face.score):
-                run.scores[face.track_id][face.frame_index] = face.score
+            for kept, score in ((run.scores, face.score), (run.macro_scores, face.macro_score)):
+                if score is not None and np.isfinite(score):
+                    kept[face.track_id][face.frame_index] = score
         if result.faces or result.events or first is None:
             first = result.timestamp_ms if first is None else first
         last = result.timestamp_ms

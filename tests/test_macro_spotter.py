@@ -15,29 +15,39 @@ REGIONAL = MODELS_DIR / "regional_tcn_spotter.onnx"
 
 
 def _run(video, **options):
-    """(sorted events as (track, onset, apex, offset, kind, label), main scores, model tasks)."""
+    """(sorted events as (track, onset, apex, offset, kind, label), faces, model tasks).
+
+    ``faces``: every face's ``(frame, score, macro_score)``, in order.
+    """
     with me.Engine.from_options(running_mode="file", **options) as engine:
         results = list(engine.run(video))
         tasks = sorted(engine.models)
     events = sorted((e.interval.track_id, e.interval.onset_frame, e.interval.apex_frame,
                      e.interval.offset_frame, e.kind, e.label)
                     for result in results for e in result.events)
-    scores = [(face.frame_index, face.score) for result in results for face in result.faces]
-    return events, scores, tasks
+    faces = [(face.frame_index, face.score, face.macro_score)
+             for result in results for face in result.faces]
+    return events, faces, tasks
 
 
 def test_reports_the_spotters_mes_plus_the_macro_spotters_maes(videos):
     video = videos / "lp_d9.mp4"  # a talking face: both spotters find macro-expressions
-    main_events, main_scores, main_tasks = _run(video)
-    regional_events, _, _ = _run(video, spotting_model=str(REGIONAL))
-    both_events, both_scores, both_tasks = _run(video, macro_spotting_model=REGIONAL)
+    main_events, main_faces, main_tasks = _run(video)
+    regional_events, regional_faces, _ = _run(video, spotting_model=str(REGIONAL))
+    both_events, both_faces, both_tasks = _run(video, macro_spotting_model=REGIONAL)
     expected = sorted([e for e in main_events if e[4] == "ME"]
                       + [e for e in regional_events if e[4] == "MaE"])
     assert both_events == expected
     # the combination is neither spotter alone: each contributes, each loses something
     assert {"ME", "MaE"} <= {e[4] for e in both_events}
     assert both_events != main_events and both_events != regional_events
-    assert both_scores == main_scores  # faces carry the main spotter's score
+    # faces carry the main spotter's score, and the macro spotter's as it scores alone
+    np.testing.assert_array_equal([face[:2] for face in both_faces],
+                                  [face[:2] for face in main_faces])
+    np.testing.assert_array_equal([(face[0], face[2]) for face in both_faces],
+                                  [face[:2] for face in regional_faces])
+    assert np.isfinite([face[2] for face in both_faces]).sum() > len(both_faces) // 2
+    assert {face[2] for face in main_faces + regional_faces} == {None}  # no macro spotter
     assert "macro_spotting" not in main_tasks
     assert both_tasks == ["macro_spotting", "recognition", "spotting"]
 
@@ -79,6 +89,50 @@ def test_eval_cli_names_the_macro_spotter_in_the_report(tiny_bench, tmp_path):
     models = json.loads((out / "report.json").read_text())["models"]
     assert models["macro_spotting"] == str(REGIONAL)
     assert models["spotting"] == str(default_model_path("spotting"))
+
+
+@pytest.mark.parametrize("macro", [True, False])
+def test_eval_timelines_plot_the_macro_spotters_score_beside_the_main_one(
+        macro, tiny_bench, tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mer_edge import _evaluation_plots
+
+    plotted = {}
+    real_save_plots = _evaluation_plots.save_plots
+
+    def save_plots(out, runs, truth, recognition):  # the real one, keeping the runs it plots
+        plotted.update(runs)
+        real_save_plots(out, runs, truth, recognition)
+
+    monkeypatch.setattr(_evaluation_plots, "save_plots", save_plots)
+    out = tmp_path / "ev"
+    macro_option = ["--macro-spotter", str(REGIONAL)] if macro else []
+    assert main(["eval", "--bench", str(tiny_bench / "test"), "--out", str(out),
+                 "--no-recognize", *macro_option]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert len(plotted) == report["videos"] > 0
+    assert len(list(out.glob("timeline_*.png"))) == len(plotted)
+    for run in plotted.values():
+        track = run.main_track
+        assert run.scores[track] and np.isfinite(list(run.scores[track].values())).all()
+        figure, axis = plt.subplots()
+        assert _evaluation_plots.plot_scores(axis, run)
+        lines = {line.get_label(): line for line in axis.get_lines()}
+        plt.close(figure)
+        if not macro:
+            assert not run.macro_scores and list(lines) == ["spotter score"]
+            continue
+        kept = run.macro_scores[track]
+        assert len(kept) > len(run.scores[track]) // 2
+        assert np.isfinite(list(kept.values())).all()
+        assert list(lines) == ["spotter score", "macro spotter score"]
+        drawn = lines["macro spotter score"]
+        assert list(drawn.get_xdata()) == sorted(kept)
+        assert list(drawn.get_ydata()) == [kept[frame] for frame in sorted(kept)]
 
 
 @pytest.mark.parametrize("command", ["run", "eval"])

@@ -12,11 +12,14 @@ last line is a JSON object with ``spotting`` (``ME``, ``MaE``, ``all`` ->
 recognizer is opened): the table says recognition was not run and the last
 line's ``recognition`` is ``null``.  ``--out`` receives ``report.json`` (with
 every video's truth and detections), a confusion-matrix plot and per-video
-score timelines.  Videos that cannot be read are listed and the others still
-evaluated; the exit status is then 1.  ``--out`` is checked before anything
-runs: it must be a folder that can be created, not a file nor an input
-folder.  A figure whose denominator is 0 (no truth and no detection of a
-kind) is printed ``n/a`` in the table; report.json keeps its numbers.
+score timelines (with ``--macro-spotter``, its score beside the spotter's).
+Videos that cannot be read are listed and the others still evaluated; the
+exit status is then 1.  ``--out`` and the model files are checked before
+anything runs: ``--out`` must be a folder that can be created, not a file nor
+an input folder; ``--models``, ``--spotter``, ``--recognizer`` and
+``--macro-spotter`` must name files.  A figure whose denominator is 0 (no
+truth and no detection of a kind) is printed ``n/a`` in the table;
+report.json keeps its numbers.
 """
 from __future__ import annotations
 
