@@ -216,8 +216,10 @@ class DemoClip:
         self._anchor = (out_w / 2.0, out_h * 0.38)  # where the eye centre sits
         self._base = np.array([[scale, 0, self._anchor[0] - scale * eyes[0]],
                                [0, scale, self._anchor[1] - scale * eyes[1]], [0, 0, 1]])
+        # Beyond the photo's borders the edge pixels are stretched: mirroring the photo
+        # there put copies of a narrow portrait's face beside it, faces the engine tracked.
         scene = cv2.warpAffine(self._photo, self._base[:2], (out_w, out_h),
-                               flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+                               flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         self._background = (cv2.GaussianBlur(scene, (0, 0), 0.08 * self.config.face_iod_px)
                             .astype(np.float32) * np.float32(0.8))
         mask = np.zeros((height, width), np.float32)

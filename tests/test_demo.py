@@ -10,6 +10,7 @@ import pytest
 import mer_edge as me
 from mer_edge._demo import (DemoClip, DemoConfig, DemoReport, build_demo_clip, match_events,
                             plot_timeline)
+from mer_edge._frontend import FaceLandmarker
 from mer_edge.cli import main
 from mer_edge.data.synth import EventTiming, Recipe, SynthEvent, category_of
 
@@ -201,3 +202,16 @@ def test_a_bad_face_is_refused_before_any_output(tmp_path, capsys, shared_data, 
     assert captured.out == "" and not (tmp_path / "out").exists()
     assert "mer-edge: error: " in captured.err and message in captured.err
     assert str(face) in captured.err
+
+
+@pytest.mark.parametrize("image", ["meds-aa-S029-01.jpg", "meds-aa-S001-02.jpg", "sample3.jpg"])
+def test_a_portrait_narrower_than_the_clip_shows_one_face_not_its_mirror_images(shared_data, image):
+    """Where the scaled photo does not fill the clip, the background must not repeat the face.
+
+    Mirroring the photo at its borders put two blurred copies of the mugshots' faces beside
+    the real one: three tracked faces, two of them moving with nothing injected.
+    """
+    clip = build_demo_clip(DemoConfig(seed=2), face=shared_data / "images" / image)
+    with FaceLandmarker(max_faces=4) as landmarker:
+        faces = [landmarker.detect(clip.frame(index)) for index in (0, 45)]
+    assert [len(found) for found in faces] == [1, 1]
