@@ -44,10 +44,15 @@ def _label(model: me.Model, clip: np.ndarray) -> str:
     return model.info.class_names[int(np.argmax(model(clip[None])[0]))]
 
 
+def _flow_kind(spec: "me.InputSpec") -> tuple[str, str]:
+    """What makes two models' flows the same: the DIS preset and the compensation."""
+    return spec.flow_preset, spec.flow_compensation
+
+
 def bench_predictions(models: Sequence[me.Model], split_dirs: Sequence[Path], videos_dir: Path,
                       cache_dir: Path) -> tuple[list[str], dict[str, dict[str, list[str]]]]:
     """True MEGC classes and, per model name and input (``observed``/``injected``), predictions."""
-    flows = {m.info.input.flow_preset: FlowEstimator(m.info.input.flow_preset) for m in models}
+    flows = {_flow_kind(m.info.input): FlowEstimator.for_input(m.info.input) for m in models}
     truth: list[str] = []
     predicted: dict[str, dict[str, list[str]]] = {m.info.name: {"observed": [], "injected": []}
                                                   for m in models}
@@ -63,7 +68,7 @@ def bench_predictions(models: Sequence[me.Model], split_dirs: Sequence[Path], vi
                                     float(pair.entry["fps"]))
                 for model in models:
                     spec, names = model.info.input, predicted[model.info.name]
-                    flow = flows[spec.flow_preset]
+                    flow = flows[_flow_kind(spec)]
                     observed = recognition_sample(pair.bench, interval, spec, flow)  # type: ignore[arg-type]
                     names["observed"].append(_label(model, observed))
                     if spec.frames == 1 and set(spec.channels) <= {"flow_x", "flow_y", "flow_mag"}:

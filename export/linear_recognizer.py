@@ -77,7 +77,7 @@ def injected_samples(split_dirs: list[Path], videos_dir: Path, cache_dir: Path
     Raises:
         DatasetError: no labelled ME could be measured in ``split_dirs``.
     """
-    flow = FlowEstimator(SPEC.flow_preset)
+    flow = FlowEstimator.for_input(SPEC)
     clips, labels = [], []
     for split_dir in split_dirs:
         for pair in source_pairs(split_dir, videos_dir, cache_dir):

@@ -49,9 +49,14 @@ def roi_weights() -> np.ndarray:
     return (masks / masks.sum(axis=1, keepdims=True)).T
 
 
-def build_flowmag_spotter(path: Path) -> ModelInfo:
-    """Write the training-free flow-magnitude spotter to ``path``."""
-    spec = InputSpec(name="clip", frames=1, channels=("flow_mag",), size=SIZE, flow_preset="ultrafast")
+def build_flowmag_spotter(path: Path, *, compensation: str = "translation") -> ModelInfo:
+    """Write the training-free flow-magnitude spotter to ``path``.
+
+    ``compensation``: how the engine removes residual head motion from its flow
+    (``input.flow_compensation``, :data:`mer_edge._flow.FLOW_COMPENSATIONS`).
+    """
+    spec = InputSpec(name="clip", frames=1, channels=("flow_mag",), size=SIZE, flow_preset="ultrafast",
+                     flow_compensation=compensation)
     info = ModelInfo(
         name="flowmag-spotter", task="spotting", method="placeholder-flow-magnitude",
         version="0.1.0", input=spec, placeholder=True, window={"k_ms": 200.0, "fps": 30.0},

@@ -119,8 +119,8 @@ class Engine(Closeable):
             self._tracker = FaceTracker(max_missed=options.max_missed_frames)
             self._aligner = FaceAligner(options.alignment_smoothing)
             # Each model gets flow computed the way it was trained (its metadata says how).
-            self._spot_flow = FlowEstimator(self._spotter.info.input.flow_preset)
-            self._recognition_flow = (FlowEstimator(self._recognizer.info.input.flow_preset)
+            self._spot_flow = FlowEstimator.for_input(self._spotter.info.input)
+            self._recognition_flow = (FlowEstimator.for_input(self._recognizer.info.input)
                                       if self._recognizer is not None else None)
             opened.pop_all()
         self._tracks: dict[int, _Track] = {}

@@ -2,20 +2,34 @@
 
 Flow is OpenCV's DIS on the ``CROP_SIZE`` grey crops (about 0.1 ms a pair).
 Head motion that alignment did not remove (landmark jitter, small
-out-of-plane rotation) shows up as a common translation of the whole face;
-it is estimated from the nose-ridge reference region, which almost no action
-unit moves, and subtracted (the MEGC practice).
+out-of-plane rotation) moves the whole face and is subtracted, in one of two
+ways (:data:`FLOW_COMPENSATIONS`, a model's ``input.flow_compensation``):
+
+* ``"translation"``: the median flow of the nose-ridge reference region,
+  which almost no action unit moves (the MEGC practice);
+* ``"similarity"``: a shift, rotation and scale fitted to the flow of the
+  whole face by robust (iteratively reweighted) least squares.  Landmark
+  jitter makes the crops of a still face rotate and zoom by fractions of a
+  degree and a per cent from frame to frame, which a translation cannot
+  remove; a facial action moves only part of the face and is down-weighted
+  as an outlier of the fit.  On an animated portrait it cuts the spotting
+  score's noise about fourfold, to what perfect landmarks give.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from ._alignment import CROP_SIZE, to_crop_coordinates
+from ._alignment import CROP_SIZE, EYE_DISTANCE_PX, to_crop_coordinates
 from ._errors import InputError
 
-__all__ = ["ROI_NAMES", "REFERENCE_ROI", "FlowEstimator", "roi_masks", "roi_magnitudes", "roi_means"]
+if TYPE_CHECKING:
+    from ._modelmeta import InputSpec
+
+__all__ = ["ROI_NAMES", "REFERENCE_ROI", "FLOW_COMPENSATIONS", "FlowEstimator", "roi_masks",
+           "roi_magnitudes", "roi_means", "similarity_motion"]
 
 # Regions in eye-distance units: (centre x, centre y, width, height); the
 # subject's right side is on the image left.  Chosen to cover the action
@@ -60,9 +74,64 @@ def roi_masks(size: int = CROP_SIZE) -> np.ndarray:
     return np.stack([_box_mask(box, size) for box in _ROI_BOXES.values()])
 
 
+#: Ways of removing residual head motion from the flow (see the module docstring).
+FLOW_COMPENSATIONS: tuple[str, ...] = ("translation", "similarity")
+#: Face region the similarity is fitted on, eye-distance units: (centre x, centre y, half
+#: width, half height) of an ellipse from the forehead to the chin.
+_FIT_ELLIPSE = (0.00, 0.30, 0.85, 1.00)
+#: Iterations of the reweighted fit, and the residual (times the median residual) above
+#: which a pixel's weight falls off as 1 / residual (Huber).
+_FIT_ITERATIONS = 3
+_FIT_HUBER = 1.5
+
 _REFERENCE_SLICES = _box_slices(REFERENCE_ROI, CROP_SIZE)
 _ROI_MASKS = roi_masks(CROP_SIZE)
 _ROI_WEIGHTS = (_ROI_MASKS / _ROI_MASKS.sum(axis=(1, 2), keepdims=True)).reshape(len(ROI_NAMES), -1)
+
+
+def _fit_pixels() -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices of every second crop pixel inside :data:`_FIT_ELLIPSE`."""
+    cx, cy, half_w, half_h = _FIT_ELLIPSE
+    rows, cols = np.mgrid[0:CROP_SIZE:2, 0:CROP_SIZE:2]
+    (centre_x, centre_y), = to_crop_coordinates(np.array([[cx, cy]]))
+    inside = (((cols - centre_x) / (half_w * EYE_DISTANCE_PX)) ** 2
+              + ((rows - centre_y) / (half_h * EYE_DISTANCE_PX)) ** 2 <= 1)
+    return rows[inside], cols[inside]
+
+
+_FIT_ROWS, _FIT_COLS = _fit_pixels()
+_GRID_Y, _GRID_X = np.mgrid[0:CROP_SIZE, 0:CROP_SIZE].astype(np.float32)
+
+
+def similarity_motion(flow: np.ndarray) -> np.ndarray:
+    """The flow field ``(CROP_SIZE, CROP_SIZE, 2)`` of the shift, rotation and scale
+    fitted robustly to the face's flow (what :class:`FlowEstimator` subtracts with
+    ``compensation="similarity"``).
+
+    A small similarity moves pixel ``(x, y)`` by ``(a x - b y + tx, b x + a y + ty)``;
+    weighted least squares has a closed form about the weighted centroid, and each
+    of :data:`_FIT_ITERATIONS` rounds re-weights pixels by their residual (Huber).
+    """
+    _check_crop_flow(flow)
+    x = _FIT_COLS.astype(np.float64)
+    y = _FIT_ROWS.astype(np.float64)
+    u = flow[_FIT_ROWS, _FIT_COLS, 0].astype(np.float64)
+    v = flow[_FIT_ROWS, _FIT_COLS, 1].astype(np.float64)
+    weights = np.ones_like(x)
+    for _ in range(_FIT_ITERATIONS):
+        total = weights.sum()
+        mx, my = (weights @ x) / total, (weights @ y) / total
+        mu, mv = (weights @ u) / total, (weights @ v) / total
+        dx, dy, du, dv = x - mx, y - my, u - mu, v - mv
+        spread = weights @ (dx * dx + dy * dy)
+        a = (weights @ (dx * du + dy * dv)) / spread
+        b = (weights @ (dx * dv - dy * du)) / spread
+        residual = np.hypot(du - (a * dx - b * dy), dv - (b * dx + a * dy))
+        limit = _FIT_HUBER * max(float(np.median(residual)), 1e-3)
+        weights = np.minimum(1.0, limit / np.maximum(residual, 1e-12))
+    tx, ty = mu - a * mx + b * my, mv - b * mx - a * my
+    return np.stack([a * _GRID_X - b * _GRID_Y + np.float32(tx),
+                     b * _GRID_X + a * _GRID_Y + np.float32(ty)], axis=-1).astype(np.float32)
 
 
 class FlowEstimator:
@@ -70,22 +139,34 @@ class FlowEstimator:
 
     Args:
         preset: DIS preset name, one of ``ultrafast``, ``fast``, ``medium``.
+        compensation: how residual head motion is removed, one of
+            :data:`FLOW_COMPENSATIONS` (the module docstring says how each works).
     """
 
     _PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
                 "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
                 "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
 
-    def __init__(self, preset: str = "fast") -> None:
+    def __init__(self, preset: str = "fast", compensation: str = "translation") -> None:
         if preset not in self._PRESETS:
             raise InputError(f"unknown flow preset {preset!r}; valid: {sorted(self._PRESETS)}")
+        if compensation not in FLOW_COMPENSATIONS:
+            raise InputError(f"unknown flow compensation {compensation!r}; valid: "
+                             f"{list(FLOW_COMPENSATIONS)}")
         self.preset = preset
+        self.compensation = compensation
         self._dis = cv2.DISOpticalFlow_create(self._PRESETS[preset])
+
+    @classmethod
+    def for_input(cls, spec: "InputSpec") -> "FlowEstimator":
+        """The flow a model was trained with: its ``input.flow_preset`` and ``input.flow_compensation``."""
+        return cls(spec.flow_preset, spec.flow_compensation)
 
     def __call__(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
         """Flow ``(H, W, 2) float32`` in crop pixels from ``previous`` to ``current``.
 
-        The median motion of the nose-ridge reference region is subtracted.
+        Residual head motion is subtracted as :attr:`compensation` says (a crop of
+        another size is returned as DIS gives it).
         """
         if previous.shape != current.shape or previous.dtype != np.uint8 or previous.ndim != 2:
             raise InputError(
@@ -93,7 +174,10 @@ class FlowEstimator:
                 f" and {current.shape}/{current.dtype}")
         flow = self._dis.calc(previous, current, None)
         if flow.shape[:2] == (CROP_SIZE, CROP_SIZE):
-            flow -= np.median(flow[_REFERENCE_SLICES].reshape(-1, 2), axis=0)
+            if self.compensation == "similarity":
+                flow -= similarity_motion(flow)
+            else:
+                flow -= np.median(flow[_REFERENCE_SLICES].reshape(-1, 2), axis=0)
         return flow
 
 

@@ -15,7 +15,9 @@ contract between the engine (which builds them) and the model:
   (of a ``CROP_SIZE`` crop), multiplied by ``flow_scale``.
 * ``flow_mag``: the flow magnitude, same scale.
 
-Flow is computed with the DIS preset ``flow_preset`` the model was trained with.
+Flow is computed with the DIS preset ``flow_preset`` the model was trained with, and
+residual head motion removed as its ``flow_compensation`` says (``"translation"``, the
+default of files that do not say, or ``"similarity"``; :mod:`mer_edge._flow`).
 
 For *spotting*, time step ``t`` holds the flow from frame ``t - k`` to ``t``
 (``k`` from ``window.k_ms``) and the grey crop of frame ``t``; the last step is
@@ -30,6 +32,7 @@ from typing import Any, Literal, Mapping
 
 from ._alignment import CROP_SIZE, TEMPLATE_NAME
 from ._errors import ModelError
+from ._flow import FLOW_COMPENSATIONS
 
 __all__ = ["InputSpec", "ModelInfo", "CHANNELS", "FLOW_PRESETS", "TASKS", "METADATA_PREFIX"]
 
@@ -53,11 +56,15 @@ class InputSpec:
     gray_mean: float = 0.5
     gray_std: float = 0.25
     flow_preset: str = "ultrafast"
+    flow_compensation: str = "translation"
 
     def __post_init__(self) -> None:
         if self.flow_preset not in FLOW_PRESETS:
             raise ModelError(f"input flow_preset {self.flow_preset!r}: valid presets are "
                              f"{list(FLOW_PRESETS)}")
+        if self.flow_compensation not in FLOW_COMPENSATIONS:
+            raise ModelError(f"input flow_compensation {self.flow_compensation!r}: valid "
+                             f"compensations are {list(FLOW_COMPENSATIONS)}")
         unknown = [c for c in self.channels if c not in CHANNELS]
         if unknown or not self.channels:
             raise ModelError(f"input channels {list(self.channels)}: unknown {unknown}; "

@@ -365,7 +365,7 @@ def _recogniser(engine: Engine) -> _Recognise | None:
     recognizer = engine.models.get("recognition")
     if recognizer is None:
         return None
-    flow = FlowEstimator(recognizer.info.input.flow_preset)
+    flow = FlowEstimator.for_input(recognizer.info.input)
     return lambda run, item: _recognise(run, item, recognizer, flow)
 
 

@@ -7,7 +7,8 @@ import pytest
 
 from mer_edge import InputError
 from mer_edge._alignment import CROP_SIZE, FaceAligner, similarity_transform, template_points
-from mer_edge._flow import ROI_NAMES, FlowEstimator, roi_magnitudes, roi_masks, roi_means
+from mer_edge._flow import (ROI_NAMES, FlowEstimator, roi_magnitudes, roi_masks, roi_means,
+                            similarity_motion)
 
 
 def test_similarity_transform_recovers_a_known_transform():
@@ -67,6 +68,51 @@ def test_flow_rejects_mismatched_crops():
         FlowEstimator()(np.zeros((8, 8), np.uint8), np.zeros((8, 9), np.uint8))
     with pytest.raises(InputError, match="preset"):
         FlowEstimator("slowest")
+    with pytest.raises(InputError, match="unknown flow compensation 'affine'"):
+        FlowEstimator("fast", "affine")
+
+
+def _similarity_field(angle_deg: float, scale: float, shift: tuple[float, float]) -> np.ndarray:
+    """The displacement ``(CROP_SIZE, CROP_SIZE, 2)`` of a similarity about the crop centre."""
+    ys, xs = np.mgrid[0:CROP_SIZE, 0:CROP_SIZE].astype(np.float64) - CROP_SIZE / 2
+    angle = np.radians(angle_deg)
+    moved_x = scale * (np.cos(angle) * xs - np.sin(angle) * ys) + shift[0]
+    moved_y = scale * (np.sin(angle) * xs + np.cos(angle) * ys) + shift[1]
+    return np.stack([moved_x - xs, moved_y - ys], axis=-1).astype(np.float32)
+
+
+def test_similarity_fit_removes_head_jitter_and_keeps_a_local_action():
+    jitter = _similarity_field(0.4, 1.01, (0.3, -0.2))  # what landmark jitter does to a crop
+    np.testing.assert_allclose(similarity_motion(jitter), jitter, atol=1e-3)
+    action = np.zeros_like(jitter)
+    action[roi_masks()[ROI_NAMES.index("mouth_right")]] = (0.0, 0.8)  # a lip corner pulled down
+    residual = jitter + action - similarity_motion(jitter + action)
+    magnitudes = roi_magnitudes(residual)
+    mouth = ROI_NAMES.index("mouth_right")
+    assert magnitudes[mouth] > 0.7  # the action survives the fit (as an outlier of it)
+    assert np.delete(magnitudes, mouth).max() < 0.1  # and the jitter is gone elsewhere
+
+
+def test_similarity_compensation_quietens_a_still_face_seen_through_real_landmarks(shared_data):
+    """An animated portrait (smooth head motion, no expression) through MediaPipe and alignment:
+    landmark jitter rotates and zooms the crops, which a translation cannot remove."""
+    from mer_edge._demo import DemoClip, DemoConfig, find_face, load_demo_face
+    from mer_edge._frontend import FaceLandmarker
+
+    face = shared_data / "images" / "sample5.jpg"
+    photo = load_demo_face(face)
+    clip = DemoClip(DemoConfig(seed=3), photo, find_face(photo, face), (),
+                    np.random.default_rng(3), face, frame_count=50)
+    aligner, crops = FaceAligner(), []
+    with FaceLandmarker(max_faces=1) as landmarker:
+        for index, _, image in clip:
+            crops.append(aligner.align(image, landmarker.detect(image)[0].landmarks).crop)
+    noise = {}
+    for compensation in ("translation", "similarity"):
+        flow = FlowEstimator("ultrafast", compensation)
+        noise[compensation] = np.median([roi_magnitudes(flow(crops[i - 6], crops[i])).max()
+                                         for i in range(16, len(crops))])
+    assert noise["similarity"] < 0.5 * noise["translation"], noise
 
 
 def test_alignment_undoes_head_rotation(shared_data):

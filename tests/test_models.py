@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import json
 import numpy as np
 import onnx
 import pytest
@@ -118,6 +119,20 @@ def test_model_info_validation(changes, message):
 def test_input_spec_validation(channels, message):
     with pytest.raises(me.ModelError, match=message):
         me.InputSpec(name="x", frames=1, channels=channels, size=32)
+
+
+def test_flow_compensation_is_read_from_metadata_and_defaults_to_translation():
+    with pytest.raises(me.ModelError, match="flow_compensation 'affine': valid compensations are"):
+        me.InputSpec(name="x", frames=1, channels=("flow_mag",), size=32, flow_compensation="affine")
+    info = _spotter_info()
+    props = info.to_metadata()
+    spec = json.loads(props["mer_edge.input"])
+    del spec["flow_compensation"]  # a file written before the field existed
+    older = me.ModelInfo.from_metadata(dict(props, **{"mer_edge.input": json.dumps(spec)}))
+    assert older.input.flow_compensation == "translation"
+    spec["flow_compensation"] = "similarity"
+    newer = me.ModelInfo.from_metadata(dict(props, **{"mer_edge.input": json.dumps(spec)}))
+    assert newer.input.flow_compensation == "similarity"
 
 
 def test_metadata_round_trip_and_corruption():
