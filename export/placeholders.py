@@ -5,7 +5,9 @@ They stand in for the trained defaults and say so in their metadata
 
 * ``flowmag-spotter``: the classic training-free spotter.  Score of a frame
   is ``m / (m + 1)`` where ``m`` is the largest mean optical-flow magnitude
-  (crop pixels) over the facial regions of interest.
+  (crop pixels) over the facial regions of interest, on flow whose residual
+  head motion is removed by a fitted similarity (``input.flow_compensation``),
+  with the interval-detection parameters :data:`FLOWMAG_DETECTION`.
 * ``facs-rule-recognizer``: a linear FACS rule on onset->apex flow: brows up
   (AU1/2) -> surprise; lip corners up and out (AU12) -> positive; brows
   down/inward, lip corners down, chin up (AU4/15/17) -> negative.
@@ -49,17 +51,33 @@ def roi_weights() -> np.ndarray:
     return (masks / masks.sum(axis=1, keepdims=True)).T
 
 
-def build_flowmag_spotter(path: Path, *, compensation: str = "translation") -> ModelInfo:
+#: Interval detection of the shipped ``flowmag-spotter`` (session 11). The first five were
+#: chosen by ``export.calibrate``'s search over the pooled validation benches, talking-face
+#: (bench_main/val + val seeds 1-10) and still-face (stillbench val, seeds 0-4), with a grid
+#: reaching down to floor 0.1; the still-face check's ratio and span by the best validation
+#: ME F1 among those keeping validation false MEs under one a minute (docs/benchmarks.md).
+FLOWMAG_DETECTION: dict[str, float | None] = {
+    "min_score": 0.1, "p": 0.35, "smooth_ms": 0.0, "offset_lag": 0.5, "rise_onset_ms": None,
+    "me_quiet_ratio": 0.3, "me_quiet_ms": 1500.0}
+
+
+def build_flowmag_spotter(path: Path, *, compensation: str = "similarity",
+                          detection: dict[str, float | None] | None = None) -> ModelInfo:
     """Write the training-free flow-magnitude spotter to ``path``.
 
-    ``compensation``: how the engine removes residual head motion from its flow
-    (``input.flow_compensation``, :data:`mer_edge._flow.FLOW_COMPENSATIONS`).
+    Args:
+        path: the ``.onnx`` file to write.
+        compensation: how the engine removes residual head motion from its flow
+            (``input.flow_compensation``, :data:`mer_edge._flow.FLOW_COMPENSATIONS`).
+        detection: interval-detection parameters stored with it (default
+            :data:`FLOWMAG_DETECTION`, calibrated for the similarity compensation).
     """
     spec = InputSpec(name="clip", frames=1, channels=("flow_mag",), size=SIZE, flow_preset="ultrafast",
                      flow_compensation=compensation)
     info = ModelInfo(
         name="flowmag-spotter", task="spotting", method="placeholder-flow-magnitude",
-        version="0.1.0", input=spec, placeholder=True, window={"k_ms": 200.0, "fps": 30.0},
+        version="0.2.0", input=spec, placeholder=True, window={"k_ms": 200.0, "fps": 30.0},
+        detection=dict(FLOWMAG_DETECTION if detection is None else detection),
         sdk_version=__version__,
         training_data="none: training-free (max regional optical-flow magnitude)")
     nodes = [

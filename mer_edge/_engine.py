@@ -23,7 +23,7 @@ from ._apex import refine_apex
 from ._call_guard import CallGuard
 from ._errors import InputError, ModelError, reworded
 from ._features import frame_channels, recognition_clip, sample_positions
-from ._flow import FlowEstimator
+from ._flow import FlowEstimator, compensate
 from ._frame_result import EngineStats, FrameResult, ResultCallbackError
 from ._frontend import FaceLandmarker, FaceObservation, validate_bgr
 from ._lifecycle import Closeable
@@ -396,6 +396,16 @@ class Engine(Closeable):
             detectors.append(track.macro_detector)
         return list(zip(self._lanes, detectors))
 
+    def _lane_flows(self, reference: np.ndarray | None, crop: np.ndarray) -> list[np.ndarray | None]:
+        """Each lane's flow from ``reference`` to ``crop`` (None without a reference): one DIS
+        flow, compensated once per compensation the lanes' models ask for."""
+        if reference is None:
+            return [None] * len(self._lanes)
+        raw = self._spot_flow.raw(reference, crop)
+        by_kind = {kind: compensate(raw.copy(), kind)
+                   for kind in {lane.model.info.input.flow_compensation for lane in self._lanes}}
+        return [by_kind[lane.model.info.input.flow_compensation] for lane in self._lanes]
+
     def _lane_features(self, ring: FrameRing) -> list[np.ndarray]:
         """Each spotter's per-frame features in ``ring`` (the macro spotter's second)."""
         return [ring.features] if self._macro is None else [ring.features, ring.second_features]
@@ -432,8 +442,9 @@ class Engine(Closeable):
                     observer(track_id, index, stamp, aligned.crop)
             features = self._lane_features(track.ring)
             with self.timer.stage("flow"):
-                flow = None if reference is None else self._spot_flow(track.ring.crops[reference], aligned.crop)
-                for lane, lane_features in zip(self._lanes, features):
+                flows = self._lane_flows(track.ring.crops[reference] if reference is not None else None,
+                                         aligned.crop)
+                for lane, lane_features, flow in zip(self._lanes, features, flows):
                     lane_features[slot] = frame_channels(lane.model.info.input, aligned.crop, flow)
             pending.append((track, observation, reference is not None))
             if reference is not None:

@@ -28,7 +28,7 @@ from ._errors import InputError
 if TYPE_CHECKING:
     from ._modelmeta import InputSpec
 
-__all__ = ["ROI_NAMES", "REFERENCE_ROI", "FLOW_COMPENSATIONS", "FlowEstimator", "roi_masks",
+__all__ = ["ROI_NAMES", "REFERENCE_ROI", "FLOW_COMPENSATIONS", "FlowEstimator", "compensate", "roi_masks",
            "roi_magnitudes", "roi_means", "similarity_motion"]
 
 # Regions in eye-distance units: (centre x, centre y, width, height); the
@@ -168,17 +168,33 @@ class FlowEstimator:
         Residual head motion is subtracted as :attr:`compensation` says (a crop of
         another size is returned as DIS gives it).
         """
+        return compensate(self.raw(previous, current), self.compensation)
+
+    def raw(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+        """DIS flow ``(H, W, 2) float32`` from ``previous`` to ``current``, nothing subtracted
+        (:func:`compensate` does it: models that differ only in compensation share it)."""
         if previous.shape != current.shape or previous.dtype != np.uint8 or previous.ndim != 2:
             raise InputError(
                 f"flow: expected two equal 2-D uint8 crops, got {previous.shape}/{previous.dtype}"
                 f" and {current.shape}/{current.dtype}")
-        flow = self._dis.calc(previous, current, None)
-        if flow.shape[:2] == (CROP_SIZE, CROP_SIZE):
-            if self.compensation == "similarity":
-                flow -= similarity_motion(flow)
-            else:
-                flow -= np.median(flow[_REFERENCE_SLICES].reshape(-1, 2), axis=0)
-        return flow
+        return self._dis.calc(previous, current, None)
+
+
+def compensate(flow: np.ndarray, compensation: str) -> np.ndarray:
+    """Subtract residual head motion from a crop's ``flow`` in place, and return it.
+
+    ``compensation`` is one of :data:`FLOW_COMPENSATIONS`; a flow of another size than
+    ``CROP_SIZE`` is returned unchanged (the reference regions are defined on the crop).
+    """
+    if compensation not in FLOW_COMPENSATIONS:
+        raise InputError(f"unknown flow compensation {compensation!r}; valid: "
+                         f"{list(FLOW_COMPENSATIONS)}")
+    if flow.shape[:2] == (CROP_SIZE, CROP_SIZE):
+        if compensation == "similarity":
+            flow -= similarity_motion(flow)
+        else:
+            flow -= np.median(flow[_REFERENCE_SLICES].reshape(-1, 2), axis=0)
+    return flow
 
 
 def _check_crop_flow(flow: np.ndarray) -> None:

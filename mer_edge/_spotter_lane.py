@@ -93,13 +93,12 @@ def check_macro_spotter(main: Model, macro: Model) -> None:
     """Refuse a macro spotter that cannot share the main spotter's flow.
 
     Raises:
-        ModelError: the two disagree on ``window.k_ms``, the flow preset or the
-            flow compensation (both values named).
+        ModelError: the two disagree on ``window.k_ms`` or the flow preset (both
+            values named).  They may differ in ``input.flow_compensation``: the DIS flow is
+            shared and each gets its own compensation of it.
     """
     pairs = {"window.k_ms": (float(main.info.window["k_ms"]), float(macro.info.window["k_ms"])),
-             "input.flow_preset": (main.info.input.flow_preset, macro.info.input.flow_preset),
-             "input.flow_compensation": (main.info.input.flow_compensation,
-                                         macro.info.input.flow_compensation)}
+             "input.flow_preset": (main.info.input.flow_preset, macro.info.input.flow_preset)}
     for name, (ours, theirs) in pairs.items():
         if ours != theirs:
             raise ModelError(f"macro_spotting_model {macro.path}: {name} is {theirs!r}, the "

@@ -65,8 +65,6 @@ def _with_metadata(source, target, key, **entries):
 @pytest.mark.parametrize("key, entries, named", [
     ("window", {"k_ms": 100.0}, ["window.k_ms", "100.0", "200.0"]),
     ("input", {"flow_preset": "fast"}, ["input.flow_preset", "'fast'", "'ultrafast'"]),
-    ("input", {"flow_compensation": "similarity"},
-     ["input.flow_compensation", "'similarity'", "'translation'"]),
 ])
 def test_refuses_a_macro_spotter_that_reads_other_flow(tmp_path, key, entries, named):
     other = _with_metadata(default_model_path("spotting"), tmp_path / "other.onnx", key, **entries)
