@@ -56,6 +56,9 @@ class TrainConfig:
             ``window.lag_ms``; spotting only).
         flow_preset: DIS preset of the flow channels; written into the
             exported input spec, which the engine follows at run time.
+        flow_compensation: how residual head motion is removed from the flow
+            (``"translation"`` or ``"similarity"``, :mod:`mer_edge._flow`); exported
+            the same way.
         width: base channel width of the networks.
         embed_dim: width of the feature embeddings.
         pretrain_epochs, epochs: epochs of the self-supervised and the
@@ -84,6 +87,7 @@ class TrainConfig:
     k_ms: float = 200.0
     lag_frames: int = 0
     flow_preset: str = "ultrafast"
+    flow_compensation: str = "translation"
     width: int = 8
     embed_dim: int = 32
     pretrain_epochs: int = 2
@@ -137,7 +141,8 @@ class TrainConfig:
     def spec(self) -> InputSpec:
         """The model's :class:`InputSpec` (input name ``clip``)."""
         return InputSpec(name="clip", frames=self.frames, channels=tuple(self.channels),
-                         size=self.size, flow_scale=self.flow_scale, flow_preset=self.flow_preset)
+                         size=self.size, flow_scale=self.flow_scale, flow_preset=self.flow_preset,
+                         flow_compensation=self.flow_compensation)
 
     def to_json(self) -> dict[str, Any]:
         plain = asdict(self)

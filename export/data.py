@@ -277,11 +277,12 @@ def _features_cached(video: AlignedVideo, spec: InputSpec, k_ms: float, cache_di
     # features of an older runtime pipeline must never be reused
     key = json.dumps([video.source, video.track_id, len(video), spec.channels, spec.size,
                       spec.flow_scale, spec.gray_mean, spec.gray_std, k_ms, flow_preset,
-                      TEMPLATE_NAME, list(REFERENCE_ROI), int(video.frames.sum())])
+                      spec.flow_compensation, TEMPLATE_NAME, list(REFERENCE_ROI), int(video.frames.sum())])
     path = cache_dir / "features" / f"{hashlib.sha1(key.encode()).hexdigest()[:20]}.npy"
     if path.is_file():
         return np.load(path)
-    features = spotting_features(video, spec, k_ms, FlowEstimator(flow_preset))
+    flow = FlowEstimator(flow_preset, spec.flow_compensation)
+    features = spotting_features(video, spec, k_ms, flow)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.npy")
     np.save(partial, features)
@@ -402,7 +403,7 @@ class RecognitionSet:
         usable = [(v, i) for v, i in items if megc_label(i) is not None]
         if max_items:
             usable = usable[:max_items]
-        flow = FlowEstimator(flow_preset)
+        flow = FlowEstimator(flow_preset, spec.flow_compensation)
         clips, labels, aus, owners = [], [], [], []
         for number, (video, interval) in enumerate(usable):
             if progress and number % 20 == 0:
@@ -483,7 +484,7 @@ def pair_pool(videos: Sequence[AlignedVideo], intervals: Sequence[tuple[AlignedV
     """
     two = replace(spec, frames=2)
     gray_only = replace(spec, frames=1, channels=("gray",), flow_scale=1.0)
-    flow = FlowEstimator(flow_preset)
+    flow = FlowEstimator(flow_preset, spec.flow_compensation)
     clips, targets = [], []
     sources = check_pair_sources(videos, intervals, gaps)
     for number in range(count):

@@ -334,9 +334,10 @@ def spotting_features(video: AlignedVideo, spec: InputSpec, k_ms: float,
     """Per-frame channels ``(N, C, S, S) float32`` as the engine builds them.
 
     Frame ``t`` holds the flow from its reference frame (``k_ms`` earlier)
-    to ``t``; frames without a reference get zero flow.
+    to ``t``; frames without a reference get zero flow.  ``flow`` defaults to the
+    one ``spec`` names (its preset and compensation).
     """
-    estimator = flow or FlowEstimator("ultrafast")
+    estimator = flow or FlowEstimator.for_input(spec)
     needs_flow = any(c.startswith("flow") for c in spec.channels)
     references = reference_indices(video, k_ms)
     out = np.empty((len(video), len(spec.channels), spec.size, spec.size), np.float32)
@@ -386,7 +387,7 @@ def recognition_sample(video: AlignedVideo, interval: Interval, spec: InputSpec,
     interval when the apex is not annotated); ``shift`` moves the apex by
     that many frames (a training augmentation).
     """
-    estimator = flow or FlowEstimator("ultrafast")
+    estimator = flow or FlowEstimator.for_input(spec)
     apex = interval.apex
     if apex is None:
         apex = (interval.onset + interval.offset) // 2 if interval.offset is not None else interval.onset

@@ -42,6 +42,16 @@ def test_bad_channel_is_refused():
         TrainConfig.from_json(data)
 
 
+def test_flow_compensation_reaches_the_exported_input_spec():
+    data = load_config("regional_tcn").to_json()
+    assert TrainConfig.from_json(data).spec.flow_compensation == "translation"
+    data["flow_compensation"] = "similarity"
+    assert TrainConfig.from_json(data).spec.flow_compensation == "similarity"
+    data["flow_compensation"] = "affine"
+    with pytest.raises(ValueError, match="flow_compensation 'affine'"):
+        TrainConfig.from_json(data)
+
+
 def test_pretrain_videos_can_be_replaced_or_emptied(tmp_path, monkeypatch):
     from export.data import shared_video
     from mer_edge._errors import DatasetError

@@ -1,6 +1,8 @@
 """Torch-free preprocessing: references, windows, labels and samples as the engine builds them."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -58,6 +60,28 @@ def test_features_match_engine_channels():
     assert features.shape == (12, 3, 16, 16) and features.dtype == np.float32
     assert np.all(features[:6, :2] == 0)  # no reference yet: zero flow
     assert np.any(features[6:, :2] != 0)
+
+
+def test_features_follow_the_specs_flow_compensation(videos):
+    """Training features are computed as the engine will: with the spec's compensation."""
+    import cv2
+    capture = cv2.VideoCapture(str(videos / "lp_d9.mp4"))
+    crops = []
+    while len(crops) < 12:
+        ok, frame = capture.read()
+        assert ok
+        crops.append(cv2.resize(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), (CROP_SIZE, CROP_SIZE)))
+    capture.release()
+    frames = np.arange(1, 13)
+    video = AlignedVideo(np.stack(crops), frames, (frames - 1) * 1000.0 / 30, np.ones(12, bool),
+                         30.0, "lp_d9", None)
+    spec = InputSpec("clip", 1, ("flow_x", "flow_y"), CROP_SIZE)
+    translation = spotting_features(video, spec, 200.0)
+    similarity = spotting_features(video, replace(spec, flow_compensation="similarity"), 200.0)
+    assert np.any(np.abs(translation[6:] - similarity[6:]) > 0.01)
+    from mer_edge._flow import FlowEstimator
+    explicit = spotting_features(video, spec, 200.0, FlowEstimator("ultrafast", "similarity"))
+    np.testing.assert_array_equal(explicit, similarity)
 
 
 def test_recognition_sample_shape():
