@@ -90,9 +90,9 @@ _ROI_WEIGHTS = (_ROI_MASKS / _ROI_MASKS.sum(axis=(1, 2), keepdims=True)).reshape
 
 
 def _fit_pixels() -> tuple[np.ndarray, np.ndarray]:
-    """Row and column indices of every second crop pixel inside :data:`_FIT_ELLIPSE`."""
+    """Row and column indices of every third crop pixel inside :data:`_FIT_ELLIPSE`."""
     cx, cy, half_w, half_h = _FIT_ELLIPSE
-    rows, cols = np.mgrid[0:CROP_SIZE:2, 0:CROP_SIZE:2]
+    rows, cols = np.mgrid[0:CROP_SIZE:3, 0:CROP_SIZE:3]
     (centre_x, centre_y), = to_crop_coordinates(np.array([[cx, cy]]))
     inside = (((cols - centre_x) / (half_w * EYE_DISTANCE_PX)) ** 2
               + ((rows - centre_y) / (half_h * EYE_DISTANCE_PX)) ** 2 <= 1)
@@ -100,38 +100,48 @@ def _fit_pixels() -> tuple[np.ndarray, np.ndarray]:
 
 
 _FIT_ROWS, _FIT_COLS = _fit_pixels()
-_GRID_Y, _GRID_X = np.mgrid[0:CROP_SIZE, 0:CROP_SIZE].astype(np.float32)
+_FIT_FLAT = _FIT_ROWS * CROP_SIZE + _FIT_COLS  # positions in a (CROP_SIZE * CROP_SIZE, 2) flow
+_FIT_X, _FIT_Y = _FIT_COLS.astype(np.float64), _FIT_ROWS.astype(np.float64)
+_AXIS = np.arange(CROP_SIZE, dtype=np.float32)
+
+
+def _fit_similarity(flow: np.ndarray) -> tuple[float, float, float, float]:
+    """``(a, b, tx, ty)`` of the small similarity ``(a x - b y + tx, b x + a y + ty)``
+    fitted to the face's flow: weighted least squares in closed form about the
+    weighted centroid, each of :data:`_FIT_ITERATIONS` rounds re-weighting pixels
+    by their residual (Huber)."""
+    flat = flow.reshape(-1, 2)
+    u = flat[_FIT_FLAT, 0].astype(np.float64)
+    v = flat[_FIT_FLAT, 1].astype(np.float64)
+    x, y = _FIT_X, _FIT_Y
+    weights = np.ones_like(x)
+    for _ in range(_FIT_ITERATIONS):
+        total = weights.sum()
+        mx, my = weights @ x / total, weights @ y / total
+        mu, mv = weights @ u / total, weights @ v / total
+        dx, dy, du, dv = x - mx, y - my, u - mu, v - mv
+        wdx, wdy = weights * dx, weights * dy
+        spread = wdx @ dx + wdy @ dy
+        a = (wdx @ du + wdy @ dv) / spread
+        b = (wdx @ dv - wdy @ du) / spread
+        rx, ry = du - a * dx + b * dy, dv - b * dx - a * dy
+        residual = np.sqrt(rx * rx + ry * ry)
+        middle = len(residual) // 2
+        limit = _FIT_HUBER * max(float(np.partition(residual, middle)[middle]), 1e-3)
+        weights = np.minimum(1.0, limit / np.maximum(residual, 1e-12))
+    return a, b, mu - a * mx + b * my, mv - b * mx - a * my
 
 
 def similarity_motion(flow: np.ndarray) -> np.ndarray:
     """The flow field ``(CROP_SIZE, CROP_SIZE, 2)`` of the shift, rotation and scale
     fitted robustly to the face's flow (what :class:`FlowEstimator` subtracts with
-    ``compensation="similarity"``).
-
-    A small similarity moves pixel ``(x, y)`` by ``(a x - b y + tx, b x + a y + ty)``;
-    weighted least squares has a closed form about the weighted centroid, and each
-    of :data:`_FIT_ITERATIONS` rounds re-weights pixels by their residual (Huber).
-    """
+    ``compensation="similarity"``)."""
     _check_crop_flow(flow)
-    x = _FIT_COLS.astype(np.float64)
-    y = _FIT_ROWS.astype(np.float64)
-    u = flow[_FIT_ROWS, _FIT_COLS, 0].astype(np.float64)
-    v = flow[_FIT_ROWS, _FIT_COLS, 1].astype(np.float64)
-    weights = np.ones_like(x)
-    for _ in range(_FIT_ITERATIONS):
-        total = weights.sum()
-        mx, my = (weights @ x) / total, (weights @ y) / total
-        mu, mv = (weights @ u) / total, (weights @ v) / total
-        dx, dy, du, dv = x - mx, y - my, u - mu, v - mv
-        spread = weights @ (dx * dx + dy * dy)
-        a = (weights @ (dx * du + dy * dv)) / spread
-        b = (weights @ (dx * dv - dy * du)) / spread
-        residual = np.hypot(du - (a * dx - b * dy), dv - (b * dx + a * dy))
-        limit = _FIT_HUBER * max(float(np.median(residual)), 1e-3)
-        weights = np.minimum(1.0, limit / np.maximum(residual, 1e-12))
-    tx, ty = mu - a * mx + b * my, mv - b * mx - a * my
-    return np.stack([a * _GRID_X - b * _GRID_Y + np.float32(tx),
-                     b * _GRID_X + a * _GRID_Y + np.float32(ty)], axis=-1).astype(np.float32)
+    a, b, tx, ty = (np.float32(value) for value in _fit_similarity(flow))
+    field = np.empty((CROP_SIZE, CROP_SIZE, 2), np.float32)
+    field[..., 0] = (a * _AXIS)[None, :] + (tx - b * _AXIS)[:, None]  # a x - b y + tx
+    field[..., 1] = (b * _AXIS)[None, :] + (ty + a * _AXIS)[:, None]  # b x + a y + ty
+    return field
 
 
 class FlowEstimator:
