@@ -33,13 +33,14 @@ if __name__ == "__main__":  # run as python -m: without PyTorch, one line, not a
     require_torch_to_run(__spec__)
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from mer_edge._errors import DatasetError, MerEdgeError
-from mer_edge._flow import FlowEstimator
+from mer_edge._flow import FLOW_COMPENSATIONS, FlowEstimator
 from mer_edge._modelmeta import InputSpec, ModelInfo
 from mer_edge._version import __version__
 from mer_edge.data.injected import source_pairs
@@ -70,21 +71,22 @@ def _features(clips: np.ndarray) -> np.ndarray:
     return clips.reshape(len(clips), -1) @ _basis()
 
 
-def injected_samples(split_dirs: list[Path], videos_dir: Path, cache_dir: Path
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """Clips ``(N, 1, 2, S, S)`` of the injected displacement at each labelled ME's apex, and labels.
+def injected_samples(split_dirs: list[Path], videos_dir: Path, cache_dir: Path,
+                     spec: InputSpec = SPEC) -> tuple[np.ndarray, np.ndarray]:
+    """Clips ``(N, 1, 2, S, S)`` of the injected displacement at each labelled ME's apex, and labels
+    (flow as ``spec`` says).
 
     Raises:
         DatasetError: no labelled ME could be measured in ``split_dirs``.
     """
-    flow = FlowEstimator.for_input(SPEC)
+    flow = FlowEstimator.for_input(spec)
     clips, labels = [], []
     for split_dir in split_dirs:
         for pair in source_pairs(split_dir, videos_dir, cache_dir):
             for event in pair.events("ME"):
                 if event.get("category") not in MEGC_CLASSES:
                     continue
-                injected = pair.injected_input(event["apex"], SPEC, flow)
+                injected = pair.injected_input(event["apex"], spec, flow)
                 if injected is None:
                     continue
                 clips.append(injected[None])
@@ -122,24 +124,26 @@ def predict(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _training_clips(source: DataSource, signal: str, mirror: bool, videos_dir: Path | None,
-                    cache: Path) -> tuple[np.ndarray, np.ndarray]:
+                    cache: Path, spec: InputSpec) -> tuple[np.ndarray, np.ndarray]:
     if signal == "observed":
-        train = RecognitionSet(recognition_items(source.split("train"), cache), SPEC, cache)
+        train = RecognitionSet(recognition_items(source.split("train"), cache), spec, cache)
         clips, labels = train.clips, train.labels
     elif source.bench is None:
         raise DatasetError("the injected displacement is measured on a make_bench benchmark "
                            "(--bench); a real dataset has no clean source video")
     else:
         split_dirs = [folder / "train" for folder in (source.bench, *source.extra_train)]
-        clips, labels = injected_samples(split_dirs, videos_dir or shared_videos_dir(), cache / "align")
+        clips, labels = injected_samples(split_dirs, videos_dir or shared_videos_dir(), cache / "align",
+                                         spec)
     if mirror:
-        clips = np.concatenate([clips, flip_clip(clips, SPEC.channels)])
+        clips = np.concatenate([clips, flip_clip(clips, spec.channels)])
         labels = np.concatenate([labels, labels])
     return clips, labels
 
 
 def train_linear(source: DataSource, out: Path, *, signal: str = "observed", mirror: bool = False,
                  videos_dir: Path | None = None, cache: Path = Path("runs/cache"),
+                 flow_compensation: str = "translation",
                  log: Callable[[str], None] = print) -> dict[str, Any]:
     """Fit on the train split, choose the L2 strength on val, write the ONNX model to ``out``.
 
@@ -151,6 +155,8 @@ def train_linear(source: DataSource, out: Path, *, signal: str = "observed", mir
         mirror: also train on every sample mirrored left-right.
         videos_dir: the benchmark's source videos (``injected``).
         cache: alignment and feature cache folder.
+        flow_compensation: how residual head motion is removed from every flow it
+            learns and validates on, written into the model (``input.flow_compensation``).
         log: receives one line per L2 value tried.
 
     Returns:
@@ -158,8 +164,9 @@ def train_linear(source: DataSource, out: Path, *, signal: str = "observed", mir
     """
     if signal not in SIGNALS:
         raise DatasetError(f"unknown training signal {signal!r}; valid: {SIGNALS}")
-    train_clips, train_labels = _training_clips(source, signal, mirror, videos_dir, cache)
-    val = RecognitionSet(recognition_items(source.split("val"), cache), SPEC, cache)
+    spec = replace(SPEC, flow_compensation=flow_compensation)  # refuses an unknown one
+    train_clips, train_labels = _training_clips(source, signal, mirror, videos_dir, cache, spec)
+    val = RecognitionSet(recognition_items(source.split("val"), cache), spec, cache)
     x_train, x_val = _features(train_clips), _features(val.clips)
     names = list(MEGC_CLASSES)
     best = None
@@ -177,7 +184,7 @@ def train_linear(source: DataSource, out: Path, *, signal: str = "observed", mir
                **{k: round(scores[k], 4) for k in ("accuracy", "uf1", "uar")}}
     info = ModelInfo(
         name="facs-linear-recognizer", task="recognition", method="linear-facs-regions",
-        version="0.2.0", input=SPEC, class_names=MEGC_CLASSES, sdk_version=__version__,
+        version="0.2.0", input=spec, class_names=MEGC_CLASSES, sdk_version=__version__,
         training_data=f"{source.describe()}; {len(train_labels)} train samples of the {described}",
         metrics=metrics)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -200,6 +207,9 @@ def main(argv: list[str] | None = None) -> None:
                              "../shared/data/videos)")
     parser.add_argument("--mirror", action="store_true",
                         help="also train on every sample mirrored left-right")
+    parser.add_argument("--flow-compensation", choices=FLOW_COMPENSATIONS, default="translation",
+                        help="how residual head motion is removed from the flow (default: "
+                             "translation)")
     parser.add_argument("--out", type=Path, required=True, help="the .onnx file to write")
     parser.add_argument("--replace-shipped", action="store_true",
                         help="allow --out to overwrite a model shipped in mer_edge/models")
@@ -210,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
                             extra_val=tuple(args.extra_val))
         metrics = train_linear(source, out, signal=args.signal, mirror=args.mirror,
                                videos_dir=args.videos, cache=args.cache,
-                               log=lambda line: print(line, flush=True))
+                               flow_compensation=args.flow_compensation, log=lambda line: print(line, flush=True))
     except MerEdgeError as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
     print(f"wrote {out}: val UF1 {metrics['uf1']:.3f} (l2 {metrics['l2']:g})")
