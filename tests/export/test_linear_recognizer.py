@@ -133,3 +133,23 @@ def test_linear_recognizer_out_is_an_onnx_file_and_spares_the_shipped_one(tiny_b
             linear(["--bench", str(tiny_bench), "--out", str(out)])
         assert exit_info.value.code == 2 and message in capsys.readouterr().err
     assert shipped.read_bytes() == before
+
+
+def test_flow_compensation_reaches_the_samples_and_the_model(tiny_bench, videos, tmp_path):
+    from dataclasses import replace
+
+    from export.linear_recognizer import injected_samples, main as linear
+
+    splits = [tiny_bench / "val"]
+    translation, _ = injected_samples(splits, videos, tmp_path)
+    similarity, _ = injected_samples(splits, videos, tmp_path,
+                                     replace(SPEC, flow_compensation="similarity"))
+    assert np.abs(translation - similarity).max() > 0.01  # another flow, not the same one
+    bench = tmp_path / "bench"
+    shutil.copytree(tiny_bench / "test", bench / "train")
+    shutil.copytree(tiny_bench / "val", bench / "val")
+    out = tmp_path / "similarity.onnx"
+    linear(["--bench", str(bench), "--signal", "injected", "--videos", str(videos),
+            "--cache", str(tmp_path / "cache"), "--flow-compensation", "similarity",
+            "--out", str(out)])
+    assert me.Model(out).info.input.flow_compensation == "similarity"
