@@ -143,7 +143,7 @@ def _training_clips(source: DataSource, signal: str, mirror: bool, videos_dir: P
 
 def train_linear(source: DataSource, out: Path, *, signal: str = "observed", mirror: bool = False,
                  videos_dir: Path | None = None, cache: Path = Path("runs/cache"),
-                 flow_compensation: str = "translation",
+                 flow_compensation: str = "similarity",
                  log: Callable[[str], None] = print) -> dict[str, Any]:
     """Fit on the train split, choose the L2 strength on val, write the ONNX model to ``out``.
 
@@ -184,7 +184,7 @@ def train_linear(source: DataSource, out: Path, *, signal: str = "observed", mir
                **{k: round(scores[k], 4) for k in ("accuracy", "uf1", "uar")}}
     info = ModelInfo(
         name="facs-linear-recognizer", task="recognition", method="linear-facs-regions",
-        version="0.2.0", input=spec, class_names=MEGC_CLASSES, sdk_version=__version__,
+        version="0.3.0", input=spec, class_names=MEGC_CLASSES, sdk_version=__version__,
         training_data=f"{source.describe()}; {len(train_labels)} train samples of the {described}",
         metrics=metrics)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -207,9 +207,9 @@ def main(argv: list[str] | None = None) -> None:
                              "../shared/data/videos)")
     parser.add_argument("--mirror", action="store_true",
                         help="also train on every sample mirrored left-right")
-    parser.add_argument("--flow-compensation", choices=FLOW_COMPENSATIONS, default="translation",
+    parser.add_argument("--flow-compensation", choices=FLOW_COMPENSATIONS, default="similarity",
                         help="how residual head motion is removed from the flow (default: "
-                             "translation)")
+                             "similarity, as the shipped models)")
     parser.add_argument("--out", type=Path, required=True, help="the .onnx file to write")
     parser.add_argument("--replace-shipped", action="store_true",
                         help="allow --out to overwrite a model shipped in mer_edge/models")

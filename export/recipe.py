@@ -14,7 +14,8 @@
    test model never goes into the package).
 
 By default it makes the engine's default recognizer, ``linear`` (the FACS
-regional linear model, learned from the injected displacement, mirrored).
+regional linear model, learned from the injected displacement, mirrored, on
+similarity-compensated flow).
 The default spotter is training-free (``python -m mer_edge_export.placeholders``).
 
 Each run resumes if its folder already holds a checkpoint, so the recipe
@@ -88,7 +89,8 @@ def run_recipe(bench: Path, *, out: Path, models: Path, methods: tuple[str, ...]
     for method in methods:
         if method == "linear":
             summaries[method] = train_linear(source, models / SHIPPED_FILES[method], signal="injected",
-                                             mirror=True, videos_dir=videos_dir, cache=out / "_cache")
+                                             mirror=True, videos_dir=videos_dir, cache=out / "_cache",
+                                             flow_compensation="similarity")
             continue
         config = load_config(method, tiny=tiny)
         run_dir = out / config.name
