@@ -402,9 +402,11 @@ class Engine(Closeable):
         if reference is None:
             return [None] * len(self._lanes)
         raw = self._spot_flow.raw(reference, crop)
-        by_kind = {kind: compensate(raw.copy(), kind)
-                   for kind in {lane.model.info.input.flow_compensation for lane in self._lanes}}
-        return [by_kind[lane.model.info.input.flow_compensation] for lane in self._lanes]
+        kinds = [lane.model.info.input.flow_compensation for lane in self._lanes]
+        last = len(set(kinds)) - 1  # the last kind may compensate the raw flow in place
+        by_kind = {kind: compensate(raw if number == last else raw.copy(), kind)
+                   for number, kind in enumerate(dict.fromkeys(kinds))}
+        return [by_kind[kind] for kind in kinds]
 
     def _lane_features(self, ring: FrameRing) -> list[np.ndarray]:
         """Each spotter's per-frame features in ``ring`` (the macro spotter's second)."""
