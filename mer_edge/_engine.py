@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, TypeVar
 import numpy as np
 
 from ._alignment import CROP_SIZE, FaceAligner
-from ._apex import refine_apex
 from ._call_guard import CallGuard
+from ._classify import IntervalClassifier
 from ._errors import InputError, ModelError, reworded
-from ._features import frame_channels, recognition_clip, sample_positions
+from ._features import frame_channels
 from ._flow import FlowEstimator, compensate
 from ._frame_result import EngineStats, FrameResult, ResultCallbackError
 from ._frontend import FaceLandmarker, FaceObservation, validate_bgr
@@ -120,8 +120,6 @@ class Engine(Closeable):
             self._aligner = FaceAligner(options.alignment_smoothing)
             # Each model gets flow computed the way it was trained (its metadata says how).
             self._spot_flow = FlowEstimator.for_input(self._spotter.info.input)
-            self._recognition_flow = (FlowEstimator.for_input(self._recognizer.info.input)
-                                      if self._recognizer is not None else None)
             opened.pop_all()
         self._tracks: dict[int, _Track] = {}
         self._not_still_of_ended_tracks = 0
@@ -131,6 +129,8 @@ class Engine(Closeable):
         self._frame_index = 0
         self._rate_check = FrameRateCheck()
         self.timer = StageTimer()
+        self._classify = IntervalClassifier(self._spot_flow, self._params.k_ms, self._recognizer,
+                                            self.timer)
         self._crop_observers: list[CropObserver] = []
         self._score_observers: list[ScoreObserver] = []
         self._closed = False
@@ -523,37 +523,7 @@ class Engine(Closeable):
         return self._recognise(track, lane.reported(detector.update(frame_index, stamp, score)))
 
     def _recognise(self, track: _Track, intervals: list[SpottedInterval]) -> list[MicroExpression]:
-        intervals = self._not_lighting(track, intervals)
-        if not intervals:
-            return []
-        flow = self._recognition_flow
-        if self._recognizer is None or flow is None:  # spotting only: still report the refined apex
-            refined = [refine_apex(track.ring, interval, self._spot_flow, self._params.k_ms)[1]
-                       for interval in intervals]
-            return [MicroExpression(interval, "unknown", {}) for interval in refined]
-        spec = self._recognizer.info.input
-        with self.timer.stage("classify"):
-            clips, refined = [], []
-            for interval in intervals:
-                reference, interval = refine_apex(track.ring, interval, flow, self._params.k_ms)
-                refined.append(interval)
-                start = int(track.ring.frame_indices[reference])
-                positions = sample_positions(start, interval.apex_frame, max(spec.frames, 2))
-                slots = [reference] + [track.ring.nearest_slot_of_frame(int(p)) for p in positions[1:]]
-                crops = [track.ring.crops[s] for s in slots]
-                clips.append(recognition_clip(spec, crops, flow))
-            intervals = refined
-            probabilities = np.asarray(self._recognizer(np.stack(clips)), dtype=np.float64)
-        names = self._recognizer.info.class_names
-        if probabilities.shape != (len(intervals), len(names)):
-            raise ModelError(f"{self._recognizer.info.name}: output shape {probabilities.shape}, "
-                             f"expected ({len(intervals)}, {len(names)})")
-        events = []
-        for interval, row in zip(intervals, probabilities):
-            row = row / row.sum()
-            probs = {name: float(p) for name, p in zip(names, row)}
-            events.append(MicroExpression(interval, names[int(np.argmax(row))], probs))
-        return events
+        return self._classify(track.ring, self._not_lighting(track, intervals))
 
     def _not_lighting(self, track: _Track, intervals: list[SpottedInterval]) -> list[SpottedInterval]:
         """``intervals`` without those over which the face's brightness changed (lighting)."""
