@@ -50,12 +50,12 @@ def _flow_kind(spec: "me.InputSpec") -> tuple[str, str]:
 
 
 def bench_predictions(models: Sequence[me.Model], split_dirs: Sequence[Path], videos_dir: Path,
-                      cache_dir: Path) -> tuple[list[str], dict[str, dict[str, list[str]]]]:
-    """True MEGC classes and, per model name and input (``observed``/``injected``), predictions."""
+                      cache_dir: Path) -> tuple[list[str], list[dict[str, list[str]]]]:
+    """True MEGC classes and, per model (in order) and input (``observed``/``injected``),
+    predictions: two versions of one model, with the same name, are kept apart."""
     flows = {_flow_kind(m.info.input): FlowEstimator.for_input(m.info.input) for m in models}
     truth: list[str] = []
-    predicted: dict[str, dict[str, list[str]]] = {m.info.name: {"observed": [], "injected": []}
-                                                  for m in models}
+    predicted: list[dict[str, list[str]]] = [{"observed": [], "injected": []} for _ in models]
     for split_dir in split_dirs:
         for pair in source_pairs(split_dir, videos_dir, cache_dir):
             for event in pair.events("ME"):
@@ -66,8 +66,8 @@ def bench_predictions(models: Sequence[me.Model], split_dirs: Sequence[Path], vi
                 interval = Interval("synth", pair.entry["subject"], pair.entry["clip"],
                                     event["onset"], event["apex"], event["offset"],
                                     float(pair.entry["fps"]))
-                for model in models:
-                    spec, names = model.info.input, predicted[model.info.name]
+                for model, names in zip(models, predicted):
+                    spec = model.info.input
                     flow = flows[_flow_kind(spec)]
                     observed = recognition_sample(pair.bench, interval, spec, flow)  # type: ignore[arg-type]
                     names["observed"].append(_label(model, observed))
@@ -111,6 +111,12 @@ def _line(name: str, what: str, truth: list[str], labels: list[str]) -> str:
             f"UAR {scores['uar']:.3f} accuracy {scores['accuracy']:.3f}")
 
 
+def _display_names(models: Sequence[me.Model], paths: Sequence[Path]) -> list[str]:
+    """Each model's name, with its file added where two models share a name (two versions)."""
+    names = [model.info.name for model in models]
+    return [f"{name} ({path})" if names.count(name) > 1 else name for name, path in zip(names, paths)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("splits", nargs="+", type=Path, help="bench split folders (e.g. bench/test)")
@@ -130,14 +136,15 @@ def main() -> None:
         parser.error("pass --videos DIR (the benches' source videos) or set MER_EDGE_VIDEOS")
     cache_dir = args.cache or Path(tempfile.mkdtemp(prefix="mer_edge_recognizers_"))
     truth, predicted = bench_predictions(models, args.splits, videos_dir, cache_dir)
-    for model in models:
-        for what, labels in predicted[model.info.name].items():
+    shown = _display_names(models, paths)
+    for name, model_predictions in zip(shown, predicted):
+        for what, labels in model_predictions.items():
             if labels:
-                print(_line(model.info.name, what, truth, labels))
+                print(_line(name, what, truth, labels))
     if args.demo_seeds:
         demo_truth, demo_labels = demo_predictions(paths, args.demo_seeds, args.demo_faces)
-        for model, path in zip(models, paths):
-            print(_line(model.info.name, "demo", demo_truth, demo_labels[str(path)]))
+        for name, path in zip(shown, paths):
+            print(_line(name, "demo", demo_truth, demo_labels[str(path)]))
 
 
 if __name__ == "__main__":

@@ -58,10 +58,12 @@ def test_recognizers_are_scored_on_observed_and_injected_movements(tiny_bench, v
                 for video in json.loads((split / "manifest.json").read_text())["videos"]
                 for event in video["events"] if event["category"] in MEGC_CLASSES]
     models = [me.Model(default_model_path("recognition")),
-              me.Model(MODELS_DIR / "moext_recognizer.onnx")]
+              me.Model(MODELS_DIR / "moext_recognizer.onnx"),
+              me.Model(default_model_path("recognition"))]  # one model twice: kept apart
     truth, predicted = recognizers.bench_predictions(models, splits, videos, tmp_path)
     assert truth == labelled and truth
-    linear, moext = (predicted[m.info.name] for m in models)
+    linear, moext, again = predicted
+    assert again == linear and again is not linear
     assert len(linear["observed"]) == len(linear["injected"]) == len(truth)
     assert set(linear["observed"] + linear["injected"]) <= set(MEGC_CLASSES)
     # a two-frame grey+flow model has no input made of the injected flow alone
