@@ -7,8 +7,8 @@ import pytest
 
 from mer_edge import InputError
 from mer_edge._alignment import CROP_SIZE, FaceAligner, similarity_transform, template_points
-from mer_edge._flow import (ROI_NAMES, FlowEstimator, roi_magnitudes, roi_masks, roi_means,
-                            similarity_motion)
+from mer_edge._flow import (ROI_NAMES, FlowEstimator, compensate, roi_magnitudes, roi_masks,
+                            roi_means, similarity_motion)
 
 
 def test_similarity_transform_recovers_a_known_transform():
@@ -70,6 +70,8 @@ def test_flow_rejects_mismatched_crops():
         FlowEstimator("slowest")
     with pytest.raises(InputError, match="unknown flow compensation 'affine'"):
         FlowEstimator("fast", "affine")
+    with pytest.raises(InputError, match="unknown flow compensation 'affine'"):
+        compensate(np.zeros((CROP_SIZE, CROP_SIZE, 2), np.float32), "affine")
 
 
 def _similarity_field(angle_deg: float, scale: float, shift: tuple[float, float]) -> np.ndarray:
@@ -79,6 +81,19 @@ def _similarity_field(angle_deg: float, scale: float, shift: tuple[float, float]
     moved_x = scale * (np.cos(angle) * xs - np.sin(angle) * ys) + shift[0]
     moved_y = scale * (np.sin(angle) * xs + np.cos(angle) * ys) + shift[1]
     return np.stack([moved_x - xs, moved_y - ys], axis=-1).astype(np.float32)
+
+
+def test_the_raw_flow_compensated_equals_the_compensated_flow():
+    """The engine computes DIS once and compensates it per spotter: the same as each
+    estimator's own call."""
+    base = _textured(2)
+    moved = cv2.warpAffine(base, cv2.getRotationMatrix2D((64, 64), 0.8, 1.01), (CROP_SIZE, CROP_SIZE),
+                           borderMode=cv2.BORDER_REFLECT)
+    raw = FlowEstimator("ultrafast").raw(base, moved)
+    for kind in ("translation", "similarity"):
+        np.testing.assert_array_equal(compensate(raw.copy(), kind),
+                                      FlowEstimator("ultrafast", kind)(base, moved))
+    assert np.abs(raw).max() > 0.3  # there was motion to remove
 
 
 def test_similarity_fit_removes_head_jitter_and_keeps_a_local_action():
