@@ -89,6 +89,13 @@ _ROI_MASKS = roi_masks(CROP_SIZE)
 _ROI_WEIGHTS = (_ROI_MASKS / _ROI_MASKS.sum(axis=(1, 2), keepdims=True)).reshape(len(ROI_NAMES), -1)
 
 
+def _check_compensation(compensation: str) -> None:
+    """Refuse (:class:`InputError`, naming it) a compensation not in :data:`FLOW_COMPENSATIONS`."""
+    if compensation not in FLOW_COMPENSATIONS:
+        raise InputError(f"unknown flow compensation {compensation!r}; valid: "
+                         f"{list(FLOW_COMPENSATIONS)}")
+
+
 def _fit_pixels() -> tuple[np.ndarray, np.ndarray]:
     """Row and column indices of every third crop pixel inside :data:`_FIT_ELLIPSE`."""
     cx, cy, half_w, half_h = _FIT_ELLIPSE
@@ -160,9 +167,7 @@ class FlowEstimator:
     def __init__(self, preset: str = "fast", compensation: str = "translation") -> None:
         if preset not in self._PRESETS:
             raise InputError(f"unknown flow preset {preset!r}; valid: {sorted(self._PRESETS)}")
-        if compensation not in FLOW_COMPENSATIONS:
-            raise InputError(f"unknown flow compensation {compensation!r}; valid: "
-                             f"{list(FLOW_COMPENSATIONS)}")
+        _check_compensation(compensation)
         self.preset = preset
         self.compensation = compensation
         self._dis = cv2.DISOpticalFlow_create(self._PRESETS[preset])
@@ -196,9 +201,7 @@ def compensate(flow: np.ndarray, compensation: str) -> np.ndarray:
     ``compensation`` is one of :data:`FLOW_COMPENSATIONS`; a flow of another size than
     ``CROP_SIZE`` is returned unchanged (the reference regions are defined on the crop).
     """
-    if compensation not in FLOW_COMPENSATIONS:
-        raise InputError(f"unknown flow compensation {compensation!r}; valid: "
-                         f"{list(FLOW_COMPENSATIONS)}")
+    _check_compensation(compensation)
     if flow.shape[:2] == (CROP_SIZE, CROP_SIZE):
         if compensation == "similarity":
             flow -= similarity_motion(flow)
