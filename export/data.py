@@ -277,7 +277,8 @@ def _features_cached(video: AlignedVideo, spec: InputSpec, k_ms: float, cache_di
     # features of an older runtime pipeline must never be reused
     key = json.dumps([video.source, video.track_id, len(video), spec.channels, spec.size,
                       spec.flow_scale, spec.gray_mean, spec.gray_std, k_ms, flow_preset,
-                      spec.flow_compensation, TEMPLATE_NAME, list(REFERENCE_ROI), int(video.frames.sum())])
+                      spec.flow_compensation, TEMPLATE_NAME, list(REFERENCE_ROI),
+                      int(video.frames.sum())])
     path = cache_dir / "features" / f"{hashlib.sha1(key.encode()).hexdigest()[:20]}.npy"
     if path.is_file():
         return np.load(path)

@@ -220,7 +220,8 @@ def main(argv: list[str] | None = None) -> None:
                             extra_val=tuple(args.extra_val))
         metrics = train_linear(source, out, signal=args.signal, mirror=args.mirror,
                                videos_dir=args.videos, cache=args.cache,
-                               flow_compensation=args.flow_compensation, log=lambda line: print(line, flush=True))
+                               flow_compensation=args.flow_compensation,
+                               log=lambda line: print(line, flush=True))
     except MerEdgeError as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
     print(f"wrote {out}: val UF1 {metrics['uf1']:.3f} (l2 {metrics['l2']:g})")
