@@ -5,7 +5,7 @@ The clip is made from the public-domain portrait shipped in the package
 gives (``face=``, ``mer-edge demo --face``), with nothing downloaded:
 
 1. the face-mesh landmarks of the still photo are found once (its largest
-   face);
+   face is the sitter; any other face moves with it);
 2. a few micro-expressions are scheduled at known frames (0.3-0.5 s long,
    at least ``gap_s`` apart, apex displacement 2-5 % of the inter-ocular
    distance) with AU combinations drawn per emotion;
@@ -128,11 +128,14 @@ def _eye_distance(landmarks: np.ndarray) -> float:
     return float(np.hypot(*(landmarks[_LEFT_EYE] - landmarks[_RIGHT_EYE])))
 
 
-def find_face(image: np.ndarray, source: str | os.PathLike = DEMO_FACE) -> np.ndarray:
-    """``(468, 2)`` pixel landmarks of the largest face in a still image.
+def find_faces(image: np.ndarray, source: str | os.PathLike = DEMO_FACE) -> list[np.ndarray]:
+    """``(468, 2)`` pixel landmarks of every face in a still image, the largest first.
+
+    The largest is the one the demo animates and injects into; the others
+    move with it (:class:`DemoClip`), so that none is torn by its mask.
 
     Raises:
-        SourceError: no face in ``source``, or only one too small to animate
+        SourceError: no face in ``source``, or the largest too small to animate
             (inter-ocular distance under :data:`MIN_FACE_IOD_PX`).
     """
     from ._frontend import FaceLandmarker
@@ -141,12 +144,28 @@ def find_face(image: np.ndarray, source: str | os.PathLike = DEMO_FACE) -> np.nd
         faces = landmarker.detect(image)
     if not faces:
         raise SourceError(f"no face found in the demo image {source}: use a frontal portrait")
-    landmarks = max((face.landmarks[:468] for face in faces), key=_eye_distance)
-    if _eye_distance(landmarks) < MIN_FACE_IOD_PX:
+    found = sorted((face.landmarks[:468] for face in faces), key=_eye_distance, reverse=True)
+    if _eye_distance(found[0]) < MIN_FACE_IOD_PX:
         raise SourceError(f"the face in the demo image {source} is too small: its eyes are "
-                          f"{_eye_distance(landmarks):.0f} px apart, the demo needs at least "
+                          f"{_eye_distance(found[0]):.0f} px apart, the demo needs at least "
                           f"{MIN_FACE_IOD_PX:.0f}; crop the photo closer to the face")
-    return landmarks
+    return found
+
+
+def find_face(image: np.ndarray, source: str | os.PathLike = DEMO_FACE) -> np.ndarray:
+    """``(468, 2)`` pixel landmarks of the largest face in a still image (:func:`find_faces`)."""
+    return find_faces(image, source)[0]
+
+
+def load_portrait(face: str | os.PathLike | None = None
+                  ) -> tuple[np.ndarray, Path, list[np.ndarray]]:
+    """A portrait to animate: its pixels, its path and its faces (:func:`find_faces`).
+
+    ``face`` None is the built-in portrait, :data:`DEMO_FACE`.
+    """
+    source = DEMO_FACE if face is None else Path(face)
+    photo = load_demo_face(face)
+    return photo, source, find_faces(photo, source)
 
 
 def _schedule(config: DemoConfig, rng: np.random.Generator) -> list[SynthEvent]:
@@ -176,6 +195,16 @@ def _similarity(center: tuple[float, float], angle_deg: float, scale: float,
     return matrix
 
 
+def _person_mask(landmarks: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``(height, width)`` soft ellipse over one face's head and shoulders, in photo pixels."""
+    eyes = (landmarks[_RIGHT_EYE] + landmarks[_LEFT_EYE]) / 2
+    iod = _eye_distance(landmarks)
+    mask = np.zeros((height, width), np.float32)
+    centre = (int(round(eyes[0])), int(round(eyes[1] + 1.1 * iod)))
+    cv2.ellipse(mask, centre, (int(2.3 * iod), int(3.0 * iod)), 0, 0, 360, 1.0, -1)
+    return cv2.GaussianBlur(mask, (0, 0), 0.25 * iod)
+
+
 class DemoClip:
     """The demo frames, rendered on demand (nothing is kept in memory).
 
@@ -183,11 +212,16 @@ class DemoClip:
     0-based frames, ``onset``/``offset`` the last/first frames at rest.
     ``frame_count`` (default ``config.frames``) sets the length of a clip
     built without the demo's schedule (:mod:`mer_edge._portrait_video`).
+    ``other_faces`` are the landmarks of the photo's other faces: each gets
+    the sitter's ellipse too and moves with the sitter, where the sitter's
+    ellipse alone would cut through it (half moving, half static: a face
+    moving in a way no real head does, with nothing injected).
     """
 
     def __init__(self, config: DemoConfig, photo: np.ndarray, landmarks: np.ndarray,
                  events: Sequence[SynthEvent], rng: np.random.Generator,
-                 face: Path = DEMO_FACE, frame_count: int | None = None) -> None:
+                 face: Path = DEMO_FACE, frame_count: int | None = None, *,
+                 other_faces: Sequence[np.ndarray] = ()) -> None:
         self.config = config
         self.events = tuple(events)
         self.fps = config.fps
@@ -206,9 +240,11 @@ class DemoClip:
         self._motion = rng.uniform(0.0, 2 * math.pi, size=(4, 2))
         self._rates = rng.uniform(0.12, 0.35, size=(4, 2))
         self._layout(landmarks, width, height)
+        self._mask = np.maximum.reduce([_person_mask(person, width, height)
+                                        for person in (landmarks, *other_faces)])
 
     def _layout(self, landmarks: np.ndarray, width: int, height: int) -> None:
-        """Place the face in the clip; build the static background and the person mask."""
+        """Place the face in the clip; build the static background."""
         out_w, out_h = self.config.size
         eyes = (landmarks[_RIGHT_EYE] + landmarks[_LEFT_EYE]) / 2
         iod = _eye_distance(landmarks)
@@ -222,10 +258,6 @@ class DemoClip:
                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         self._background = (cv2.GaussianBlur(scene, (0, 0), 0.08 * self.config.face_iod_px)
                             .astype(np.float32) * np.float32(0.8))
-        mask = np.zeros((height, width), np.float32)
-        centre = (int(round(eyes[0])), int(round(eyes[1] + 1.1 * iod)))
-        cv2.ellipse(mask, centre, (int(2.3 * iod), int(3.0 * iod)), 0, 0, 360, 1.0, -1)
-        self._mask = cv2.GaussianBlur(mask, (0, 0), 0.25 * iod)
 
     def head_transform(self, index: int) -> np.ndarray:
         """``2x3`` photo-to-clip similarity at frame ``index`` (smooth head motion)."""
@@ -272,10 +304,9 @@ def build_demo_clip(config: DemoConfig | None = None, *,
     """
     config = config or DemoConfig()
     rng = np.random.default_rng(config.seed)
-    source = DEMO_FACE if face is None else Path(face)
-    photo = load_demo_face(face)
-    landmarks = find_face(photo, source)
-    return DemoClip(config, photo, landmarks, _schedule(config, rng), rng, source)
+    photo, source, (landmarks, *others) = load_portrait(face)
+    return DemoClip(config, photo, landmarks, _schedule(config, rng), rng, source,
+                    other_faces=others)
 
 
 # -- scoring --------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from ._demo import DemoClip, DemoConfig, find_face, load_demo_face
+from ._demo import DemoClip, DemoConfig, load_portrait
 from ._errors import InputError
 from .data.synth._writers import VideoSink
 
@@ -53,9 +53,9 @@ def animate_portrait(face: str | os.PathLike, out: str | os.PathLike, *, seconds
     path = Path(out)
     if path.suffix.lower() != ".avi":
         raise InputError(f"{path}: the video is written as MJPG, so its name must end in .avi")
-    photo = load_demo_face(face)
-    clip = DemoClip(config, photo, find_face(photo, face), (), np.random.default_rng(seed),
-                    Path(face), frame_count=frames)
+    photo, source, (landmarks, *others) = load_portrait(face)
+    clip = DemoClip(config, photo, landmarks, (), np.random.default_rng(seed), source,
+                    frame_count=frames, other_faces=others)
     with VideoSink(path, fps, config.size) as sink:
         for index, _, image in clip:
             sink.write(image)

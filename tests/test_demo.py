@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import mer_edge as me
-from mer_edge._demo import (DemoClip, DemoConfig, DemoReport, build_demo_clip, match_events,
-                            plot_timeline)
+from mer_edge._demo import (DemoClip, DemoConfig, DemoReport, build_demo_clip, load_portrait,
+                            match_events, plot_timeline)
 from mer_edge._frontend import FaceLandmarker
 from mer_edge.cli import main
 from mer_edge.data.synth import EventTiming, Recipe, SynthEvent, category_of
@@ -215,3 +215,23 @@ def test_a_portrait_narrower_than_the_clip_shows_one_face_not_its_mirror_images(
     with FaceLandmarker(max_faces=4) as landmarker:
         faces = [landmarker.detect(clip.frame(index)) for index in (0, 45)]
     assert [len(found) for found in faces] == [1, 1]
+
+
+def test_a_second_face_in_the_photo_moves_whole_with_the_sitter(shared_data):
+    """The girl photo holds two faces of about the same size. The sitter's ellipse alone cut
+    through the other one: half of it moved with the head, half stayed in the blurred static
+    background, a non-rigid movement the engine scored as expressions nobody injected."""
+    face = shared_data / "images" / "girl-1741925_1920.jpg"
+    clip = build_demo_clip(DemoConfig(seed=1, noise_sigma=0.0), face=face)
+    photo, _, (sitter, other) = load_portrait(face)
+    for index in (0, 40):
+        transform = clip.head_transform(index)
+        moved = cv2.warpAffine(photo, transform, clip.config.size).astype(np.float32)
+        frame = clip.frame(index).astype(np.float32)
+        for landmarks in (sitter, other):
+            points = cv2.transform(landmarks[None].astype(np.float32), transform)[0]
+            inside = np.zeros(frame.shape[:2], np.uint8)
+            cv2.fillConvexPoly(inside, cv2.convexHull(points).astype(np.int32), 1)
+            assert inside.sum() > 2000  # the face is in the clip
+            difference = np.abs(frame - moved)[inside.astype(bool)].mean()
+            assert difference < 1.0, (index, difference)  # all of it moves as one rigid head
