@@ -2,7 +2,9 @@
 
 Everything is built from the cached alignments of
 :mod:`mer_edge.data.prepare` through the runtime's feature code, so the
-networks train on exactly the inputs the engine gives them.  The same code
+networks train on exactly the inputs the engine gives them; the flow is the
+one the :class:`InputSpec` names (``flow_preset``, ``flow_compensation``), as
+the engine computes it for the exported model.  The same code
 serves the synthetic benchmark (``--bench DIR`` with ``train/ val/ test/``)
 and a user's real dataset (``--dataset NAME --root DIR``, split by subject).
 """
@@ -271,19 +273,18 @@ def augment(clips: np.ndarray, channels: Sequence[str], rng: np.random.Generator
     return out
 
 
-def _features_cached(video: AlignedVideo, spec: InputSpec, k_ms: float, cache_dir: Path,
-                     flow_preset: str = "ultrafast") -> np.ndarray:
+def _features_cached(video: AlignedVideo, spec: InputSpec, k_ms: float,
+                     cache_dir: Path) -> np.ndarray:
     # the alignment template and the flow's reference region are part of the key:
     # features of an older runtime pipeline must never be reused
     key = json.dumps([video.source, video.track_id, len(video), spec.channels, spec.size,
-                      spec.flow_scale, spec.gray_mean, spec.gray_std, k_ms, flow_preset,
+                      spec.flow_scale, spec.gray_mean, spec.gray_std, k_ms, spec.flow_preset,
                       spec.flow_compensation, TEMPLATE_NAME, list(REFERENCE_ROI),
                       int(video.frames.sum())])
     path = cache_dir / "features" / f"{hashlib.sha1(key.encode()).hexdigest()[:20]}.npy"
     if path.is_file():
         return np.load(path)
-    flow = FlowEstimator(flow_preset, spec.flow_compensation)
-    features = spotting_features(video, spec, k_ms, flow)
+    features = spotting_features(video, spec, k_ms)  # the flow ``spec`` names
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.npy")
     np.save(partial, features)
@@ -325,8 +326,8 @@ class SpottingSet:
     """Spotting windows of a split: ``(T, C, S, S)`` clips and ``(T,)`` frame labels."""
 
     def __init__(self, split: Split, spec: InputSpec, k_ms: float, cache_dir: Path, *,
-                 max_videos: int = 0, flow_preset: str = "ultrafast", model_fps: float = 30.0,
-                 lag_frames: int = 0, progress: Progress | None = None) -> None:
+                 max_videos: int = 0, model_fps: float = 30.0, lag_frames: int = 0,
+                 progress: Progress | None = None) -> None:
         self.spec = spec
         self.k_ms = k_ms
         self.model_fps = model_fps
@@ -338,7 +339,7 @@ class SpottingSet:
             ends = spotting_windows(video, spec.frames, k_ms)
             if len(ends) < spec.frames:
                 continue
-            features = _features_cached(video, spec, k_ms, cache_dir, flow_preset)
+            features = _features_cached(video, spec, k_ms, cache_dir)
             self.videos.append(_SpotVideo(key, video, features,
                                           spotting_labels(video, intervals, k_ms), ends, intervals,
                                           self._scored_frames(video.timestamps_ms, ends)))
@@ -386,9 +387,9 @@ class SpottingSet:
 
 
 def unlabelled_windows(videos: Sequence[AlignedVideo], spec: InputSpec, k_ms: float,
-                       cache_dir: Path, flow_preset: str = "ultrafast") -> list[np.ndarray]:
+                       cache_dir: Path) -> list[np.ndarray]:
     """Per-video frame features for self-supervised pre-training."""
-    return [_features_cached(video, spec, k_ms, cache_dir, flow_preset) for video in videos]
+    return [_features_cached(video, spec, k_ms, cache_dir) for video in videos]
 
 
 class RecognitionSet:
@@ -396,15 +397,14 @@ class RecognitionSet:
 
     def __init__(self, items: Sequence[tuple[AlignedVideo | None, Interval]], spec: InputSpec,
                  cache_dir: Path, *, shifts: Sequence[int] = (0,), max_items: int = 0,
-                 flow_preset: str = "ultrafast", progress: Progress | None = None,
-                 label: str = "this split") -> None:
+                 progress: Progress | None = None, label: str = "this split") -> None:
         """``label`` names the samples' split in the error raised when none is usable."""
         self.spec = spec
         self.class_names = MEGC_CLASSES
         usable = [(v, i) for v, i in items if megc_label(i) is not None]
         if max_items:
             usable = usable[:max_items]
-        flow = FlowEstimator(flow_preset, spec.flow_compensation)
+        flow = FlowEstimator.for_input(spec)
         clips, labels, aus, owners = [], [], [], []
         for number, (video, interval) in enumerate(usable):
             if progress and number % 20 == 0:
@@ -473,8 +473,7 @@ def check_pair_sources(videos: Sequence[AlignedVideo], intervals: Sequence[objec
 
 def pair_pool(videos: Sequence[AlignedVideo], intervals: Sequence[tuple[AlignedVideo, Interval]],
               spec: InputSpec, rng: np.random.Generator, *, count: int,
-              gaps: tuple[int, int] = (3, 12), flow_preset: str = "ultrafast"
-              ) -> tuple[np.ndarray, np.ndarray]:
+              gaps: tuple[int, int] = (3, 12)) -> tuple[np.ndarray, np.ndarray]:
     """Onset/apex-like pairs from macro-expression video for self-supervised pre-training.
 
     Returns clips ``(N, 2, C, S, S)`` built like recognition inputs (frames
@@ -485,7 +484,7 @@ def pair_pool(videos: Sequence[AlignedVideo], intervals: Sequence[tuple[AlignedV
     """
     two = replace(spec, frames=2)
     gray_only = replace(spec, frames=1, channels=("gray",), flow_scale=1.0)
-    flow = FlowEstimator(flow_preset, spec.flow_compensation)
+    flow = FlowEstimator.for_input(spec)
     clips, targets = [], []
     sources = check_pair_sources(videos, intervals, gaps)
     for number in range(count):

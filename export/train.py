@@ -221,23 +221,20 @@ class _Trainer:
     # -- data -------------------------------------------------------------------
     def _spotting_sets(self) -> tuple[SpottingSet, SpottingSet]:
         kw = {"max_videos": self.config.max_videos, "progress": self.log,
-              "flow_preset": self.config.flow_preset, "model_fps": self.model_fps,
-              "lag_frames": self.config.lag_frames}
+              "model_fps": self.model_fps, "lag_frames": self.config.lag_frames}
         return (SpottingSet(self.train_split, self.spec, self.config.k_ms, self.cache, **kw),
                 SpottingSet(self.val_split, self.spec, self.config.k_ms, self.cache, **kw))
 
     def _recognition_sets(self) -> tuple[RecognitionSet, RecognitionSet]:
         cap = self.config.max_videos
         kw = {"max_videos": cap, "progress": self.log}
-        preset = self.config.flow_preset
         where = self.source.label()
         train = RecognitionSet(recognition_items(self.train_split, self.cache,
                                                  kinds=self.config.train_kinds, **kw), self.spec,
                                self.cache, shifts=(0, -1, 1) if not cap else (0,), max_items=8 * cap,
-                               flow_preset=preset, label=f"the train split of {where}")
+                               label=f"the train split of {where}")
         val = RecognitionSet(recognition_items(self.val_split, self.cache, **kw), self.spec,
-                             self.cache, max_items=8 * cap, flow_preset=preset,
-                             label=f"the val split of {where}")
+                             self.cache, max_items=8 * cap, label=f"the val split of {where}")
         return train, val
 
     # -- stages -----------------------------------------------------------------
@@ -247,8 +244,7 @@ class _Trainer:
             videos = _real_videos(config, self.cache)
             videos += [track for _, track, _ in split_tracks(self.train_split, self.cache,
                                                               max_videos=config.max_videos)]
-            pools = [f for f in unlabelled_windows(videos, self.spec, config.k_ms, self.cache,
-                                                   config.flow_preset)
+            pools = [f for f in unlabelled_windows(videos, self.spec, config.k_ms, self.cache)
                      if len(f) > config.frames + 1]
             if not pools:
                 raise DatasetError(f"no video of more than {config.frames + 1} frames for "
@@ -265,8 +261,7 @@ class _Trainer:
             return ssl_batch
         videos, macro = pair_pretrain_material(config, self.train_split, self.cache)
         count = min(3000, config.steps_per_epoch * batch)
-        clips, targets = pair_pool(videos, macro, self.spec, self.rng, count=count,
-                                   flow_preset=config.flow_preset)
+        clips, targets = pair_pool(videos, macro, self.spec, self.rng, count=count)
         self.log(f"pre-training pool: {len(clips)} pairs ({len(macro)} synthetic macro-expressions)")
 
         def pair_batch() -> tuple[torch.Tensor, ...]:

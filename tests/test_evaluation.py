@@ -256,7 +256,8 @@ def test_an_me_is_recognised_on_the_face_tracked_around_it(tiny_bench):
     from mer_edge._flow import FlowEstimator as Flow
     from mer_edge._models import Model
     from mer_edge.data.synth import read_bench_split
-    from mer_edge.evaluation import _recognise, run_video, truth_from_interval
+    from mer_edge._evaluation_truth import _recognise
+    from mer_edge.evaluation import run_video, truth_from_interval
 
     split = read_bench_split(tiny_bench / "test")
     item = truth_from_interval(next(i for i in split.spotting if i.kind == "ME"))

@@ -62,19 +62,24 @@ def test_features_match_engine_channels():
     assert np.any(features[6:, :2] != 0)
 
 
-def test_features_follow_the_specs_flow_compensation(videos):
-    """Training features are computed as the engine will: with the spec's compensation."""
+def _real_video(videos, count=12):
+    """The first ``count`` frames of a real face video, resized to crops."""
     import cv2
     capture = cv2.VideoCapture(str(videos / "lp_d9.mp4"))
     crops = []
-    while len(crops) < 12:
+    while len(crops) < count:
         ok, frame = capture.read()
         assert ok
         crops.append(cv2.resize(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), (CROP_SIZE, CROP_SIZE)))
     capture.release()
-    frames = np.arange(1, 13)
-    video = AlignedVideo(np.stack(crops), frames, (frames - 1) * 1000.0 / 30, np.ones(12, bool),
-                         30.0, "lp_d9", None)
+    frames = np.arange(1, count + 1)
+    return AlignedVideo(np.stack(crops), frames, (frames - 1) * 1000.0 / 30, np.ones(count, bool),
+                        30.0, "lp_d9", None)
+
+
+def test_features_follow_the_specs_flow_compensation(videos):
+    """Training features are computed as the engine will: with the spec's compensation."""
+    video = _real_video(videos)
     spec = InputSpec("clip", 1, ("flow_x", "flow_y"), CROP_SIZE)
     translation = spotting_features(video, spec, 200.0)
     similarity = spotting_features(video, replace(spec, flow_compensation="similarity"), 200.0)
@@ -82,6 +87,28 @@ def test_features_follow_the_specs_flow_compensation(videos):
     from mer_edge._flow import FlowEstimator
     explicit = spotting_features(video, spec, 200.0, FlowEstimator("ultrafast", "similarity"))
     np.testing.assert_array_equal(explicit, similarity)
+
+
+def test_training_sets_take_the_flow_preset_from_the_spec(videos, tmp_path):
+    """Cached spotting features and recognition samples use the spec's preset, one cache each."""
+    from export.data import RecognitionSet, unlabelled_windows
+    from mer_edge._flow import FlowEstimator
+
+    video = _real_video(videos)
+    spec = InputSpec("clip", 2, ("flow_x", "flow_y"), CROP_SIZE)
+    medium = replace(spec, flow_preset="medium")
+    [cached_medium] = unlabelled_windows([video], medium, 200.0, tmp_path)
+    [cached_ultrafast] = unlabelled_windows([video], spec, 200.0, tmp_path)
+    np.testing.assert_array_equal(
+        cached_medium, spotting_features(video, spec, 200.0, FlowEstimator("medium", "translation")))
+    assert np.any(np.abs(cached_medium[6:] - cached_ultrafast[6:]) > 0.01)
+    assert len(list((tmp_path / "features").glob("*.npy"))) == 2
+    np.testing.assert_array_equal(unlabelled_windows([video], medium, 200.0, tmp_path)[0],
+                                  cached_medium)  # read back from its own cache file
+    interval = _interval(2, 9, 11)
+    samples = RecognitionSet([(video, interval)], medium, tmp_path)
+    np.testing.assert_array_equal(
+        samples.clips[0], recognition_sample(video, interval, spec, FlowEstimator("medium", "translation")))
 
 
 def test_recognition_sample_shape():
