@@ -8,6 +8,11 @@ as the neutral reference and picks as apex the frame, within the interval,
 whose head-motion-compensated flow from that reference is largest (the
 classic definition of the apex).  At most ``max_candidates`` frames are
 compared, so the cost per event is bounded (~0.3 ms per candidate).
+
+A micro-expression is brief: by the time the detector closes it, the face is
+back near that neutral reference.  :func:`residual_displacement` measures how
+far it still is, which tells a real ME from the first rise of a longer
+movement (a smile that stays, a macro-expression's onset).
 """
 from __future__ import annotations
 
@@ -19,7 +24,12 @@ from ._flow import FlowEstimator, roi_magnitudes
 from ._results import SpottedInterval
 from ._ringbuffer import FrameRing
 
-__all__ = ["refine_apex"]
+__all__ = ["refine_apex", "residual_displacement"]
+
+
+def _displacement(ring: FrameRing, reference: int, slot: int, flow: FlowEstimator) -> float:
+    """Largest regional flow magnitude from the ``reference`` slot's crop to ``slot``'s."""
+    return float(roi_magnitudes(flow(ring.crops[reference], ring.crops[slot])).max())
 
 
 def refine_apex(ring: FrameRing, interval: SpottedInterval, flow: FlowEstimator, k_ms: float,
@@ -38,9 +48,28 @@ def refine_apex(ring: FrameRing, interval: SpottedInterval, flow: FlowEstimator,
         return (reference if reference is not None else int(order[0])), interval
     if inside.size > max_candidates:
         inside = inside[np.linspace(0, inside.size - 1, max_candidates).round().astype(int)]
-    base = ring.crops[reference]
-    displacement = [float(roi_magnitudes(flow(base, ring.crops[slot])).max()) for slot in inside]
+    displacement = [_displacement(ring, reference, int(slot), flow) for slot in inside]
     apex = int(inside[int(np.argmax(displacement))])
     refined = replace(interval, apex_frame=int(ring.frame_indices[apex]),
                       apex_ms=float(ring.timestamps_ms[apex]))
     return reference, refined
+
+
+def residual_displacement(ring: FrameRing, reference: int, interval: SpottedInterval,
+                          flow: FlowEstimator) -> float | None:
+    """How far the newest face in ``ring`` still is from the neutral ``reference`` slot.
+
+    As a fraction of the displacement at ``interval``'s apex (refined by
+    :func:`refine_apex` with the same ``reference`` and ``flow``): near 0
+    when the face is back at rest, 1 or more when it is as displaced as at
+    the apex or further.  None when the ring no longer holds the apex frame,
+    or the apex did not move from the reference (nothing to compare with).
+    """
+    apex = ring.nearest_slot_of_frame(interval.apex_frame)
+    if apex is None or int(ring.frame_indices[apex]) != interval.apex_frame:
+        return None
+    at_apex = _displacement(ring, reference, apex, flow)
+    if at_apex <= 0.0:
+        return None
+    newest = int(ring.last_slots(1)[0])
+    return _displacement(ring, reference, newest, flow) / at_apex

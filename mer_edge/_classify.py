@@ -1,8 +1,11 @@
 """Naming the intervals the detectors close: the refined apex, then the recognizer.
 
 The apex of a closed interval is re-estimated on the stored crops
-(:func:`mer_edge._apex.refine_apex`), then frames sampled from the neutral
-reference to that apex go to the recognition model as the clip it was trained
+(:func:`mer_edge._apex.refine_apex`).  An ME after which the face has not
+gone back towards its neutral reference (the first rise of a longer movement)
+is dropped here (:func:`mer_edge._apex.residual_displacement`,
+``EngineOptions.max_me_residual``).  Then frames sampled from the neutral
+reference to the apex go to the recognition model as the clip it was trained
 on (crops and flow, :func:`mer_edge._features.recognition_clip`).  Without a
 recognizer the intervals are still reported, labelled ``"unknown"``.
 """
@@ -12,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ._apex import refine_apex
+from ._apex import refine_apex, residual_displacement
 from ._errors import ModelError
 from ._features import recognition_clip, sample_positions
 from ._flow import FlowEstimator
@@ -34,37 +37,53 @@ class IntervalClassifier:
             before an onset.
         recognizer: the recognition model, or None (spotting only).
         timer: receives the ``classify`` stage's time.
+        max_me_residual: an ME is dropped when, as it is closed, the face is
+            still displaced from its neutral reference by more than this
+            fraction of its apex displacement (None: every ME is kept).
+
+    Attributes:
+        me_still_displaced: MEs dropped that way so far.
     """
 
     def __init__(self, spot_flow: FlowEstimator, k_ms: float, recognizer: Model | None,
-                 timer: StageTimer) -> None:
-        self._spot_flow = spot_flow
+                 timer: StageTimer, max_me_residual: float | None = None) -> None:
         self._k_ms = k_ms
         self._recognizer = recognizer
-        # The recognizer gets flow computed the way it was trained (its metadata says how).
-        self._flow = FlowEstimator.for_input(recognizer.info.input) if recognizer is not None else None
+        # The recognizer gets flow computed the way it was trained (its metadata says how);
+        # without one, the apex is refined on the spotter's flow.
+        self._flow = spot_flow if recognizer is None else FlowEstimator.for_input(recognizer.info.input)
         self._timer = timer
+        self._max_me_residual = max_me_residual
+        self.me_still_displaced = 0
 
     def __call__(self, ring: FrameRing, intervals: Sequence[SpottedInterval]) -> list[MicroExpression]:
         """The events of ``intervals``, whose frames ``ring`` holds."""
         if not intervals:
             return []
-        if self._recognizer is None or self._flow is None:
-            refined = [refine_apex(ring, interval, self._spot_flow, self._k_ms)[1]
-                       for interval in intervals]
-            return [MicroExpression(interval, "unknown", {}) for interval in refined]
         with self._timer.stage("classify"):
-            clips, refined = [], []
+            kept = []
             for interval in intervals:
                 reference, interval = refine_apex(ring, interval, self._flow, self._k_ms)
-                refined.append(interval)
-                clips.append(self._clip(ring, reference, interval))
+                if self._still_displaced(ring, reference, interval):
+                    self.me_still_displaced += 1
+                else:
+                    kept.append((reference, interval))
+            if self._recognizer is None or not kept:
+                return [MicroExpression(interval, "unknown", {}) for _, interval in kept]
+            clips = [self._clip(ring, reference, interval) for reference, interval in kept]
             probabilities = np.asarray(self._recognizer(np.stack(clips)), dtype=np.float64)
-        return self._events(refined, probabilities)
+        return self._events([interval for _, interval in kept], probabilities)
+
+    def _still_displaced(self, ring: FrameRing, reference: int, interval: SpottedInterval) -> bool:
+        """Whether ``interval`` is an ME that the face has not come back from."""
+        if self._max_me_residual is None or interval.kind != "ME":
+            return False
+        residual = residual_displacement(ring, reference, interval, self._flow)
+        return residual is not None and residual > self._max_me_residual
 
     def _clip(self, ring: FrameRing, reference: int, interval: SpottedInterval) -> np.ndarray:
         """The recognizer's input: frames from the neutral ``reference`` slot to the apex."""
-        assert self._recognizer is not None and self._flow is not None
+        assert self._recognizer is not None
         spec = self._recognizer.info.input
         start = int(ring.frame_indices[reference])
         positions = sample_positions(start, interval.apex_frame, max(spec.frames, 2))

@@ -130,7 +130,7 @@ class Engine(Closeable):
         self._rate_check = FrameRateCheck()
         self.timer = StageTimer()
         self._classify = IntervalClassifier(self._spot_flow, self._params.k_ms, self._recognizer,
-                                            self.timer)
+                                            self.timer, options.max_me_residual)
         self._crop_observers: list[CropObserver] = []
         self._score_observers: list[ScoreObserver] = []
         self._closed = False
@@ -270,7 +270,8 @@ class Engine(Closeable):
             track.detector.not_still for track in tracks)
         return EngineStats(frames=self.timer.frames, faces=self.timer.faces, fps=self.timer.fps(),
                            ms_per_stage=self.timer.ms_per_frame(), me_not_still=not_still,
-                           lighting_changes=self._lighting_changes)
+                           lighting_changes=self._lighting_changes,
+                           me_still_displaced=self._classify.me_still_displaced)
 
     # -- feeding ----------------------------------------------------------------
     def _check_frame(self, frame_bgr: object, timestamp_ms: object) -> tuple[np.ndarray, float]:

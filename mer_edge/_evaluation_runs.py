@@ -38,7 +38,7 @@ class BenchVideo:
 
 
 #: ``Engine.stats()`` counts of intervals the engine's checks did not report.
-_NOT_REPORTED = ("me_not_still", "lighting_changes")
+_NOT_REPORTED = ("me_not_still", "lighting_changes", "me_still_displaced")
 
 
 @dataclass
@@ -53,7 +53,7 @@ class VideoRun:
     the images played, or a video file that ends well short of the frame
     count its container declares; None when it played to the end.
     ``not_reported`` counts the intervals the engine's checks left out
-    (``Engine.stats()``: ``me_not_still``, ``lighting_changes``).
+    (``Engine.stats()``: ``me_not_still``, ``lighting_changes``, ``me_still_displaced``).
 
     What replaying the engine's interval detection needs
     (:func:`mer_edge_export.calibrate.replay`), recorded only when

@@ -68,6 +68,9 @@ class EngineStats(TypedDict):
         lighting_changes: intervals not reported because the face's
             brightness changed over them
             (:attr:`EngineOptions.max_brightness_change`).
+        me_still_displaced: MEs not reported because the face had not gone
+            back towards its neutral state when they ended
+            (:attr:`EngineOptions.max_me_residual`).
     """
 
     frames: int
@@ -76,3 +79,4 @@ class EngineStats(TypedDict):
     ms_per_stage: dict[str, float]
     me_not_still: int
     lighting_changes: int
+    me_still_displaced: int

@@ -71,6 +71,14 @@ class EngineOptions:
             a lighting change (a lamp, auto-exposure), not an expression: it
             is not reported (``Engine.stats()["lighting_changes"]`` counts
             them).  None reports every interval.
+        max_me_residual: a micro-expression is brief, so when the detector
+            closes one the face should be back near its neutral (pre-onset)
+            state.  An ME after which the face is still displaced by more
+            than this fraction of its apex displacement is the first rise of
+            a longer movement (a smile that stays) and is not reported
+            (``Engine.stats()["me_still_displaced"]`` counts them).  The
+            default 1.0 drops only MEs the face has moved further from since
+            their apex.  None reports every ME.
     """
 
     running_mode: RunningMode = "push"
@@ -90,6 +98,7 @@ class EngineOptions:
     fps_hint: Optional[float] = None
     recognize: bool = True
     max_brightness_change: Optional[float] = 0.15
+    max_me_residual: Optional[float] = 1.0
 
     def open_model(self, task: str) -> "Model":
         """The ``task`` model these options name (or the shipped default), on their backend.
@@ -132,7 +141,8 @@ class EngineOptions:
             if not _is_whole(value) or value < least:
                 raise InputError(f"{name} must be a whole number >= {least}, got {value!r}")
         optional = {"fps_hint": self.fps_hint, "k_ms": self.k_ms,
-                    "max_brightness_change": self.max_brightness_change}
+                    "max_brightness_change": self.max_brightness_change,
+                    "max_me_residual": self.max_me_residual}
         for name, value in {"alignment_smoothing": self.alignment_smoothing, **optional}.items():
             if not (_is_number(value) or (name in optional and value is None)):
                 raise InputError(f"{name} must be a number, got {value!r}")
@@ -142,9 +152,9 @@ class EngineOptions:
             raise InputError(f"fps_hint must be in (0, {MAX_FPS:g}], got {self.fps_hint}")
         if self.k_ms is not None and self.k_ms <= 0:
             raise InputError(f"k_ms must be > 0, got {self.k_ms}")
-        if self.max_brightness_change is not None and self.max_brightness_change <= 0:
-            raise InputError(f"max_brightness_change must be > 0 or None, got "
-                             f"{self.max_brightness_change}")
+        for name in ("max_brightness_change", "max_me_residual"):
+            if optional[name] is not None and optional[name] <= 0:
+                raise InputError(f"{name} must be > 0 or None, got {optional[name]}")
         if self.spotting_overrides is not None:
             object.__setattr__(self, "spotting_overrides",
                                MappingProxyType(_checked_overrides(self.spotting_overrides)))

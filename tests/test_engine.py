@@ -59,7 +59,7 @@ def test_stats_have_the_documented_typed_fields(videos):
 def test_results_serialise_to_json_with_the_times_they_were_given(videos):
     import json
 
-    frames = _frames(videos / "lp_d9.mp4", 100)  # an ME over frames 64-77
+    frames = _frames(videos / "lp_d9.mp4", 110)  # a movement from frame 64, closed by frame 110
     stamps = [5_000.0 + i * 1000 / 30 for i in range(len(frames))]
     with me.Engine.from_options(me.EngineOptions()) as engine:
         results = [engine.process(frame, stamp) for frame, stamp in zip(frames, stamps)]
@@ -650,7 +650,8 @@ def _with_window(source, target, **window):
 
 
 def _events(spotter, frames, fps):
-    options = me.EngineOptions(spotting_model=str(spotter), recognize=False,
+    # the return-to-neutral check looks at the newest frame, which the lag moves: off here
+    options = me.EngineOptions(spotting_model=str(spotter), recognize=False, max_me_residual=None,
                                spotting=me.SpottingParams(p=0.2, min_score=0.0))
     with me.Engine.from_options(options) as engine:
         events = [e for i, f in enumerate(frames) for e in engine.process(f, i * 1000 / fps).events]
@@ -758,3 +759,70 @@ def test_an_engine_let_go_is_freed_at_once_even_the_first_of_a_process(videos, s
     assert done.returncode == 0, done.stderr[-2000:]
     first_alive, second_alive = json.loads(done.stdout.splitlines()[-1])
     assert not first_alive and not second_alive
+
+
+def _crop_ring(crops: list[np.ndarray]):
+    from mer_edge._ringbuffer import FrameRing
+
+    ring = FrameRing(32, crops[0].shape, 1, (1, 2, 2))
+    for i, crop in enumerate(crops):
+        ring.push(i, i * 1000 / 30, crop, np.zeros((1, 2)))
+    return ring
+
+
+def test_residual_displacement_tells_a_return_to_neutral_from_a_movement_that_stays(videos):
+    """A real aligned face whose mouth corner is pushed out and back, held, or pushed further."""
+    from mer_edge._apex import refine_apex, residual_displacement
+    from mer_edge._flow import FlowEstimator
+    from mer_edge._results import SpottedInterval
+
+    frames, crops = _frames(videos / "default.wmv", 1), []
+    with me.Engine.from_options(me.EngineOptions(recognize=False)) as engine:
+        engine.add_crop_observer(lambda track, index, stamp, crop: crops.append(crop.copy()))
+        engine.process(frames[0], 0.0)
+    neutral = crops[0]
+    size = neutral.shape[0]
+
+    def pushed(pixels: float) -> np.ndarray:  # the lower right quarter moved outwards
+        ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+        weight = np.exp(-(((xs - 0.68 * size) ** 2 + (ys - 0.75 * size) ** 2) / (0.08 * size) ** 2))
+        return cv2.remap(neutral, xs - pixels * weight, ys, cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)
+
+    flow = FlowEstimator("ultrafast", "similarity")
+    interval = SpottedInterval(track_id=0, onset_frame=8, apex_frame=8, offset_frame=13,
+                               onset_ms=8000 / 30, apex_ms=8000 / 30, offset_ms=13000 / 30,
+                               score=0.5, kind="ME")
+    rise = [neutral] * 8 + [pushed(a) for a in (1, 2, 3, 3, 2, 1)]
+    residuals = {}
+    for name, tail in {"back": [neutral] * 4, "held": [pushed(3)] * 4,
+                       "further": [pushed(5)] * 4}.items():
+        ring = _crop_ring(rise + tail)
+        reference, refined = refine_apex(ring, interval, flow, k_ms=200.0)
+        assert refined.apex_frame in (10, 11)  # the frames of largest displacement
+        residuals[name] = residual_displacement(ring, reference, refined, flow)
+    assert residuals["back"] < 0.2 and 0.7 < residuals["held"] < 1.3
+    assert residuals["further"] > 1.3, residuals
+    gone = _crop_ring([neutral] * 30 + rise)  # the apex frame is no longer held
+    assert residual_displacement(gone, 0, interval, flow) is None
+
+
+def test_the_neutral_check_drops_and_counts_only_mes(videos):
+    """default.wmv, a man talking, without the still-face check: many short bursts of speech;
+    a strict limit drops those after which his face stays displaced, and counts them."""
+    frames = _frames(videos / "default.wmv", 300)
+
+    def events(limit):
+        options = me.EngineOptions(recognize=False, max_me_residual=limit,
+                                   spotting_overrides={"me_quiet_ratio": None})
+        with me.Engine.from_options(options) as engine:
+            found = [e for i, f in enumerate(frames) for e in engine.process(f, i * 1000 / 15).events]
+            found += engine.flush()
+            return ([(e.kind, e.interval.onset_frame, e.interval.offset_frame) for e in found],
+                    engine.stats()["me_still_displaced"])
+
+    every, none_dropped = events(None)
+    strict, dropped = events(0.5)
+    assert none_dropped == 0 and dropped >= 1
+    assert set(strict) <= set(every) and len(every) - len(strict) == dropped
+    assert [e for e in every if e[0] == "MaE"] == [e for e in strict if e[0] == "MaE"]

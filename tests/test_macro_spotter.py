@@ -31,7 +31,7 @@ def _run(video, **options):
 
 
 def test_reports_the_spotters_mes_plus_the_macro_spotters_maes(videos):
-    video = videos / "lp_d9.mp4"  # a talking face: both spotters find macro-expressions
+    video = videos / "default.wmv"  # a talking face: both find macro-expressions, the main an ME
     main_events, main_faces, main_tasks = _run(video)
     regional_events, regional_faces, _ = _run(video, spotting_model=str(REGIONAL))
     both_events, both_faces, both_tasks = _run(video, macro_spotting_model=REGIONAL)

@@ -1,11 +1,14 @@
-"""``--no-still-check`` and ``--no-lighting-check``, shared by ``mer-edge run`` and ``eval``.
+"""The flags that turn the engine's checks off, shared by ``mer-edge run`` and ``eval``.
 
 By default the engine reports a micro-expression only from a still face
-(:attr:`~mer_edge.SpottingParams.me_quiet_ratio`) and no interval over which
-the face's brightness changed (:attr:`~mer_edge.EngineOptions.max_brightness_change`).
-``--no-still-check`` turns the first off while keeping every other detection
-parameter the spotter was calibrated with, which is what a comparison with
-published MEGC spotting figures needs; ``--no-lighting-check`` the second.
+(:attr:`~mer_edge.SpottingParams.me_quiet_ratio`) that goes back towards its
+neutral state after it (:attr:`~mer_edge.EngineOptions.max_me_residual`), and
+no interval over which the face's brightness changed
+(:attr:`~mer_edge.EngineOptions.max_brightness_change`).  ``--no-still-check``
+turns the first off while keeping every other detection parameter the
+spotter was calibrated with, which is what a comparison with published MEGC
+spotting figures needs; ``--no-neutral-check`` the second and
+``--no-lighting-check`` the third.
 """
 from __future__ import annotations
 
@@ -14,10 +17,13 @@ from typing import Any
 
 
 def add_arguments(parser: Any) -> None:
-    """Add both flags to a subcommand's parser (or argument group)."""
+    """Add the flags to a subcommand's parser (or argument group)."""
     parser.add_argument("--no-still-check", action="store_true",
                         help="report every movement up to 0.5 s as an ME, also when the face was "
                              "moving just before it (the plain MEGC rule)")
+    parser.add_argument("--no-neutral-check", action="store_true",
+                        help="also report MEs after which the face stays displaced (the first "
+                             "rise of a longer movement)")
     parser.add_argument("--no-lighting-check", action="store_true",
                         help="also report intervals over which the face's brightness changed "
                              "by more than 15%% (a lamp, auto-exposure)")
@@ -27,6 +33,8 @@ def engine_options(args: argparse.Namespace) -> dict[str, Any]:
     """:class:`~mer_edge.EngineOptions` fields for the flags (the defaults when absent)."""
     options: dict[str, Any] = {
         "spotting_overrides": {"me_quiet_ratio": None} if args.no_still_check else None}
+    if args.no_neutral_check:
+        options["max_me_residual"] = None
     if args.no_lighting_check:
         options["max_brightness_change"] = None
     return options

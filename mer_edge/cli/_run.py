@@ -388,6 +388,9 @@ def _summary(session: _Session, stats: dict[str, Any], frames: Any, live: bool,
     if stats["lighting_changes"]:
         print(f"run: {stats['lighting_changes']} intervals over which the face's brightness changed "
               f"(a lamp, auto-exposure) were not reported (--no-lighting-check reports them)")
+    if stats["me_still_displaced"]:
+        print(f"run: {stats['me_still_displaced']} MEs after which the face stayed displaced "
+              f"(a longer movement starting) were not reported (--no-neutral-check reports them)")
     if stats["me_not_still"]:
         print(f"run: {stats['me_not_still']} short movements of a face that was already moving "
               f"were not reported as MEs (--no-still-check reports them)")
