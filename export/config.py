@@ -15,7 +15,8 @@ from typing import Any, Sequence
 from mer_edge._errors import InputError, MerEdgeError
 from mer_edge._modelmeta import InputSpec
 
-__all__ = ["TrainConfig", "load_config", "CONFIG_DIR", "METHOD_CONFIGS", "METHOD_TASKS"]
+__all__ = ["TrainConfig", "load_config", "CONFIG_DIR", "METHOD_CONFIGS", "METHOD_TASKS",
+           "TRAIN_SIGNALS"]
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 #: Method name -> the JSON file of its default configuration.
@@ -31,6 +32,9 @@ METHOD_TASKS = {"ssl3d": "spotting", "regional_tcn": "spotting", "moext": "recog
                 "miacnet": "recognition", "attrclip": "recognition"}
 #: Interval kinds a recognizer can train on.
 TRAIN_KINDS = ("ME", "MaE")
+#: What a recognizer can learn from (``train_signal``), as the model metadata describes it.
+TRAIN_SIGNALS = {"observed": "the observed onset->apex input",
+                 "injected": "the injected movement alone (source -> bench flow, onset->apex)"}
 #: Fields that must be whole numbers, with their smallest valid value.
 _INTEGER_FIELDS = {"frames": 1, "size": 1, "width": 1, "embed_dim": 1, "batch_size": 1,
                    "steps_per_epoch": 1, "pretrain_epochs": 0, "epochs": 0, "lag_frames": 0,
@@ -71,6 +75,11 @@ class TrainConfig:
         train_kinds: interval kinds used as recognition training samples
             (``ME``; adding ``MaE`` also trains on the macro-expressions'
             onset -> apex; validation always uses MEs only).
+        train_signal: what a recognizer learns from: ``"observed"`` (the
+            onset -> apex input, as the engine sees it) or ``"injected"`` (on a
+            ``make_bench`` benchmark, the injected movement alone, measured
+            against the clean source video: :mod:`mer_edge.data.injected`);
+            validation always uses the observed input.
         pretrain_videos: extra real videos (names under the shared videos
             folder or paths) used for self-supervised pre-training.
         max_videos: cap on long videos per split (0: all).
@@ -100,6 +109,7 @@ class TrainConfig:
     temperature: float = 0.1
     aux_weight: float = 0.5
     train_kinds: tuple[str, ...] = ("ME",)
+    train_signal: str = "observed"
     pretrain_videos: tuple[str, ...] = ()
     max_videos: int = 0
     version: str = "1.0.0"
@@ -121,6 +131,12 @@ class TrainConfig:
         if unknown or not self.train_kinds:
             raise InputError(f"train_kinds must be some of {list(TRAIN_KINDS)}, got "
                              f"{list(self.train_kinds)}")
+        if self.train_signal not in TRAIN_SIGNALS:
+            raise InputError(f"train_signal must be one of {list(TRAIN_SIGNALS)}, got "
+                             f"{self.train_signal!r}")
+        if self.train_signal != "observed" and self.task != "recognition":
+            raise InputError(f"train_signal {self.train_signal!r} is for recognition methods; "
+                             f"{self.method} is a spotter (leave train_signal out)")
         self.spec  # validates the input
 
     def _check_numbers(self) -> None:
@@ -198,7 +214,8 @@ def _read_json(path: Path) -> Any:
 
 
 def load_config(name_or_path: str, *, tiny: bool = False,
-                pretrain_videos: Sequence[str] | None = None) -> TrainConfig:
+                pretrain_videos: Sequence[str] | None = None,
+                train_signal: str | None = None) -> TrainConfig:
     """A config from a method name (``ssl3d``...) or a JSON path.
 
     Args:
@@ -207,6 +224,7 @@ def load_config(name_or_path: str, *, tiny: bool = False,
         pretrain_videos: replace the config's pre-training videos (paths, or
             names in the shared videos folder); empty: pre-train on the
             training split's own videos only.
+        train_signal: replace the config's ``train_signal`` (None: keep it).
     """
     path = Path(name_or_path)
     if not path.suffix and name_or_path in METHOD_CONFIGS:
@@ -219,6 +237,8 @@ def load_config(name_or_path: str, *, tiny: bool = False,
         config = TrainConfig.from_json(data)
         if tiny:
             config = replace(config, **_tuples(data.get("tiny", {})))
+        if train_signal is not None:
+            config = replace(config, train_signal=train_signal)
     except MerEdgeError as error:
         raise InputError(f"config {path}: {error}") from error
     if pretrain_videos is not None:

@@ -26,16 +26,17 @@ from mer_edge._features import (frame_channels, newest_at_or_before, recognition
 from mer_edge._alignment import TEMPLATE_NAME
 from mer_edge._flow import REFERENCE_ROI, FlowEstimator
 from mer_edge._modelmeta import InputSpec
+from mer_edge.data.injected import SourcePair, source_pairs
 from mer_edge.data.prepare import (AlignedVideo, assign_intervals, cached_alignment,
-                                   cached_tracks, recognition_sample, spotting_features,
-                                   spotting_labels, spotting_windows)
+                                   cached_tracks, recognition_positions, recognition_sample,
+                                   spotting_features, spotting_labels, spotting_windows)
 from mer_edge.data.schema import LONG_VIDEO_DATASETS, MEGC_CLASSES, Interval, megc_label
 from mer_edge.data.synth.bench import CHECKOUT_VIDEOS, VIDEOS_ENV, default_videos_dir
 
 __all__ = ["Split", "DatasetCopy", "check_pair_sources", "check_subjects", "check_task_fits_datasets", "keyed_intervals", "load_bench_split", "load_dataset_split",
            "split_intervals", "SpottingSet", "RecognitionSet", "pair_pool", "unlabelled_windows",
            "shared_video", "shared_videos_dir", "flip_clip", "augment", "split_tracks",
-           "recognition_items"]
+           "recognition_items", "InjectedMovements"]
 
 Progress = Callable[[str], None]
 
@@ -392,13 +393,53 @@ def unlabelled_windows(videos: Sequence[AlignedVideo], spec: InputSpec, k_ms: fl
     return [_features_cached(video, spec, k_ms, cache_dir) for video in videos]
 
 
+class InjectedMovements:
+    """The movements injected into ``make_bench`` videos, measured against their sources.
+
+    Built from split folders of benchmarks (``train/`` ...), the source videos
+    they were made from and the alignment cache; gives the recognition input
+    of a labelled interval of those videos with the injected movement alone
+    (:meth:`~mer_edge.data.injected.SourcePair.injected_clip`).
+
+    Raises:
+        DatasetError: a source video is not in ``videos_dir``.
+    """
+
+    def __init__(self, split_dirs: Sequence[Path], videos_dir: Path, cache_dir: Path,
+                 kinds: Sequence[str] = ("ME",)) -> None:
+        self._pairs: dict[Path, SourcePair] = {}
+        for split_dir in split_dirs:
+            for kind in kinds:
+                for pair in source_pairs(split_dir, videos_dir, cache_dir / "align", kind=kind):
+                    self._pairs[(Path(split_dir) / pair.entry["video"]).resolve()] = pair
+
+    def clip(self, interval: Interval, spec: InputSpec, flow: FlowEstimator, *, shift: int = 0
+             ) -> np.ndarray | None:
+        """The input ``(T, C, S, S)`` of ``interval`` with only its injected movement in it.
+
+        Sampled where the engine samples it (``shift`` moves the apex); None
+        where a face was not found, or the interval's video is none of these
+        benchmarks' (a clean one).
+        """
+        pair = self._pairs.get(Path(interval.video_path or "").resolve())
+        if pair is None:
+            return None
+        return pair.injected_clip(recognition_positions(interval, spec.frames, shift=shift), spec,
+                                  flow)
+
+
 class RecognitionSet:
     """Recognition samples ``(T, C, S, S)`` with MEGC labels and AU texts."""
 
     def __init__(self, items: Sequence[tuple[AlignedVideo | None, Interval]], spec: InputSpec,
                  cache_dir: Path, *, shifts: Sequence[int] = (0,), max_items: int = 0,
-                 progress: Progress | None = None, label: str = "this split") -> None:
-        """``label`` names the samples' split in the error raised when none is usable."""
+                 progress: Progress | None = None, label: str = "this split",
+                 injected: InjectedMovements | None = None) -> None:
+        """``label`` names the samples' split in the error raised when none is usable.
+
+        ``injected``: build the inputs from the benchmark's injected movements
+        alone instead of the observed video (items it cannot measure are left out).
+        """
         self.spec = spec
         self.class_names = MEGC_CLASSES
         usable = [(v, i) for v, i in items if megc_label(i) is not None]
@@ -409,11 +450,18 @@ class RecognitionSet:
         for number, (video, interval) in enumerate(usable):
             if progress and number % 20 == 0:
                 progress(f"recognition samples {number}/{len(usable)}")
-            if video is None:
+            if video is None and injected is None:
                 video = cached_alignment(interval.video_path or interval.frames_dir,  # type: ignore[arg-type]
                                          cache_dir / "align", fps=interval.fps)
             for shift in shifts:
-                clips.append(recognition_sample(video, interval, spec, flow, shift=shift))
+                if injected is not None:
+                    clip = injected.clip(interval, spec, flow, shift=shift)
+                else:
+                    assert video is not None  # aligned above
+                    clip = recognition_sample(video, interval, spec, flow, shift=shift)
+                if clip is None:
+                    continue
+                clips.append(clip)
                 labels.append(MEGC_CLASSES.index(megc_label(interval)))  # type: ignore[arg-type]
                 aus.append(interval.aus)
                 owners.append(number)

@@ -128,11 +128,8 @@ def _training_clips(source: DataSource, signal: str, mirror: bool, videos_dir: P
     if signal == "observed":
         train = RecognitionSet(recognition_items(source.split("train"), cache), spec, cache)
         clips, labels = train.clips, train.labels
-    elif source.bench is None:
-        raise DatasetError("the injected displacement is measured on a make_bench benchmark "
-                           "(--bench); a real dataset has no clean source video")
     else:
-        split_dirs = [folder / "train" for folder in (source.bench, *source.extra_train)]
+        split_dirs = source.injected_train_dirs("--signal injected")
         clips, labels = injected_samples(split_dirs, videos_dir or shared_videos_dir(), cache / "align",
                                          spec)
     if mirror:

@@ -45,11 +45,11 @@ from mer_edge.data.prepare import AlignedVideo, cached_alignment
 from mer_edge.data.schema import Interval
 
 from .checkpoint import RunDir, load_run_weights
-from .config import TrainConfig, load_config
-from .data import (DatasetCopy, RecognitionSet, Split, SpottingSet, check_pair_sources,
-                   check_subjects, check_task_fits_datasets, keyed_intervals, load_bench_split,
-                   pair_pool, recognition_items, shared_video, split_intervals, split_tracks,
-                   unlabelled_windows)
+from .config import TRAIN_SIGNALS, TrainConfig, load_config
+from .data import (DatasetCopy, InjectedMovements, RecognitionSet, Split, SpottingSet,
+                   check_pair_sources, check_subjects, check_task_fits_datasets, keyed_intervals,
+                   load_bench_split, pair_pool, recognition_items, shared_video, shared_videos_dir,
+                   split_intervals, split_tracks, unlabelled_windows)
 from .evaluate import recognition_metrics, spotting_metrics, tune_detector
 from .models import METHOD_NAMES, build_model, count_params
 from .threads import add_threads_option, use_threads
@@ -63,12 +63,15 @@ class DataSource:
 
     ``dataset`` and ``root`` name one copy of a real dataset; ``copies``
     several, pooled by subject (see :func:`export.data.keyed_intervals`).
+    ``videos_dir`` holds the source videos a benchmark was made from (training
+    on its injected movements; default :func:`export.data.shared_videos_dir`).
     """
 
     def __init__(self, bench: Path | None = None, dataset: str | None = None,
                  root: Path | None = None, val_fraction: float = 0.2, seed: int = 0,
                  test_subjects: tuple[str, ...] = (), extra_train: tuple[Path, ...] = (),
-                 extra_val: tuple[Path, ...] = (), copies: tuple[DatasetCopy, ...] = ()) -> None:
+                 extra_val: tuple[Path, ...] = (), copies: tuple[DatasetCopy, ...] = (),
+                 videos_dir: Path | None = None) -> None:
         if dataset is not None:
             if root is None:
                 raise MerEdgeError(f"--dataset {dataset} needs --root DIR: the folder of your copy")
@@ -82,6 +85,7 @@ class DataSource:
         self._intervals: list[Interval] | None = None  # the copies', loaded once
         self.extra_train, self.extra_val = extra_train, extra_val
         self.val_fraction, self.seed, self.test_subjects = val_fraction, seed, test_subjects
+        self.videos_dir = videos_dir
 
     def split(self, name: str) -> Split:
         if name == "test":
@@ -93,6 +97,20 @@ class DataSource:
             return split
         return split_intervals(self._dataset_intervals(), name, val_fraction=self.val_fraction,
                                seed=self.seed, test_subjects=self.test_subjects)
+
+    def injected_train_dirs(self, option: str) -> list[Path]:
+        """The train split folders of the benchmark and its extra seeds, for learning from
+        their injected movements.
+
+        Raises:
+            DatasetError: the data is not a ``make_bench`` benchmark (the message
+                names ``option``, what asked for them).
+        """
+        if self.bench is None:
+            raise DatasetError(f"{option} learns from the movements injected into a make_bench "
+                               f"benchmark (--bench), measured against its clean source videos; "
+                               f"{self.label()} has none: train on the observed input instead")
+        return [folder / "train" for folder in (self.bench, *self.extra_train)]
 
     def _dataset_intervals(self) -> list[Interval]:
         """The copies' intervals, loaded once; the held-out subjects checked to be among them."""
@@ -166,6 +184,8 @@ def _real_videos(config: TrainConfig, cache: Path) -> list:
     return videos
 
 
+#: What asks for the injected movements, as error messages name it.
+_INJECTED_OPTION = 'train_signal "injected" (--train-signal)'
 #: Methods pre-trained on frame pairs drawn from video (:func:`pair_pretrain_material`).
 PAIR_PRETRAINING = ("moext", "miacnet")
 
@@ -229,10 +249,16 @@ class _Trainer:
         cap = self.config.max_videos
         kw = {"max_videos": cap, "progress": self.log}
         where = self.source.label()
+        injected, signal = None, ""
+        if self.config.train_signal == "injected":
+            split_dirs = self.source.injected_train_dirs(_INJECTED_OPTION)
+            injected = InjectedMovements(split_dirs, self.source.videos_dir or shared_videos_dir(),
+                                         self.cache, self.config.train_kinds)
+            signal = " (injected movements measured against their source videos)"
         train = RecognitionSet(recognition_items(self.train_split, self.cache,
                                                  kinds=self.config.train_kinds, **kw), self.spec,
                                self.cache, shifts=(0, -1, 1) if not cap else (0,), max_items=8 * cap,
-                               label=f"the train split of {where}")
+                               label=f"the train split of {where}{signal}", injected=injected)
         val = RecognitionSet(recognition_items(self.val_split, self.cache, **kw), self.spec,
                              self.cache, max_items=8 * cap, label=f"the val split of {where}")
         return train, val
@@ -402,6 +428,8 @@ def train(config: TrainConfig, source: DataSource, out: Path, *, seed: int = 0,
     """
     log = log or (lambda line: print(line, flush=True))
     source.check_task(config.task)
+    if config.train_signal == "injected":  # a real dataset: refused before reading it
+        source.injected_train_dirs(_INJECTED_OPTION)
     run = RunDir(out, config, resume=resume, settings={"data": source.identity(), "seed": seed})
     rng = _seed_everything(seed)
     cache = cache or out.parent / "_cache"
@@ -422,12 +450,19 @@ def train(config: TrainConfig, source: DataSource, out: Path, *, seed: int = 0,
     result = {
         "config": config.to_json(), "method": METHOD_NAMES[config.method], "seed": seed,
         "params": count_params(trainer.model), "val_metrics": run.state.best_metrics,
-        "best_epoch": run.state.best_epoch, "training_data": source.describe(),
+        "best_epoch": run.state.best_epoch, "training_data": _training_data(config, source),
         "fps": trainer.model_fps, "data": sizes,
         "train_seconds": round(time.monotonic() - started, 1),
     }
     run.write_result(result)
     return result
+
+
+def _training_data(config: TrainConfig, source: DataSource) -> str:
+    """The metadata's ``training_data``: the data, and for a recognizer what it learned from."""
+    if config.task != "recognition":
+        return source.describe()
+    return f"{source.describe()}; trained on {TRAIN_SIGNALS[config.train_signal]}"
 
 
 def interrupted_message(out: Path) -> str:
@@ -479,6 +514,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tiny", action="store_true", help="tiny configuration (tests)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--train-signal", choices=sorted(TRAIN_SIGNALS), default=None,
+                        help="what a recognizer learns from, instead of the config's "
+                             "train_signal: observed (the onset->apex input) or injected (the "
+                             "movements injected into a --bench benchmark alone, measured "
+                             "against its source videos; validation stays observed)")
+    parser.add_argument("--videos", type=Path, default=None,
+                        help="the source videos of the --bench benchmark, for --train-signal "
+                             "injected (default: $MER_EDGE_VIDEOS, else ../shared/data/videos)")
     add_threads_option(parser)
     add_pretrain_videos_option(parser)
     parser.add_argument("--loso", action="store_true",
@@ -494,10 +537,12 @@ def main(argv: list[str] | None = None) -> None:
     use_threads(args.threads)
     out = args.out
     try:
-        config = load_config(args.config, tiny=args.tiny, pretrain_videos=args.pretrain_videos)
+        config = load_config(args.config, tiny=args.tiny, pretrain_videos=args.pretrain_videos,
+                             train_signal=args.train_signal)
         source = DataSource(args.bench, args.dataset, args.root, args.val_fraction, args.seed,
                             tuple(s for s in args.test_subjects.split(",") if s),
-                            tuple(args.extra_train), tuple(args.extra_val))
+                            tuple(args.extra_train), tuple(args.extra_val),
+                            videos_dir=args.videos)
         out = args.out or Path("runs") / config.name
         result = train(config, source, out, seed=args.seed, resume=args.resume, cache=args.cache)
     except MerEdgeError as exc:

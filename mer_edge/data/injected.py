@@ -4,9 +4,10 @@ A ``make_bench`` video is a segment of a real video with movements warped in,
 so aligning both and taking the optical flow from the source crop to the
 bench crop at the same frame measures the injected movement alone, without
 the person's own motion.  ``benchmarks/me_visibility.py`` uses this to ask
-whether an ME is visible at all; ``export.linear_recognizer`` can learn from
-this clean displacement instead of the onset->apex flow, whose natural motion
-belongs to the few training identities.
+whether an ME is visible at all; ``export.linear_recognizer`` (and
+``export.train`` with ``train_signal`` ``"injected"``) can learn from this clean
+displacement instead of the onset->apex flow, whose natural motion belongs to
+the few training identities.
 """
 from __future__ import annotations
 
@@ -74,6 +75,30 @@ class SourcePair:
             return None
         bench_crop, source_crop = crops
         return frame_channels(spec, bench_crop, flow(source_crop, bench_crop))
+
+    def injected_clip(self, positions: Sequence[int], spec: InputSpec, flow: FlowEstimator
+                      ) -> np.ndarray | None:
+        """The injected movement alone as a recognition input ``(T, C, S, S)``.
+
+        ``positions`` are the frames the input is sampled at, onset first
+        (:func:`~mer_edge.data.prepare.recognition_positions`).  Step ``t`` is
+        :meth:`injected_input` at ``positions[t]``: the bench crop, with the flow
+        from the source crop to it.  The onset step's grey image is the source
+        crop at the apex (the last position), so the grey images of the two
+        ends differ by the injected movement, not by the person's own motion.
+        With ``T == 1`` the single step is the apex, as in the engine's input.
+        None where either face was not found at one of the frames.
+        """
+        chosen = [int(frame) for frame in (positions[-1:] if spec.frames == 1 else positions)]
+        steps = [self.injected_input(frame, spec, flow) for frame in chosen]
+        if any(step is None for step in steps):
+            return None
+        clip = np.stack(steps)  # type: ignore[arg-type]
+        grey = [index for index, name in enumerate(spec.channels) if name == "gray"]
+        if len(chosen) > 1 and grey:
+            _, source_apex = self.crops(chosen[-1])  # type: ignore[misc]  # found: a step above
+            clip[0, grey] = frame_channels(spec, source_apex, None)[grey]
+        return clip
 
     def events(self, kind: str) -> list[Mapping[str, Any]]:
         """The injected events of ``kind`` (``"ME"`` or ``"MaE"``)."""

@@ -12,7 +12,8 @@ model sees in training exactly what the engine feeds it.
 * :func:`spotting_features` and :func:`spotting_labels`: per-frame model
   channels (flow from the frame ``k`` ms earlier, as the engine does) and
   the per-frame targets (positive from onset to offset + ``k``).
-* :func:`recognition_sample`: the ``(T, C, S, S)`` input of one interval.
+* :func:`recognition_sample`: the ``(T, C, S, S)`` input of one interval
+  (sampled at :func:`recognition_positions`).
 """
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ __all__ = [
     "spotting_labels",
     "spotting_windows",
     "recognition_sample",
+    "recognition_positions",
     "reference_indices",
     "assign_intervals",
     "main",
@@ -383,18 +385,27 @@ def recognition_sample(video: AlignedVideo, interval: Interval, spec: InputSpec,
                        flow: FlowEstimator | None = None, *, shift: int = 0) -> np.ndarray:
     """The recognition input ``(T, C, S, S)`` of an interval, as the engine builds it.
 
-    Frames ``max(T, 2)`` are sampled from onset to apex (the middle of the
-    interval when the apex is not annotated); ``shift`` moves the apex by
-    that many frames (a training augmentation).
+    The crops are those of :func:`recognition_positions` (onset -> apex;
+    ``shift`` moves the apex by that many frames, a training augmentation).
     """
     estimator = flow or FlowEstimator.for_input(spec)
+    positions = recognition_positions(interval, spec.frames, shift=shift)
+    crops = [video.crops[video.index_of(int(p))] for p in positions]
+    return recognition_clip(spec, crops, estimator)
+
+
+def recognition_positions(interval: Interval, frames: int, *, shift: int = 0) -> np.ndarray:
+    """The frame numbers a recognition input of ``frames`` steps is sampled at, onset first.
+
+    ``max(frames, 2)`` numbers from onset to apex (the middle of the interval
+    when the apex is not annotated); ``shift`` moves the apex by that many
+    frames (a training augmentation), never onto or before the onset.
+    """
     apex = interval.apex
     if apex is None:
         apex = (interval.onset + interval.offset) // 2 if interval.offset is not None else interval.onset
     apex = max(interval.onset + 1, apex + shift)
-    positions = sample_positions(interval.onset, apex, max(spec.frames, 2))
-    crops = [video.crops[video.index_of(int(p))] for p in positions]
-    return recognition_clip(spec, crops, estimator)
+    return sample_positions(interval.onset, apex, max(frames, 2))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

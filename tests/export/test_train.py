@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("torch")
@@ -54,6 +55,49 @@ def test_train_resume_export(bench, cache, tmp_path, method):
     assert model.info.metrics["split"] == "val" and not model.info.placeholder
     assert "semi-synthetic" in model.info.training_data
     model.close()
+
+
+def test_injected_training_runs_end_to_end_and_says_so(bench, cache, tmp_path):
+    config = load_config(str(_config_file(tmp_path, "moext", train_signal="injected")))
+    run = tmp_path / "run"
+    result = train(config, DataSource(bench), run, cache=cache, log=lambda _: None)
+    assert result["data"]["train_samples"] >= 1 and result["val_metrics"]["samples"] >= 1
+    summary = export_run(run, tmp_path / "model.onnx")
+    assert summary["max_abs_diff"] <= summary["atol"]
+    model = Model(tmp_path / "model.onnx", expected_task="recognition")
+    assert "trained on the injected movement alone" in model.info.training_data
+    model.close()
+    observed = train(load_config("moext", tiny=True), DataSource(bench), tmp_path / "observed",
+                     cache=cache, log=lambda _: None)
+    assert observed["training_data"].endswith("trained on the observed onset->apex input")
+
+
+def test_injected_inputs_hold_the_injected_movement_alone(bench, cache, videos):
+    from dataclasses import replace
+
+    from export.data import InjectedMovements, load_bench_split, recognition_items
+    from mer_edge._flow import FlowEstimator
+    from mer_edge.data.prepare import recognition_sample
+
+    spec = load_config("moext", tiny=True).spec  # gray, flow_x, flow_y; two steps
+    flow = FlowEstimator.for_input(spec)
+    injected = InjectedMovements([bench / "train"], videos, cache)
+    (video, me), *_ = recognition_items(load_bench_split(bench, "train"), cache)
+    calm = replace(me, onset=5, apex=9, offset=15)  # long before the ME: the person talks
+
+    def motion(clip):  # mean flow magnitude of each step, crop pixels
+        return np.hypot(clip[:, 1], clip[:, 2]).mean(axis=(1, 2)) / spec.flow_scale
+
+    def grey_change(clip):
+        return np.abs(clip[-1, 0] - clip[0, 0]).mean()
+
+    at_me, at_calm = injected.clip(me, spec, flow), injected.clip(calm, spec, flow)
+    seen_me, seen_calm = (recognition_sample(video, i, spec, flow) for i in (me, calm))
+    assert motion(at_calm).max() < 0.2 * motion(seen_calm)[-1]  # no talking in it
+    assert motion(at_me)[-1] > 2 * motion(at_calm).max()  # but the ME at its apex
+    assert motion(at_me)[0] < 0.5 * motion(at_me)[-1]  # and not yet at its onset
+    assert grey_change(at_me) < 0.5 * grey_change(seen_me)
+    assert grey_change(at_calm) < 0.2 * grey_change(seen_calm)
 
 
 def test_training_never_reads_test(bench):
@@ -187,7 +231,9 @@ def _bad_configs(tmp_path: Path) -> list[tuple[Path, str]]:
              "wrong_task": (base | {"task": "spotting"}, "does not fit method 'moext'"),
              "zero_lr": (base | {"lr": 0}, "lr must be > 0, got 0"),
              "text_epochs": (base | {"epochs": "5"}, "epochs must be a whole number >= 0, got '5'"),
-             "kinds": (base | {"train_kinds": ["me"]}, r"train_kinds must be some of")}
+             "kinds": (base | {"train_kinds": ["me"]}, r"train_kinds must be some of"),
+             "signal": (base | {"train_signal": "apex"},
+                        r"train_signal must be one of \['observed', 'injected'\], got 'apex'")}
     files = []
     for name, (content, message) in cases.items():
         path = tmp_path / f"{name}.json"
@@ -204,7 +250,13 @@ def test_user_mistakes_end_in_one_line(bench, tmp_path, capsys):
     runs = [(["linear", "--bench", str(bench)], "linear_recognizer"),
             (["ssl3d", "--tiny", "--dataset", "casme2", "--root",
               str(bench / "train" / "recognition")], "pre-cut clips"),
-            (["moext", "--tiny", "--bench", str(bench), "--val-fraction", "1.5"], "--val-fraction")]
+            (["moext", "--tiny", "--bench", str(bench), "--val-fraction", "1.5"], "--val-fraction"),
+            (["moext", "--tiny", "--dataset", "casme2", "--root",
+              str(bench / "train" / "recognition"), "--train-signal", "injected"],
+             r'train_signal "injected" \(--train-signal\) learns from the movements injected into '
+             r"a make_bench benchmark \(--bench\).* has none"),
+            (["ssl3d", "--tiny", "--bench", str(bench), "--train-signal", "injected"],
+             "train_signal 'injected' is for recognition methods")]
     runs += [([str(path), "--tiny", "--bench", str(bench)], message)
              for path, message in _bad_configs(tmp_path)]
     for argv, message in runs:
