@@ -14,7 +14,10 @@ spotter's scores under their lagged frames, the face's own span of frames),
 and the lighting check (``EngineOptions.max_brightness_change``) judges each
 interval on the face's recorded brightness.  ``--max-brightness-change``
 sets the limit the engine will run with (default: the engine's, 0.15;
-``none``: no check); the output names the one applied.
+``none``: no check); the output names the one applied.  The engine's
+return-to-neutral check (``EngineOptions.max_me_residual``) needs the crops
+at each ME's emission, which a recording does not keep: it is not replayed,
+and the engine may report fewer MEs than the replay (never more).
 
 The grid covers the adaptive threshold, the score floor, smoothing, the
 offset rule and how far the onset may walk back along the rise
