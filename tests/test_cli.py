@@ -335,7 +335,9 @@ def test_ctrl_c_writes_the_open_intervals_and_the_summary_then_exits_130(tmp_pat
     process = subprocess.Popen(
         [sys.executable, "-m", "mer_edge.cli", "run", str(VIDEO), "--tracks", str(tracks),
          "--out", str(events), "--no-progress", "--no-still-check"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # a suite started in the background (cmd &) hands its children SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
         if tracks.is_file() and len(tracks.read_text().splitlines()) >= 40:
