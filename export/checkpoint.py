@@ -46,6 +46,20 @@ def load_run_weights(run_dir: str | os.PathLike, model: nn.Module, which: str = 
     model.load_state_dict(load_file(str(path)))
 
 
+def _with_defaults(saved: Any) -> Any:
+    """A run's saved config with the fields added since it was written at their defaults.
+
+    A run started before a field existed trained as that field's default
+    says, so it resumes under a config that leaves the field out or sets
+    the default.  A saved config this version cannot read is compared as
+    written (the difference is then named).
+    """
+    try:
+        return TrainConfig.from_json(saved).to_json()
+    except InputError:
+        return saved
+
+
 @contextmanager
 def _interrupt_deferred() -> Iterator[None]:
     """Hold SIGINT back for the block; a Ctrl-C pressed inside it is raised at its end.
@@ -153,8 +167,9 @@ class RunDir:
             raise InputError(f"{self.path} already holds a run: pass --resume to continue it "
                              "or choose another --out")
         if resume and saved.is_file():
-            self._check_same(json.loads(saved.read_text(encoding="utf-8")), config.to_json(),
-                             "config", "use the same config (and --tiny flag) as the original run")
+            self._check_same(_with_defaults(json.loads(saved.read_text(encoding="utf-8"))),
+                             config.to_json(), "config",
+                             "use the same config (and --tiny flag) as the original run")
         if resume and (self.path / "settings.json").is_file():
             self._check_same(json.loads((self.path / "settings.json").read_text(encoding="utf-8")),
                              self.settings, "data or seed",

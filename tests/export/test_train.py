@@ -120,6 +120,19 @@ def test_resume_with_other_config_is_refused(tmp_path):
         RunDir(tmp_path, load_config("moext"), resume=True)
 
 
+def test_a_run_saved_before_a_config_field_existed_resumes_at_its_default(tmp_path):
+    """Runs written before train_signal and flow_compensation existed trained as their
+    defaults say: they resume, and a value other than the default is still refused."""
+    config = load_config("moext", tiny=True)
+    RunDir(tmp_path, config, resume=False).start()
+    saved = json.loads((tmp_path / "config.json").read_text())
+    del saved["train_signal"], saved["flow_compensation"]
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    RunDir(tmp_path, config, resume=True)
+    with pytest.raises(InputError, match="different config.*train_signal"):
+        RunDir(tmp_path, load_config("moext", tiny=True, train_signal="injected"), resume=True)
+
+
 # -- safety of the training CLI: what a mistake or an interruption leaves behind -------------
 
 def _quiet(_: str) -> None:
