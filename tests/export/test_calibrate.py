@@ -46,6 +46,8 @@ def test_refuses_what_is_not_a_validation_split(spotter, tiny_bench, tmp_path, c
              ([str(spotter), "--bench", str(tiny_bench)], f"such as {tiny_bench / 'val'}"),
              ([str(spotter), "--bench", str(empty)], "0 videos and 0 labelled intervals"),
              ([str(spotter), "--bench", str(tmp_path / "nope")], "no such split folder"),
+             ([str(spotter), "--bench", str(tiny_bench / "val"), str(tmp_path / "nope2")],
+              "nope2"),  # several folders after one --bench: each is read
              ([str(recognizer), "--bench", str(tiny_bench / "val")], "is a recognition model"),
              ([str(tmp_path / "none.onnx"), "--bench", str(tiny_bench / "val")], "not found"),
              ([str(spotter), "--bench", str(tiny_bench / "val"), "--out", "x.txt"], ".onnx"),
