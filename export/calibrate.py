@@ -21,12 +21,23 @@ and the engine may report fewer MEs than the replay (never more).
 
 The grid covers the adaptive threshold, the score floor, smoothing, the
 offset rule and how far the onset may walk back along the rise
-(``rise_onset_ms``; ``None`` keeps the first frame above the threshold).  The
-still-face check (``me_quiet_ratio``) is deliberately left at the engine's
-default: its benefit is the false MEs it removes on faces with nothing
-happening, which a validation F1 over labelled intervals cannot see.
+(``rise_onset_ms``; ``None`` keeps the first frame above the threshold).  It
+keeps the still-face check (``me_quiet_ratio``, ``me_quiet_ms``) at its
+defaults (``SpottingParams``: 0.4 over 1 s), and so does the detection
+written: the check's benefit is the false MEs it removes on faces with
+nothing happening, which a validation F1 over labelled intervals cannot see.
+``--still-check`` adds a second stage for it: with the grid's choice fixed,
+each setting of :data:`STILL_CHECK_GRID` (the check off, ratios 0.2-0.5 over
+1 s and 1.5 s) is replayed, and the best validation ME F1 among the settings
+leaving at most ``--max-false-me-per-min`` (default 1) false MEs per minute of
+validation video (clean videos count) is written with the rest.  When none
+stays within the rate, the setting with the fewest false MEs per minute is
+kept (closest to the rate asked for, rather than no check at all) and a
+warning line names the rate it reached.  The table of every setting goes to
+stderr.
 
     python -m mer_edge_export.calibrate MODEL.onnx --bench bench/val [--out COPY.onnx]
+        [--still-check [--max-false-me-per-min RATE]]
 
 The model is updated in place unless ``--out`` names a copy to write.  A split
 folder named ``test`` is refused (``--allow-test`` overrides, for a study that
@@ -41,10 +52,11 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import os
 import sys
 import warnings
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -63,14 +75,23 @@ from mer_edge.metrics import spotting_scores
 
 from .outputs import check_model_output
 
-#: Parameter grid searched by default.
+#: Parameter grid searched by default.  The score floor reaches down to 0.1 for the
+#: training-free flow-magnitude spotter, whose score ``m / (m + 1)`` stays low on an ME.
 GRID: dict[str, Sequence[float | None]] = {
     "p": (0.2, 0.35, 0.5, 0.65, 0.8),
-    "min_score": (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
+    "min_score": (0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
     "smooth_ms": (0.0, 70.0),
     "offset_lag": (0.25, 0.5),
     "rise_onset_ms": (None, 100.0, 200.0),
 }
+
+#: Settings of the still-face check tried by ``--still-check``: ``(me_quiet_ratio,
+#: me_quiet_ms)``, the check off (None) once, then each ratio over 1 s and 1.5 s.
+STILL_CHECK_GRID: tuple[tuple[float | None, float], ...] = ((None, 1000.0),) + tuple(
+    itertools.product((0.2, 0.25, 0.3, 0.35, 0.4, 0.5), (1000.0, 1500.0)))
+
+#: ``--max-false-me-per-min``'s default: validation false MEs per minute the check may leave.
+MAX_FALSE_ME_PER_MIN: float = 1.0
 
 #: What a calibration may maximise: the overall MEGC F1, or one kind's.
 OBJECTIVES: tuple[str, ...] = ("all", "ME", "MaE")
@@ -143,6 +164,15 @@ def replay(run: VideoRun, params: SpottingParams, *,
     return found
 
 
+def replay_all(runs: Iterable[VideoRun], params: SpottingParams, *,
+               max_brightness_change: float | None = ENGINE_BRIGHTNESS_LIMIT,
+               fps_hint: float = 30.0) -> list[Found]:
+    """Intervals the engine would report on every recorded run (:func:`replay` of each)."""
+    return [item for run in runs
+            for item in replay(run, params, max_brightness_change=max_brightness_change,
+                               fps_hint=fps_hint)]
+
+
 def ranking_key(scores: dict[str, dict[str, float | int]], objective: str = "all"
                 ) -> tuple[float, float]:
     """How :func:`search` ranks a grid point's :func:`~mer_edge.metrics.spotting_scores`.
@@ -180,15 +210,112 @@ def search(runs: Sequence[VideoRun], truth: Sequence[tuple[str, int, int, str]],
     for values in itertools.product(*(grid[n] for n in names)):
         chosen = dict(zip(names, values))
         params = replace(SpottingParams(**chosen), k_ms=k_ms)
-        predicted = [item for run in runs
-                     for item in replay(run, params, max_brightness_change=max_brightness_change,
-                                        fps_hint=fps_hint)]
-        scores = spotting_scores(truth, predicted)
+        scores = spotting_scores(truth, replay_all(runs, params,
+                                                   max_brightness_change=max_brightness_change,
+                                                   fps_hint=fps_hint))
         key = ranking_key(scores, objective)
         if best is None or key > best[0]:
             best = (key, chosen, scores)
     assert best is not None
     return best[1], best[2]
+
+
+def validation_minutes(runs: Iterable[VideoRun]) -> float:
+    """Minutes of video the recorded runs cover, labelled or clean.
+
+    Each run counts the span of its frames' timestamps (first to last frame).
+    """
+    spans = (run.timestamps_ms.values() for run in runs)
+    return sum((max(span) - min(span)) / 60_000.0 for span in spans if span)
+
+
+@dataclass(frozen=True)
+class StillCheckPoint:
+    """One setting of the still-face check replayed on the validation runs.
+
+    Attributes:
+        me_quiet_ratio: ``SpottingParams.me_quiet_ratio`` (None: no check).
+        me_quiet_ms: ``SpottingParams.me_quiet_ms``, ms (unused without the check).
+        scores: :func:`~mer_edge.metrics.spotting_scores` of the replay.
+        false_me_per_min: ME false positives per minute of validation video
+            (:func:`validation_minutes`).
+    """
+
+    me_quiet_ratio: float | None
+    me_quiet_ms: float
+    scores: dict[str, dict[str, float | int]]
+    false_me_per_min: float
+
+    @property
+    def detection(self) -> dict[str, float | None]:
+        """The two ``detection`` metadata fields this setting sets."""
+        return {"me_quiet_ratio": self.me_quiet_ratio, "me_quiet_ms": self.me_quiet_ms}
+
+    def describe(self) -> str:
+        """One line of the ``--still-check`` table: setting, ME F1 (TP/FP/FN), all F1, rate."""
+        me = self.scores["ME"]
+        if self.me_quiet_ratio is None:
+            setting = "ratio none        "
+        else:
+            setting = f"ratio {self.me_quiet_ratio:<4g} {self.me_quiet_ms:5.0f} ms"
+        return (f"{setting}  val ME F1 {me['f1']:.3f} ({me['tp']}/{me['fp']}/{me['fn']})  "
+                f"all F1 {self.scores['all']['f1']:.3f}  false ME/min "
+                f"{self.false_me_per_min:.2f}")
+
+
+def _per_minute(count: int, minutes: float) -> float:
+    if minutes > 0:
+        return count / minutes
+    return math.inf if count else 0.0
+
+
+def _still_check_choice(points: Sequence[StillCheckPoint], max_false_me_per_min: float
+                        ) -> StillCheckPoint:
+    """The best ME F1 within the rate (ties: overall F1, then the first); else the fewest
+    false MEs per minute (ties: ME F1, overall F1, the first)."""
+    within = [point for point in points if point.false_me_per_min <= max_false_me_per_min]
+    if within:  # max and min keep the first of equals
+        return max(within, key=lambda point: (point.scores["ME"]["f1"], point.scores["all"]["f1"]))
+    return min(points, key=lambda point: (point.false_me_per_min, -point.scores["ME"]["f1"],
+                                          -point.scores["all"]["f1"]))
+
+
+def search_still_check(runs: Sequence[VideoRun], truth: Sequence[tuple[str, int, int, str]],
+                       params: SpottingParams,
+                       settings: Sequence[tuple[float | None, float]] = STILL_CHECK_GRID, *,
+                       max_false_me_per_min: float = MAX_FALSE_ME_PER_MIN,
+                       max_brightness_change: float | None = ENGINE_BRIGHTNESS_LIMIT,
+                       fps_hint: float = 30.0) -> tuple[StillCheckPoint, list[StillCheckPoint]]:
+    """Second stage: the still-face check's ``(me_quiet_ratio, me_quiet_ms)`` for ``params``.
+
+    ``params`` (the first stage's choice, :func:`search`) is replayed with each
+    of ``settings`` in turn.  Chosen: the best ME F1 among the settings whose
+    false MEs per minute of validation video (clean videos count) are at most
+    ``max_false_me_per_min``; ties: the best overall F1, then the first in
+    ``settings``.  When no setting is within the rate, the one with the fewest
+    false MEs per minute (ties: ME F1, overall F1, the first): the check still
+    does what it can, and the caller can tell from the chosen point's
+    ``false_me_per_min`` that the rate was not met.
+
+    Returns:
+        The chosen setting and every setting's point, in ``settings``' order.
+
+    Raises:
+        InputError: no settings, or a negative ``max_false_me_per_min``.
+    """
+    if not settings:
+        raise InputError("no still-face check settings to try")
+    if not max_false_me_per_min >= 0:
+        raise InputError(f"max_false_me_per_min must be >= 0, got {max_false_me_per_min!r}")
+    minutes = validation_minutes(runs)
+    points = []
+    for ratio, quiet_ms in settings:
+        scores = spotting_scores(truth, replay_all(
+            runs, replace(params, me_quiet_ratio=ratio, me_quiet_ms=quiet_ms),
+            max_brightness_change=max_brightness_change, fps_hint=fps_hint))
+        points.append(StillCheckPoint(ratio, quiet_ms, scores,
+                                      _per_minute(int(scores["ME"]["fp"]), minutes)))
+    return _still_check_choice(points, max_false_me_per_min), points
 
 
 def record_runs(videos: Iterable[BenchVideo], options: EngineOptions) -> list[VideoRun]:
@@ -276,13 +403,26 @@ def _brightness_limit(text: str) -> float | None:
                                          f"got {text!r}") from error
 
 
-def main(argv: list[str] | None = None) -> None:
+def _false_me_rate(text: str) -> float:
+    """``--max-false-me-per-min``: a finite rate >= 0."""
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = math.nan
+    if not 0 <= rate < math.inf:
+        raise argparse.ArgumentTypeError(f"expected false MEs per minute >= 0 (e.g. 1), "
+                                         f"got {text!r}")
+    return rate
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mer_edge_export.calibrate",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path, help="spotting model (.onnx), updated in place "
                                                  "unless --out is given")
-    parser.add_argument("--bench", type=Path, action="append", required=True,
-                        help="validation split folder(s), e.g. bench/val")
+    parser.add_argument("--bench", type=Path, action="extend", nargs="+", required=True,
+                        help="validation split folder(s), e.g. bench/val (several after one "
+                             "--bench, or --bench repeated)")
     parser.add_argument("--out", type=Path, default=None,
                         help="write the calibrated model here instead of in place")
     parser.add_argument("--allow-test", action="store_true",
@@ -296,22 +436,70 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--objective", choices=OBJECTIVES, default="all",
                         help="the F1 to maximise: all (default), or one kind for a spotter "
                              "that will report only it (MaE: a --macro-spotter)")
+    parser.add_argument("--still-check", action="store_true",
+                        help="then choose the still-face check (me_quiet_ratio, me_quiet_ms): "
+                             "the best val ME F1 within --max-false-me-per-min")
+    parser.add_argument("--max-false-me-per-min", type=_false_me_rate, default=None,
+                        metavar="RATE",
+                        help="with --still-check: the val false MEs per minute of video the "
+                             f"check may leave (default {MAX_FALSE_ME_PER_MIN:g})")
+    return parser
+
+
+def _parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
+    parser = _parser()
     args = parser.parse_args(argv)
+    if args.max_false_me_per_min is not None and not args.still_check:
+        parser.error("--max-false-me-per-min applies to the still-face check: add --still-check")
+    if args.still_check and args.objective == "MaE":
+        parser.error("--still-check tunes which MEs are reported: not with --objective MaE "
+                     "(a spotter reporting MaEs only)")
+    if args.max_false_me_per_min is None:
+        args.max_false_me_per_min = MAX_FALSE_ME_PER_MIN
+    return parser, args
+
+
+def _val_summary(scores: dict[str, dict[str, float | int]]) -> dict[str, Any]:
+    """Precision, recall and F1 per kind, rounded, as written into the model's metrics."""
+    return {kind: {m: round(scores[kind][m], 4) for m in ("precision", "recall", "f1")}
+            for kind in ("ME", "MaE", "all")}
+
+
+def _scores_line(scores: dict[str, dict[str, float | int]]) -> str:
+    return "  ".join(f"{kind} F1 {scores[kind]['f1']:.3f} ({scores[kind]['tp']}/"
+                     f"{scores[kind]['fp']}/{scores[kind]['fn']})" for kind in ("ME", "MaE", "all"))
+
+
+def _report_still_check(prog: str, chosen: StillCheckPoint, points: Sequence[StillCheckPoint],
+                        max_false_me_per_min: float) -> None:
+    """The ``--still-check`` table on stderr, the chosen line marked, and a warning line when
+    no setting kept within the rate."""
+    print(f"{prog}: still-face check (val false MEs per minute at most "
+          f"{max_false_me_per_min:g}):", file=sys.stderr)
+    for point in points:
+        print(("* " if point is chosen else "  ") + point.describe(), file=sys.stderr)
+    if chosen.false_me_per_min > max_false_me_per_min:
+        print(f"{prog}: warning: no still-face check setting keeps val false MEs within "
+              f"{max_false_me_per_min:g} per minute: kept the fewest, "
+              f"{chosen.false_me_per_min:.2f} per minute", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser, args = _parse_args(argv)
     try:
         if args.out is not None:  # calibrating the shipped spotter is this tool's use
             check_model_output(args.out, replace_shipped=True)
         k_ms, fps_hint = _spotting_window(args.model)
+        replay_options = {"max_brightness_change": args.max_brightness_change,
+                          "fps_hint": fps_hint}
         videos, truth = read_validation(args.bench, allow_test=args.allow_test)
         options = EngineOptions(running_mode="file", spotting_model=str(args.model),
                                 recognize=False, max_brightness_change=args.max_brightness_change)
-        detection, scores = search(record_runs(videos, options), truth, k_ms,
-                                   max_brightness_change=args.max_brightness_change,
-                                   fps_hint=fps_hint, objective=args.objective)
+        runs = record_runs(videos, options)
+        detection, scores = search(runs, truth, k_ms, objective=args.objective, **replay_options)
     except MerEdgeError as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
-    summary: dict[str, Any] = {
-        kind: {m: round(scores[kind][m], 4) for m in ("precision", "recall", "f1")}
-        for kind in ("ME", "MaE", "all")}
+    summary = _val_summary(scores)
     summary["max_brightness_change"] = args.max_brightness_change
     print(f"{parser.prog}: replayed with " + (
         "no lighting check (--max-brightness-change none)" if args.max_brightness_change is None
@@ -322,6 +510,17 @@ def main(argv: list[str] | None = None) -> None:
         parser.exit(1, f"{parser.prog}: no parameters find any interval of {len(truth)} on "
                        f"{len(videos)} videos (F1 0): {args.model} keeps its detection "
                        "parameters; nothing written\n")
+    if args.still_check:
+        print(f"{parser.prog}: stage 1, {json.dumps(detection, sort_keys=True)} with the "
+              f"still-face check at its default: {_scores_line(scores)}", file=sys.stderr)
+        chosen, points = search_still_check(
+            runs, truth, replace(SpottingParams(**detection), k_ms=k_ms),
+            max_false_me_per_min=args.max_false_me_per_min, **replay_options)
+        _report_still_check(parser.prog, chosen, points, args.max_false_me_per_min)
+        detection = {**detection, **chosen.detection}
+        summary.update(_val_summary(chosen.scores))
+        summary["false_me_per_min"] = round(chosen.false_me_per_min, 4)
+        summary["max_false_me_per_min"] = args.max_false_me_per_min
     written = write_detection(args.model, detection, summary, args.out)
     print(json.dumps({"detection": detection, "val": summary, "written": str(written)},
                      sort_keys=True))

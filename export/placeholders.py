@@ -51,12 +51,14 @@ def roi_weights() -> np.ndarray:
     return (masks / masks.sum(axis=1, keepdims=True)).T
 
 
-#: Interval detection of the shipped ``flowmag-spotter`` (session 12). The first five were
-#: chosen by ``export.calibrate``'s search over the pooled validation benches, talking-face
-#: (bench_main/val + val seeds 1-10) and still-face (the still layout's val, seeds 0-9, built
-#: after the demo stopped tearing the photo's second face), with a grid reaching down to
-#: floor 0.1; the still-face check's ratio and span by the best validation ME F1 among those
-#: keeping validation false MEs under one a minute (docs/benchmarks.md).
+#: Interval detection of the shipped ``flowmag-spotter`` (session 12), as written by
+#:
+#:     python -m mer_edge_export.calibrate mer_edge/models/flowmag_spotter.onnx --still-check \
+#:         --bench /work/bench_main/val /work/bench_extra_val/seed{1..10}/val \
+#:         /work/stillbench3_s{0..9}/val
+#:
+#: on the pooled talking- and still-face validation benches (docs/benchmarks.md, session 12):
+#: val all F1 0.326 after the grid, then ME F1 0.376 (35/4/112) at 0.31 false MEs a minute.
 FLOWMAG_DETECTION: dict[str, float | None] = {
     "min_score": 0.1, "p": 0.2, "smooth_ms": 0.0, "offset_lag": 0.25, "rise_onset_ms": None,
     "me_quiet_ratio": 0.35, "me_quiet_ms": 1500.0}

@@ -12,7 +12,9 @@ import pytest
 
 import mer_edge as me
 from mer_edge._errors import InputError
-from export.calibrate import OBJECTIVES, main, ranking_key, replay, search, write_detection
+from export.calibrate import (OBJECTIVES, STILL_CHECK_GRID, _report_still_check, main,
+                              ranking_key, replay, replay_all, search, search_still_check,
+                              validation_minutes, write_detection)
 from export.outputs import SHIPPED_MODELS_DIR
 from mer_edge._modelmeta import METADATA_PREFIX
 from mer_edge.evaluation import BenchVideo, VideoRun, run_video
@@ -44,6 +46,8 @@ def test_refuses_what_is_not_a_validation_split(spotter, tiny_bench, tmp_path, c
              ([str(spotter), "--bench", str(tiny_bench)], f"such as {tiny_bench / 'val'}"),
              ([str(spotter), "--bench", str(empty)], "0 videos and 0 labelled intervals"),
              ([str(spotter), "--bench", str(tmp_path / "nope")], "no such split folder"),
+             ([str(spotter), "--bench", str(tiny_bench / "val"), str(tmp_path / "nope2")],
+              "nope2"),  # several folders after one --bench: each is read
              ([str(recognizer), "--bench", str(tiny_bench / "val")], "is a recognition model"),
              ([str(tmp_path / "none.onnx"), "--bench", str(tiny_bench / "val")], "not found"),
              ([str(spotter), "--bench", str(tiny_bench / "val"), "--out", "x.txt"], ".onnx"),
@@ -160,3 +164,111 @@ def test_one_kind_outranks_the_overall_f1_when_it_is_the_objective():
     assert ranking_key(macro_heavy, "MaE") > ranking_key(balanced, "MaE")
     assert ranking_key(balanced, "ME") > ranking_key(macro_heavy, "ME")
     assert ranking_key(scores(0.2, 0.4, 0.3), "MaE") > ranking_key(scores(0.1, 0.4, 0.2), "MaE")
+
+
+@pytest.fixture(scope="module")
+def talking_and_clean(shared_data):
+    """lp_d9.mp4 and default.wmv recorded once with the shipped spotter, its parameters, and
+    a truth that makes the still-face check trade true MEs for false ones.
+
+    The truth is lp_d9's macro-expressions and every other ME the replay reports
+    there with the check off; default.wmv has no truth (a clean video): its
+    MEs are all false.
+    """
+    options = me.EngineOptions(running_mode="file", recognize=False)
+    with me.Engine.from_options(options) as engine:
+        params = engine.spotting_params
+    runs = [run_video(BenchVideo(name, shared_data / "videos" / name, "s"), options,
+                      keep_crops=False, record_replay=True)
+            for name in ("lp_d9.mp4", "default.wmv")]
+    found = replay(runs[0], replace(params, me_quiet_ratio=None))
+    micro = sorted(item for item in found if item[3] == "ME")
+    truth = [item for item in found if item[3] == "MaE"] + micro[::2]
+    return runs, params, truth
+
+
+def _minutes(run: VideoRun) -> float:
+    return (max(run.timestamps_ms.values()) - min(run.timestamps_ms.values())) / 60_000
+
+
+def test_still_check_picks_the_best_me_f1_within_the_rate(talking_and_clean):
+    """Every setting is replayed; the best ME F1 among those within the rate is chosen, and
+    the false MEs are counted per minute of all videos, the clean one included."""
+    runs, params, truth = talking_and_clean
+    minutes = _minutes(runs[0]) + _minutes(runs[1])
+    assert validation_minutes(runs) == pytest.approx(minutes) and _minutes(runs[1]) > 0.2
+    chosen, points = search_still_check(runs, truth, params, max_false_me_per_min=2.0)
+    assert [(p.me_quiet_ratio, p.me_quiet_ms) for p in points] == list(STILL_CHECK_GRID)
+    for point in points:
+        replayed = replay_all(runs, replace(params, **point.detection))
+        false_me = point.scores["ME"]["fp"]
+        assert false_me == sum(kind == "ME" for *_, kind in replayed) - point.scores["ME"]["tp"]
+        assert point.false_me_per_min == pytest.approx(false_me / minutes)
+    within = [p for p in points if p.false_me_per_min <= 2.0]
+    best_of_all = max(p.scores["ME"]["f1"] for p in points)
+    assert chosen in within and chosen.scores["ME"]["f1"] == max(
+        p.scores["ME"]["f1"] for p in within) > 0
+    assert best_of_all > chosen.scores["ME"]["f1"], "the rate must have excluded a better F1"
+    free, _ = search_still_check(runs, truth, params, max_false_me_per_min=1e6)
+    assert free.scores["ME"]["f1"] == best_of_all and free.me_quiet_ratio is None
+    with pytest.raises(InputError, match="max_false_me_per_min must be >= 0, got -1"):
+        search_still_check(runs, truth, params, max_false_me_per_min=-1)
+
+
+def test_a_rate_nobody_meets_keeps_the_fewest_false_mes_and_says_so(talking_and_clean, capsys):
+    """No setting within the rate: the fewest false MEs per minute (ties: the best ME F1) is
+    kept, not the check off, and the table ends with a warning naming the rate reached."""
+    runs, params, truth = talking_and_clean
+    settings = [(None, 1000.0), (0.35, 1000.0), (0.5, 1000.0), (0.4, 1500.0)]
+    chosen, points = search_still_check(runs, truth, params, settings, max_false_me_per_min=0.5)
+    fewest = min(p.false_me_per_min for p in points)
+    assert fewest > 0.5 and chosen.false_me_per_min == fewest
+    assert chosen.scores["ME"]["f1"] == max(p.scores["ME"]["f1"] for p in points
+                                            if p.false_me_per_min == fewest)
+    assert chosen.me_quiet_ratio is not None
+    _report_still_check("calibrate", chosen, points, 0.5)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 + len(settings)
+    assert [line.startswith("* ") for line in lines[1:-1]] == [p is chosen for p in points]
+    assert lines[-1] == ("calibrate: warning: no still-face check setting keeps val false MEs "
+                         f"within 0.5 per minute: kept the fewest, {fewest:.2f} per minute")
+
+
+def test_the_chosen_still_check_is_written_and_the_engine_uses_it(talking_and_clean, spotter,
+                                                                   tmp_path):
+    """Both quiet fields go into the detection metadata beside the first stage's, and an
+    engine on the written model runs with them."""
+    runs, params, truth = talking_and_clean
+    chosen, _ = search_still_check(runs, truth, params, max_false_me_per_min=2.0)
+    assert (chosen.me_quiet_ratio, chosen.me_quiet_ms) != (params.me_quiet_ratio,
+                                                           params.me_quiet_ms)
+    first_stage = {"p": 0.35, "min_score": 0.2, "offset_lag": 0.5}
+    written = write_detection(spotter, {**first_stage, **chosen.detection},
+                              {"all": {"f1": 0.5}}, tmp_path / "still.onnx")
+    stored = {p.key: p.value for p in onnx.load(str(written)).metadata_props}
+    detection = json.loads(stored[METADATA_PREFIX + "detection"])
+    assert detection == {**first_stage, "me_quiet_ratio": chosen.me_quiet_ratio,
+                         "me_quiet_ms": chosen.me_quiet_ms}
+    options = me.EngineOptions(running_mode="file", recognize=False, spotting_model=str(written))
+    with me.Engine.from_options(options) as engine:
+        used = engine.spotting_params
+    assert (used.me_quiet_ratio, used.me_quiet_ms, used.p, used.min_score) == (
+        chosen.me_quiet_ratio, chosen.me_quiet_ms, 0.35, 0.2)
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--still-check", "--max-false-me-per-min", "-1"],
+     "--max-false-me-per-min: expected false MEs per minute >= 0 (e.g. 1), got '-1'"),
+    (["--still-check", "--max-false-me-per-min", "nan"],
+     "--max-false-me-per-min: expected false MEs per minute >= 0 (e.g. 1), got 'nan'"),
+    (["--max-false-me-per-min", "2"],
+     "--max-false-me-per-min applies to the still-face check: add --still-check"),
+    (["--still-check", "--objective", "MaE"],
+     "--still-check tunes which MEs are reported: not with --objective MaE")])
+def test_still_check_flags_are_validated(spotter, tmp_path, flags, message, capsys):
+    """A wrong still-check flag is one error line (exit 2) before any video runs."""
+    before = spotter.read_bytes()
+    err = _refused([str(spotter), "--bench", str(tmp_path), *flags], capsys)
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and message in errors[0]
+    assert spotter.read_bytes() == before
