@@ -47,10 +47,11 @@ __all__ = ["DEFAULT_METHODS", "RECIPE_SETTINGS", "SHIPPED_FILES", "build_extra_b
 DEFAULT_METHODS = ("linear",)
 #: Settings the recipe trains a method with over its config (``export/configs``), which
 #: stays fit for any data (a real dataset has no source videos to learn the injected
-#: movement from): the shipped MoExt learns from the benchmark's injected movements alone
-#: on similarity-compensated flow, chosen on the pooled validation (docs/benchmarks.md).
-RECIPE_SETTINGS: dict[str, dict[str, str]] = {
-    "moext": {"flow_compensation": "similarity", "train_signal": "injected", "version": "1.1.0"}}
+#: movement from): the shipped MoExt and MIACNet learn from the benchmark's injected
+#: movements alone on similarity-compensated flow, chosen on the pooled validation
+#: (docs/benchmarks.md, session 12).
+_FROM_INJECTED = {"flow_compensation": "similarity", "train_signal": "injected", "version": "1.1.0"}
+RECIPE_SETTINGS: dict[str, dict[str, str]] = {"moext": _FROM_INJECTED, "miacnet": _FROM_INJECTED}
 #: Method -> file name under ``mer_edge/models``.
 SHIPPED_FILES = {"linear": "facs_linear_recognizer.onnx",
                  "ssl3d": "ssl3d_spotter.onnx", "regional_tcn": "regional_tcn_spotter.onnx",

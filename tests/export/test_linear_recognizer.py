@@ -155,7 +155,8 @@ def test_flow_compensation_reaches_the_samples_and_the_model(tiny_bench, videos,
     assert me.Model(out).info.input.flow_compensation == "similarity"
 
 
-def test_recipe_trains_moext_as_shipped_on_injected_movements(tiny_bench, videos, tmp_path):
+def test_recipe_trains_moext_and_miacnet_as_shipped_on_injected_movements(tiny_bench, videos,
+                                                                          tmp_path):
     """The config stays fit for real datasets; the recipe adds what the shipped file was made with."""
     from export.config import load_config
     from export.outputs import SHIPPED_MODELS_DIR
@@ -168,8 +169,10 @@ def test_recipe_trains_moext_as_shipped_on_injected_movements(tiny_bench, videos
             "--extra-val-seeds", "0", "--videos", str(videos), "--out", str(tmp_path / "runs")])
     made = me.Model(tmp_path / "runs" / "models" / "moext_recognizer.onnx").info
     shipped = me.Model(SHIPPED_MODELS_DIR / "moext_recognizer.onnx").info
+    miacnet = me.Model(SHIPPED_MODELS_DIR / "miacnet_recognizer.onnx").info
+    assert made.method == "moext" and miacnet.method == "ma2mi-miacnet"
     assert load_config("moext").train_signal == "observed"
-    for info in (made, shipped):
-        assert info.method == "moext" and info.version == "1.1.0"
+    for info in (made, shipped, miacnet):
+        assert info.version == "1.1.0"
         assert info.input.flow_compensation == "similarity"
         assert "injected movement alone" in info.training_data
