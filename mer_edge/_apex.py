@@ -16,7 +16,7 @@ movement (a smile that stays, a macro-expression's onset).
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -24,7 +24,7 @@ from ._flow import FlowEstimator, roi_magnitudes
 from ._results import SpottedInterval
 from ._ringbuffer import FrameRing
 
-__all__ = ["refine_apex", "residual_displacement"]
+__all__ = ["RefinedApex", "refine_apex", "residual_displacement"]
 
 
 def _displacement(ring: FrameRing, reference: int, slot: int, flow: FlowEstimator) -> float:
@@ -32,9 +32,26 @@ def _displacement(ring: FrameRing, reference: int, slot: int, flow: FlowEstimato
     return float(roi_magnitudes(flow(ring.crops[reference], ring.crops[slot])).max())
 
 
+@dataclass(frozen=True)
+class RefinedApex:
+    """An interval whose apex :func:`refine_apex` re-estimated, with what it measured.
+
+    Attributes:
+        reference: the ring slot of the neutral reference frame.
+        interval: the interval with the refined apex (unchanged when the ring
+            no longer held it).
+        apex_displacement: the largest regional flow magnitude from the
+            reference to the apex; None when the apex was left unchanged.
+    """
+
+    reference: int
+    interval: SpottedInterval
+    apex_displacement: float | None
+
+
 def refine_apex(ring: FrameRing, interval: SpottedInterval, flow: FlowEstimator, k_ms: float,
-                max_candidates: int = 16) -> tuple[int, SpottedInterval]:
-    """Return ``(reference_slot, interval with refined apex)``.
+                max_candidates: int = 16) -> RefinedApex:
+    """Re-estimate ``interval``'s apex on ``ring``'s crops, from the neutral reference.
 
     The apex is left unchanged when the ring no longer holds the interval.
     """
@@ -45,31 +62,28 @@ def refine_apex(ring: FrameRing, interval: SpottedInterval, flow: FlowEstimator,
     frames = ring.frame_indices[order]
     inside = order[(frames >= interval.onset_frame) & (frames <= interval.offset_frame)]
     if reference is None or inside.size == 0:
-        return (reference if reference is not None else int(order[0])), interval
+        return RefinedApex(reference if reference is not None else int(order[0]), interval, None)
     if inside.size > max_candidates:
         inside = inside[np.linspace(0, inside.size - 1, max_candidates).round().astype(int)]
     displacement = [_displacement(ring, reference, int(slot), flow) for slot in inside]
-    apex = int(inside[int(np.argmax(displacement))])
+    best = int(np.argmax(displacement))
+    apex = int(inside[best])
     refined = replace(interval, apex_frame=int(ring.frame_indices[apex]),
                       apex_ms=float(ring.timestamps_ms[apex]))
-    return reference, refined
+    return RefinedApex(reference, refined, displacement[best])
 
 
-def residual_displacement(ring: FrameRing, reference: int, interval: SpottedInterval,
-                          flow: FlowEstimator) -> float | None:
-    """How far the newest face in ``ring`` still is from the neutral ``reference`` slot.
+def residual_displacement(ring: FrameRing, refined: RefinedApex, flow: FlowEstimator) -> float | None:
+    """How far the newest face in ``ring`` still is from ``refined``'s neutral reference.
 
-    As a fraction of the displacement at ``interval``'s apex (refined by
-    :func:`refine_apex` with the same ``reference`` and ``flow``): near 0
-    when the face is back at rest, 1 or more when it is as displaced as at
-    the apex or further.  None when the ring no longer holds the apex frame,
-    or the apex did not move from the reference (nothing to compare with).
+    As a fraction of the displacement at the refined apex (``flow`` must be
+    the one :func:`refine_apex` measured it with): near 0 when the face is
+    back at rest, 1 or more when it is as displaced as at the apex or
+    further.  None when the apex was not refined (the ring no longer held
+    the interval), or did not move from the reference (nothing to compare
+    with).
     """
-    apex = ring.nearest_slot_of_frame(interval.apex_frame)
-    if apex is None or int(ring.frame_indices[apex]) != interval.apex_frame:
-        return None
-    at_apex = _displacement(ring, reference, apex, flow)
-    if at_apex <= 0.0:
+    if refined.apex_displacement is None or refined.apex_displacement <= 0.0:
         return None
     newest = int(ring.last_slots(1)[0])
-    return _displacement(ring, reference, newest, flow) / at_apex
+    return _displacement(ring, refined.reference, newest, flow) / refined.apex_displacement

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ._apex import refine_apex, residual_displacement
+from ._apex import RefinedApex, refine_apex, residual_displacement
 from ._errors import ModelError
 from ._features import recognition_clip, sample_positions
 from ._flow import FlowEstimator
@@ -63,22 +63,22 @@ class IntervalClassifier:
         with self._timer.stage("classify"):
             kept = []
             for interval in intervals:
-                reference, interval = refine_apex(ring, interval, self._flow, self._k_ms)
-                if self._still_displaced(ring, reference, interval):
+                refined = refine_apex(ring, interval, self._flow, self._k_ms)
+                if self._still_displaced(ring, refined):
                     self.me_still_displaced += 1
                 else:
-                    kept.append((reference, interval))
+                    kept.append(refined)
             if self._recognizer is None or not kept:
-                return [MicroExpression(interval, "unknown", {}) for _, interval in kept]
-            clips = [self._clip(ring, reference, interval) for reference, interval in kept]
+                return [MicroExpression(refined.interval, "unknown", {}) for refined in kept]
+            clips = [self._clip(ring, refined.reference, refined.interval) for refined in kept]
             probabilities = np.asarray(self._recognizer(np.stack(clips)), dtype=np.float64)
-        return self._events([interval for _, interval in kept], probabilities)
+        return self._events([refined.interval for refined in kept], probabilities)
 
-    def _still_displaced(self, ring: FrameRing, reference: int, interval: SpottedInterval) -> bool:
-        """Whether ``interval`` is an ME that the face has not come back from."""
-        if self._max_me_residual is None or interval.kind != "ME":
+    def _still_displaced(self, ring: FrameRing, refined: RefinedApex) -> bool:
+        """Whether ``refined`` is an ME that the face has not come back from."""
+        if self._max_me_residual is None or refined.interval.kind != "ME":
             return False
-        residual = residual_displacement(ring, reference, interval, self._flow)
+        residual = residual_displacement(ring, refined, self._flow)
         return residual is not None and residual > self._max_me_residual
 
     def _clip(self, ring: FrameRing, reference: int, interval: SpottedInterval) -> np.ndarray:

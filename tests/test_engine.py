@@ -772,7 +772,7 @@ def _crop_ring(crops: list[np.ndarray]):
 
 def test_residual_displacement_tells_a_return_to_neutral_from_a_movement_that_stays(videos):
     """A real aligned face whose mouth corner is pushed out and back, held, or pushed further."""
-    from mer_edge._apex import refine_apex, residual_displacement
+    from mer_edge._apex import _displacement, refine_apex, residual_displacement
     from mer_edge._flow import FlowEstimator
     from mer_edge._results import SpottedInterval
 
@@ -798,13 +798,17 @@ def test_residual_displacement_tells_a_return_to_neutral_from_a_movement_that_st
     for name, tail in {"back": [neutral] * 4, "held": [pushed(3)] * 4,
                        "further": [pushed(5)] * 4}.items():
         ring = _crop_ring(rise + tail)
-        reference, refined = refine_apex(ring, interval, flow, k_ms=200.0)
-        assert refined.apex_frame in (10, 11)  # the frames of largest displacement
-        residuals[name] = residual_displacement(ring, reference, refined, flow)
+        refined = refine_apex(ring, interval, flow, k_ms=200.0)
+        assert refined.interval.apex_frame in (10, 11)  # the frames of largest displacement
+        apex = ring.nearest_slot_of_frame(refined.interval.apex_frame)
+        assert refined.apex_displacement == _displacement(ring, refined.reference, apex, flow) > 0
+        residuals[name] = residual_displacement(ring, refined, flow)
     assert residuals["back"] < 0.2 and 0.7 < residuals["held"] < 1.3
     assert residuals["further"] > 1.3, residuals
-    gone = _crop_ring([neutral] * 30 + rise)  # the apex frame is no longer held
-    assert residual_displacement(gone, 0, interval, flow) is None
+    gone = _crop_ring([neutral] * 40 + rise)  # the interval is no longer held
+    unrefined = refine_apex(gone, interval, flow, k_ms=200.0)
+    assert unrefined.interval == interval and unrefined.apex_displacement is None
+    assert residual_displacement(gone, unrefined, flow) is None
 
 
 def test_the_neutral_check_drops_and_counts_only_mes(videos):

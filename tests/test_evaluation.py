@@ -247,9 +247,10 @@ def test_apex_is_the_frame_farthest_from_the_neutral_onset():
         crop[80:110, 30:100] = np.roll(base, shift, axis=0)[80:110, 30:100]
         ring.push(index, index * 33.3, crop, np.zeros((4, 2)))
     interval = me.SpottedInterval(0, 4, 8, 10, 133.2, 266.4, 333.0, 0.5, "ME")
-    reference, refined = refine_apex(ring, interval, FlowEstimator("fast"), k_ms=100.0)
-    assert ring.frame_indices[reference] < 4
-    assert refined.apex_frame == 6 and refined.onset_frame == 4 and refined.offset_frame == 10
+    refined = refine_apex(ring, interval, FlowEstimator("fast"), k_ms=100.0)
+    assert ring.frame_indices[refined.reference] < 4
+    apex = refined.interval
+    assert apex.apex_frame == 6 and apex.onset_frame == 4 and apex.offset_frame == 10
 
 
 def test_an_me_is_recognised_on_the_face_tracked_around_it(tiny_bench):
