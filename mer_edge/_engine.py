@@ -110,6 +110,9 @@ class Engine(Closeable):
                 self._macro = self._macro_lane(opened.enter_context(closing(self._open_macro())))
             self._main = SpotterLane(self._spotter, self._params,
                                      None if self._macro is None else "ME")
+            #: Each lane's flow compensation (the one its model was trained with), in lane order.
+            self._lane_compensations = [lane.model.info.input.flow_compensation
+                                        for lane in self._lanes]
             #: Time each track's ring must cover: the longest interval, its lags and a margin.
             self._ring_horizon_ms = max(lane.params.max_interval_ms + lane.params.k_ms
                                         + lane.lag_ms for lane in self._lanes) + _RING_MARGIN_MS
@@ -403,7 +406,7 @@ class Engine(Closeable):
         if reference is None:
             return [None] * len(self._lanes)
         raw = self._spot_flow.raw(reference, crop)
-        kinds = [lane.model.info.input.flow_compensation for lane in self._lanes]
+        kinds = self._lane_compensations
         last = len(set(kinds)) - 1  # the last kind may compensate the raw flow in place
         by_kind = {kind: compensate(raw if number == last else raw.copy(), kind)
                    for number, kind in enumerate(dict.fromkeys(kinds))}
