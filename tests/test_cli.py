@@ -326,7 +326,7 @@ def test_a_source_that_stops_early_exits_1_after_writing_everything(tmp_path):
 
 
 @needs_video
-def test_ctrl_c_writes_the_open_intervals_and_the_summary_then_exits_130(tmp_path):
+def test_ctrl_c_writes_the_open_intervals_and_the_summary_then_exits_130(tmp_path, interruptible):
     import signal
     import time
 
@@ -336,8 +336,7 @@ def test_ctrl_c_writes_the_open_intervals_and_the_summary_then_exits_130(tmp_pat
         [sys.executable, "-m", "mer_edge.cli", "run", str(VIDEO), "--tracks", str(tracks),
          "--out", str(events), "--no-progress", "--no-still-check"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        # a suite started in the background (cmd &) hands its children SIGINT ignored
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        preexec_fn=interruptible)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
         if tracks.is_file() and len(tracks.read_text().splitlines()) >= 40:

@@ -286,15 +286,7 @@ def test_user_mistakes_end_in_one_line(bench, tmp_path, capsys):
     assert f"run folder {tmp_path / 'nope'} does not exist" in capsys.readouterr().err
 
 
-def _interruptible() -> None:
-    """A child of a suite started in the background (``cmd &``) inherits SIGINT ignored,
-    and Python then installs no KeyboardInterrupt handler: give it back the default."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def test_ctrl_c_keeps_the_state_and_says_how_to_resume(bench, tmp_path):
+def test_ctrl_c_keeps_the_state_and_says_how_to_resume(bench, tmp_path, interruptible):
     import signal
     import subprocess
     import sys
@@ -306,7 +298,7 @@ def test_ctrl_c_keeps_the_state_and_says_how_to_resume(bench, tmp_path):
                                 str(bench), "--out", str(run), "--cache", str(tmp_path / "cache"),
                                 "--threads", "1"], cwd=Path(__file__).resolve().parents[2],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               preexec_fn=_interruptible)
+                               preexec_fn=interruptible)
     deadline = time.monotonic() + 120
     while not (run / "state.json").is_file() and process.poll() is None:
         assert time.monotonic() < deadline
