@@ -120,6 +120,9 @@ class Engine(Closeable):
             self._aligner = FaceAligner(options.alignment_smoothing)
             # Each model gets flow computed the way it was trained (its metadata says how).
             self._spot_flow = FlowEstimator.for_input(self._spotter.info.input)
+            #: Each lane's flow compensation, in lane order.
+            self._compensations = [lane.model.info.input.flow_compensation
+                                   for lane in self._lanes]
             opened.pop_all()
         self._tracks: dict[int, _Track] = {}
         self._not_still_of_ended_tracks = 0
@@ -403,7 +406,7 @@ class Engine(Closeable):
         if reference is None:
             return [None] * len(self._lanes)
         raw = self._spot_flow.raw(reference, crop)
-        kinds = [lane.model.info.input.flow_compensation for lane in self._lanes]
+        kinds = self._compensations
         last = len(set(kinds)) - 1  # the last kind may compensate the raw flow in place
         by_kind = {kind: compensate(raw if number == last else raw.copy(), kind)
                    for number, kind in enumerate(dict.fromkeys(kinds))}
@@ -440,9 +443,7 @@ class Engine(Closeable):
                 self._fit_ring(track.ring)
                 reference = track.ring.slot_at_or_before(stamp - self._params.k_ms)
                 slot = track.ring.push(index, stamp, aligned.crop, observation.landmarks)
-            with self._guard.observer():
-                for observer in self._crop_observers:
-                    observer(track_id, index, stamp, aligned.crop)
+            self._notify(self._crop_observers, track_id, index, stamp, aligned.crop)
             features = self._lane_features(track.ring)
             with self.timer.stage("flow"):
                 flows = self._lane_flows(track.ring.crops[reference] if reference is not None else None,
@@ -518,10 +519,17 @@ class Engine(Closeable):
         (the macro spotter's are not).
         """
         if detector is track.detector:
-            with self._guard.observer():
-                for observer in self._score_observers:
-                    observer(track.track_id, frame_index, stamp, score)
+            self._notify(self._score_observers, track.track_id, frame_index, stamp, score)
         return self._recognise(track, lane.reported(detector.update(frame_index, stamp, score)))
+
+    def _notify(self, observers: list[Callable[..., None]], *args: object) -> None:
+        """Call each of ``observers`` with ``args`` as user code (:meth:`CallGuard.observer`);
+        without observers, nothing to mark (a frame's worth of context managers saved)."""
+        if not observers:
+            return
+        with self._guard.observer():
+            for observer in observers:
+                observer(*args)
 
     def _recognise(self, track: _Track, intervals: list[SpottedInterval]) -> list[MicroExpression]:
         return self._classify(track.ring, self._not_lighting(track, intervals))
