@@ -13,7 +13,9 @@ pixels in the crop (54 px of 128), the eye centre is at ``EYE_CENTRE``.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -68,19 +70,37 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     Closed form (Umeyama without reflection).  ``src``, ``dst``: ``(N, 2)``.
     Returns the ``(2, 3) float64`` matrix for :func:`cv2.warpAffine`.
     """
-    src = np.asarray(src, dtype=np.float64)
-    dst = np.asarray(dst, dtype=np.float64)
-    mu_s, mu_d = src.mean(0), dst.mean(0)
-    s, d = src - mu_s, dst - mu_d
+    return _similarity_onto(np.asarray(src, dtype=np.float64),
+                            _CentredPoints.of(np.asarray(dst, dtype=np.float64)))
+
+
+class _CentredPoints(NamedTuple):
+    """Points ``(N, 2) float64`` as their mean ``(2,)`` and the columns ``(2, N)`` about it."""
+
+    mean: np.ndarray
+    columns: np.ndarray
+
+    @classmethod
+    def of(cls, points: np.ndarray) -> "_CentredPoints":
+        mean = points.sum(0) / len(points)  # what points.mean(0) computes, without its overhead
+        return cls(mean, np.ascontiguousarray((points - mean).T))
+
+
+def _similarity_onto(src: np.ndarray, dst: _CentredPoints) -> np.ndarray:
+    """:func:`similarity_transform` from ``src`` ``(N, 2) float64`` to centred points."""
+    mu_s = src.sum(0) / len(src)
+    s = src - mu_s
     var_s = (s * s).sum()
     if var_s <= 1e-9:
         raise InputError("cannot align: the stable landmarks coincide")
     # For 2-D similarity: a = sum(s.d)/var, b = sum(s x d)/var
-    a = (s[:, 0] * d[:, 0] + s[:, 1] * d[:, 1]).sum() / var_s
-    b = (s[:, 0] * d[:, 1] - s[:, 1] * d[:, 0]).sum() / var_s
-    rot = np.array([[a, -b], [b, a]])
-    shift = mu_d - rot @ mu_s
-    return np.hstack([rot, shift[:, None]])
+    (sx, sy), (dx, dy) = s.T, dst.columns
+    a = (sx * dx + sy * dy).sum() / var_s
+    b = (sx * dy - sy * dx).sum() / var_s
+    matrix = np.empty((2, 3))
+    matrix[:, :2] = rot = np.array([[a, -b], [b, a]])
+    matrix[:, 2] = dst.mean - rot @ mu_s
+    return matrix
 
 
 @dataclass(frozen=True)
@@ -117,7 +137,7 @@ class FaceAligner:
         if not 0.0 <= smoothing < 1.0:
             raise InputError(f"alignment smoothing must be in [0, 1), got {smoothing}")
         self._smoothing = smoothing
-        self._template = template_points()
+        self._template = _CentredPoints.of(template_points())
         self._state: dict[int, np.ndarray] = {}
 
     def align(self, image: np.ndarray, landmarks: np.ndarray, track_id: int = 0) -> AlignedFace:
@@ -135,11 +155,12 @@ class FaceAligner:
         if previous is not None and self._smoothing > 0.0:
             # Follow large moves at once (a real head move), damp small jitter.
             jump = np.abs(stable - previous).max()
-            eye_px = np.linalg.norm(stable[3] - stable[0])
+            eye = stable[3] - stable[0]
+            eye_px = math.sqrt(eye.dot(eye))  # np.linalg.norm's own sum, without its overhead
             weight = self._smoothing if jump < 0.05 * eye_px else 0.0
             stable = weight * previous + (1.0 - weight) * stable
         self._state[track_id] = stable
-        matrix = similarity_transform(stable, self._template)
+        matrix = _similarity_onto(stable, self._template)
         crop = cv2.warpAffine(image, matrix, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REPLICATE)
         if crop.ndim == 3:

@@ -443,9 +443,7 @@ class Engine(Closeable):
                 self._fit_ring(track.ring)
                 reference = track.ring.slot_at_or_before(stamp - self._params.k_ms)
                 slot = track.ring.push(index, stamp, aligned.crop, observation.landmarks)
-            with self._guard.observer():
-                for observer in self._crop_observers:
-                    observer(track_id, index, stamp, aligned.crop)
+            self._notify(self._crop_observers, track_id, index, stamp, aligned.crop)
             features = self._lane_features(track.ring)
             with self.timer.stage("flow"):
                 flows = self._lane_flows(track.ring.crops[reference] if reference is not None else None,
@@ -521,10 +519,17 @@ class Engine(Closeable):
         (the macro spotter's are not).
         """
         if detector is track.detector:
-            with self._guard.observer():
-                for observer in self._score_observers:
-                    observer(track.track_id, frame_index, stamp, score)
+            self._notify(self._score_observers, track.track_id, frame_index, stamp, score)
         return self._recognise(track, lane.reported(detector.update(frame_index, stamp, score)))
+
+    def _notify(self, observers: list[Callable[..., None]], *args: object) -> None:
+        """Call each of ``observers`` with ``args`` as user code (:meth:`CallGuard.observer`);
+        without observers, nothing to mark (a frame's worth of context managers saved)."""
+        if not observers:
+            return
+        with self._guard.observer():
+            for observer in observers:
+                observer(*args)
 
     def _recognise(self, track: _Track, intervals: list[SpottedInterval]) -> list[MicroExpression]:
         return self._classify(track.ring, self._not_lighting(track, intervals))

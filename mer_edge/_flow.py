@@ -17,7 +17,7 @@ ways (:data:`FLOW_COMPENSATIONS`, a model's ``input.flow_compensation``):
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import cv2
 import numpy as np
@@ -108,8 +108,54 @@ def _fit_pixels() -> tuple[np.ndarray, np.ndarray]:
 
 _FIT_ROWS, _FIT_COLS = _fit_pixels()
 _FIT_FLAT = _FIT_ROWS * CROP_SIZE + _FIT_COLS  # positions in a (CROP_SIZE * CROP_SIZE, 2) flow
-_FIT_X, _FIT_Y = _FIT_COLS.astype(np.float64), _FIT_ROWS.astype(np.float64)
+#: Where the fit pixels' u and v lie in a flattened (CROP_SIZE, CROP_SIZE, 2) flow: (2, N).
+_FIT_FLOW_INDEX = np.stack([2 * _FIT_FLAT, 2 * _FIT_FLAT + 1])
+#: The fit pixels' x and y: (2, N) float64.
+_FIT_POSITIONS = np.stack([_FIT_COLS, _FIT_ROWS]).astype(np.float64)
 _AXIS = np.arange(CROP_SIZE, dtype=np.float32)
+
+
+class _WeightedPositions(NamedTuple):
+    """What the fit needs of the pixel positions under one round's weights."""
+
+    total: float  # sum of the weights
+    mx: float  # weighted centroid
+    my: float
+    offsets: np.ndarray  # (2, N) positions about the centroid
+    weighted: np.ndarray  # (2, N) offsets times the weights
+    spread: float  # weighted sum of the squared offsets
+
+
+def _weighted_positions(weights: np.ndarray) -> _WeightedPositions:
+    """The pixel positions' part of a fit round under ``weights`` ``(N,)``."""
+    total = weights.sum()
+    mx, my = weights @ _FIT_POSITIONS[0] / total, weights @ _FIT_POSITIONS[1] / total
+    offsets = _FIT_POSITIONS - np.array([[mx], [my]])
+    weighted = weights * offsets
+    spread = weighted[0] @ offsets[0] + weighted[1] @ offsets[1]
+    return _WeightedPositions(total, mx, my, offsets, weighted, spread)
+
+
+#: The first round weighs every pixel alike: its part of the fit is the same for every flow.
+_FIT_UNIFORM = np.ones(_FIT_POSITIONS.shape[1])
+_FIT_FIRST_ROUND = _weighted_positions(_FIT_UNIFORM)
+
+
+def _huber_weights(offsets: np.ndarray, motion_offsets: np.ndarray, a: float, b: float
+                   ) -> np.ndarray:
+    """Weights ``(N,)`` of the next round: 1 up to :data:`_FIT_HUBER` times the median
+    residual of the similarity ``(a, b)``, falling off as 1 / residual above it."""
+    # residual (x, y) = (du - a dx + b dy, dv - b dx - a dy), both rows in each call
+    residual = motion_offsets - np.multiply.outer(np.array([a, b]), offsets[0])
+    residual += np.multiply.outer(np.array([b, -a]), offsets[1])
+    np.multiply(residual, residual, out=residual)
+    length = residual[0] + residual[1]
+    np.sqrt(length, out=length)
+    middle = len(length) // 2
+    limit = _FIT_HUBER * max(float(np.partition(length, middle)[middle]), 1e-3)
+    np.maximum(length, 1e-12, out=length)
+    np.divide(limit, length, out=length)
+    return np.minimum(1.0, length, out=length)
 
 
 def _fit_similarity(flow: np.ndarray) -> tuple[float, float, float, float]:
@@ -117,25 +163,18 @@ def _fit_similarity(flow: np.ndarray) -> tuple[float, float, float, float]:
     fitted to the face's flow: weighted least squares in closed form about the
     weighted centroid, each of :data:`_FIT_ITERATIONS` rounds re-weighting pixels
     by their residual (Huber)."""
-    flat = flow.reshape(-1, 2)
-    u = flat[_FIT_FLAT, 0].astype(np.float64)
-    v = flat[_FIT_FLAT, 1].astype(np.float64)
-    x, y = _FIT_X, _FIT_Y
-    weights = np.ones_like(x)
-    for _ in range(_FIT_ITERATIONS):
-        total = weights.sum()
-        mx, my = weights @ x / total, weights @ y / total
-        mu, mv = weights @ u / total, weights @ v / total
-        dx, dy, du, dv = x - mx, y - my, u - mu, v - mv
-        wdx, wdy = weights * dx, weights * dy
-        spread = wdx @ dx + wdy @ dy
+    motion = flow.reshape(-1)[_FIT_FLOW_INDEX].astype(np.float64)  # (2, N): u, v
+    weights = _FIT_UNIFORM
+    total, mx, my, offsets, weighted, spread = _FIT_FIRST_ROUND
+    for round_number in range(_FIT_ITERATIONS):
+        if round_number:
+            weights = _huber_weights(offsets, motion_offsets, a, b)
+            total, mx, my, offsets, weighted, spread = _weighted_positions(weights)
+        mu, mv = weights @ motion[0] / total, weights @ motion[1] / total
+        motion_offsets = motion - np.array([[mu], [mv]])
+        (wdx, wdy), (du, dv) = weighted, motion_offsets
         a = (wdx @ du + wdy @ dv) / spread
         b = (wdx @ dv - wdy @ du) / spread
-        rx, ry = du - a * dx + b * dy, dv - b * dx - a * dy
-        residual = np.sqrt(rx * rx + ry * ry)
-        middle = len(residual) // 2
-        limit = _FIT_HUBER * max(float(np.partition(residual, middle)[middle]), 1e-3)
-        weights = np.minimum(1.0, limit / np.maximum(residual, 1e-12))
     return a, b, mu - a * mx + b * my, mv - b * mx - a * my
 
 
@@ -145,9 +184,14 @@ def similarity_motion(flow: np.ndarray) -> np.ndarray:
     ``compensation="similarity"``)."""
     _check_crop_flow(flow)
     a, b, tx, ty = (np.float32(value) for value in _fit_similarity(flow))
+    # (x, y) vectors as complex64 (x + iy), whose sums are the float32 sums of each part:
+    # one pass over contiguous memory instead of two strided ones (a third less time).
+    by_column = np.empty(CROP_SIZE, np.complex64)
+    by_column.real, by_column.imag = a * _AXIS, b * _AXIS
+    by_row = np.empty(CROP_SIZE, np.complex64)
+    by_row.real, by_row.imag = tx - b * _AXIS, ty + a * _AXIS
     field = np.empty((CROP_SIZE, CROP_SIZE, 2), np.float32)
-    field[..., 0] = (a * _AXIS)[None, :] + (tx - b * _AXIS)[:, None]  # a x - b y + tx
-    field[..., 1] = (b * _AXIS)[None, :] + (ty + a * _AXIS)[:, None]  # b x + a y + ty
+    np.add.outer(by_row, by_column, out=field.view(np.complex64)[..., 0])  # a x - b y + tx, b x + a y + ty
     return field
 
 

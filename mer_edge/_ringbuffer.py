@@ -92,9 +92,8 @@ class FrameRing:
 
     def _ordered_slots(self) -> np.ndarray:
         """Slots from oldest to newest."""
-        size = len(self)
-        start = self._count - size
-        return (np.arange(start, self._count) % self.capacity).astype(np.int64)
+        start = self._count - len(self)
+        return np.arange(start, self._count, dtype=np.int64) % self.capacity
 
     def slot_at_or_before(self, timestamp_ms: float) -> int | None:
         """Newest slot whose timestamp is <= ``timestamp_ms`` (None if older than all).
@@ -140,5 +139,7 @@ class FrameRing:
 
     def span_ms(self) -> float:
         """Time covered by the stored frames."""
-        order = self._ordered_slots()
-        return 0.0 if order.size < 2 else float(self.timestamps_ms[order[-1]] - self.timestamps_ms[order[0]])
+        if len(self) < 2:
+            return 0.0
+        oldest = (self._count - len(self)) % self.capacity
+        return float(self.timestamps_ms[self.newest_slot] - self.timestamps_ms[oldest])

@@ -47,8 +47,9 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``(len(a), len(b))`` intersection over union of ``[x0, y0, x1, y1]`` boxes."""
     a = a[:, None, :]
     b = b[None, :, :]
-    w = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
-    h = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
+    # np.maximum(x, 0) is np.clip(x, 0, None) without its Python wrapper (a frame's cost)
+    w = np.maximum(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0.0)
+    h = np.maximum(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0.0)
     inter = w * h
     area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
     area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
