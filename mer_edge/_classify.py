@@ -4,7 +4,10 @@ The apex of a closed interval is re-estimated on the stored crops
 (:func:`mer_edge._apex.refine_apex`).  An ME after which the face has not
 gone back towards its neutral reference (the first rise of a longer movement)
 is dropped here (:func:`mer_edge._apex.residual_displacement`,
-``EngineOptions.max_me_residual``).  Then frames sampled from the neutral
+``EngineOptions.max_me_residual``), unless the face's
+:class:`~mer_edge._follow.DisplacementFollower` holds it and follows the
+movement to its return (``EngineOptions.follow_displaced``): it is named
+then, as a longer interval.  Then frames sampled from the neutral
 reference to the apex go to the recognition model as the clip it was trained
 on (crops and flow, :func:`mer_edge._features.recognition_clip`).  Without a
 recognizer the intervals are still reported, labelled ``"unknown"``.
@@ -19,6 +22,7 @@ from ._apex import RefinedApex, refine_apex, residual_displacement
 from ._errors import ModelError
 from ._features import recognition_clip, sample_positions
 from ._flow import FlowEstimator
+from ._follow import DisplacementFollower
 from ._models import Model
 from ._results import MicroExpression, SpottedInterval
 from ._ringbuffer import FrameRing
@@ -43,6 +47,8 @@ class IntervalClassifier:
 
     Attributes:
         me_still_displaced: MEs dropped that way so far.
+        followed_to_return: intervals held by a follower so far (each is
+            reported once the face comes back).
     """
 
     def __init__(self, spot_flow: FlowEstimator, k_ms: float, recognizer: Model | None,
@@ -55,31 +61,64 @@ class IntervalClassifier:
         self._timer = timer
         self._max_me_residual = max_me_residual
         self.me_still_displaced = 0
+        self.followed_to_return = 0
 
-    def __call__(self, ring: FrameRing, intervals: Sequence[SpottedInterval]) -> list[MicroExpression]:
-        """The events of ``intervals``, whose frames ``ring`` holds."""
+    def __call__(self, ring: FrameRing, intervals: Sequence[SpottedInterval],
+                 follower: DisplacementFollower | None = None) -> list[MicroExpression]:
+        """The events of ``intervals``, whose frames ``ring`` holds.
+
+        With a ``follower`` (the face's), intervals the face has not come back
+        from are held by it (reported by :meth:`follow` later), and intervals
+        that belong to a movement it holds are absorbed.
+        """
         if not intervals:
             return []
         with self._timer.stage("classify"):
             kept = []
             for interval in intervals:
+                if follower is not None and follower.absorbs(interval):
+                    continue
                 refined = refine_apex(ring, interval, self._flow, self._k_ms)
-                if self._still_displaced(ring, refined):
+                residual = self._residual(ring, refined, follower)
+                if follower is not None and follower.holds(ring, refined, residual):
+                    self.followed_to_return += 1
+                    continue
+                if self._still_displaced(refined, residual):
                     self.me_still_displaced += 1
                 else:
                     kept.append(refined)
-            if self._recognizer is None or not kept:
-                return [MicroExpression(refined.interval, "unknown", {}) for refined in kept]
-            clips = [self._clip(ring, refined.reference, refined.interval) for refined in kept]
-            probabilities = np.asarray(self._recognizer(np.stack(clips)), dtype=np.float64)
-        return self._events([refined.interval for refined in kept], probabilities)
+            return self._named(ring, kept)
 
-    def _still_displaced(self, ring: FrameRing, refined: RefinedApex) -> bool:
+    def follow(self, ring: FrameRing, follower: DisplacementFollower, *,
+               end: bool = False) -> list[MicroExpression]:
+        """The events of the intervals ``follower`` releases at ``ring``'s newest frame
+        (``end``: all of them, the face's stream ended)."""
+        if not follower:
+            return []
+        with self._timer.stage("classify"):
+            released = follower.release_all(ring) if end else follower.step(ring, self._flow)
+            return self._named(ring, released)
+
+    def _residual(self, ring: FrameRing, refined: RefinedApex,
+                  follower: DisplacementFollower | None) -> float | None:
+        """``refined``'s residual displacement, when a check needs it (else None)."""
+        if follower is None and (self._max_me_residual is None or refined.interval.kind != "ME"):
+            return None
+        return residual_displacement(ring, refined, self._flow)
+
+    def _still_displaced(self, refined: RefinedApex, residual: float | None) -> bool:
         """Whether ``refined`` is an ME that the face has not come back from."""
         if self._max_me_residual is None or refined.interval.kind != "ME":
             return False
-        residual = residual_displacement(ring, refined, self._flow)
         return residual is not None and residual > self._max_me_residual
+
+    def _named(self, ring: FrameRing, kept: list[RefinedApex]) -> list[MicroExpression]:
+        """``kept`` with the recognizer's classes (``"unknown"`` without one)."""
+        if self._recognizer is None or not kept:
+            return [MicroExpression(refined.interval, "unknown", {}) for refined in kept]
+        clips = [self._clip(ring, refined.reference, refined.interval) for refined in kept]
+        probabilities = np.asarray(self._recognizer(np.stack(clips)), dtype=np.float64)
+        return self._events([refined.interval for refined in kept], probabilities)
 
     def _clip(self, ring: FrameRing, reference: int, interval: SpottedInterval) -> np.ndarray:
         """The recognizer's input: frames from the neutral ``reference`` slot to the apex."""

@@ -21,6 +21,7 @@ import numpy as np
 from ._alignment import CROP_SIZE, FaceAligner
 from ._call_guard import CallGuard
 from ._classify import IntervalClassifier
+from ._follow import DisplacementFollower
 from ._errors import InputError, ModelError, reworded
 from ._features import frame_channels
 from ._flow import FlowEstimator, compensate
@@ -57,14 +58,17 @@ _MIN_FRAME_SIDE = 16
 
 
 class _Track:
-    """Per-face state: frame ring and interval detector (and the macro spotter's, if any)."""
+    """Per-face state: frame ring, interval detector (and the macro spotter's, if any) and
+    the follower of movements the face has not come back from (if the engine follows them)."""
 
     def __init__(self, track_id: int, ring: FrameRing, detector: IntervalDetector,
-                 macro_detector: IntervalDetector | None = None) -> None:
+                 macro_detector: IntervalDetector | None = None,
+                 follower: DisplacementFollower | None = None) -> None:
         self.track_id = track_id
         self.ring = ring
         self.detector = detector
         self.macro_detector = macro_detector
+        self.follower = follower
 
 
 class Engine(Closeable):
@@ -274,7 +278,8 @@ class Engine(Closeable):
         return EngineStats(frames=self.timer.frames, faces=self.timer.faces, fps=self.timer.fps(),
                            ms_per_stage=self.timer.ms_per_frame(), me_not_still=not_still,
                            lighting_changes=self._lighting_changes,
-                           me_still_displaced=self._classify.me_still_displaced)
+                           me_still_displaced=self._classify.me_still_displaced,
+                           followed_to_return=self._classify.followed_to_return)
 
     # -- feeding ----------------------------------------------------------------
     def _check_frame(self, frame_bgr: object, timestamp_ms: object) -> tuple[np.ndarray, float]:
@@ -389,9 +394,16 @@ class Engine(Closeable):
         shapes = [_feature_shape(lane.model.info.input) for lane in self._lanes]
         ring = FrameRing(capacity, (CROP_SIZE, CROP_SIZE), _LANDMARKS, *shapes)
         detectors = [IntervalDetector(track_id, lane.params, self._fps_hint) for lane in self._lanes]
-        track = _Track(track_id, ring, *detectors)
+        track = _Track(track_id, ring, *detectors, follower=self._new_follower())
         self._tracks[track_id] = track
         return track
+
+    def _new_follower(self) -> DisplacementFollower | None:
+        """A new face's follower of displaced movements (None: the option is off)."""
+        ratio = self.options.follow_displaced
+        if ratio is None:
+            return None
+        return DisplacementFollower(ratio, self._params.me_max_ms, self._params.max_interval_ms)
 
     def _detectors(self, track: _Track) -> list[tuple[SpotterLane, IntervalDetector]]:
         """Each spotter's lane with ``track``'s detector of it."""
@@ -423,6 +435,8 @@ class Engine(Closeable):
             return []
         events = [event for lane, detector in self._detectors(track)
                   for event in self._recognise(track, lane.reported(detector.flush()))]
+        if track.follower is not None:
+            events.extend(self._classify.follow(track.ring, track.follower, end=True))
         self._not_still_of_ended_tracks += track.detector.not_still
         return events
 
@@ -503,6 +517,8 @@ class Engine(Closeable):
                 target = lane.scored_frame(track.ring, detector, index, stamp)
                 if target is not None:
                     closed.extend(self._update(track, lane, detector, *target, score))
+            if track.follower is not None:
+                closed.extend(self._classify.follow(track.ring, track.follower))
         for track_id, track in self._tracks.items():
             if track_id in seen:
                 continue
@@ -532,7 +548,7 @@ class Engine(Closeable):
                 observer(*args)
 
     def _recognise(self, track: _Track, intervals: list[SpottedInterval]) -> list[MicroExpression]:
-        return self._classify(track.ring, self._not_lighting(track, intervals))
+        return self._classify(track.ring, self._not_lighting(track, intervals), track.follower)
 
     def _not_lighting(self, track: _Track, intervals: list[SpottedInterval]) -> list[SpottedInterval]:
         """``intervals`` without those over which the face's brightness changed (lighting)."""

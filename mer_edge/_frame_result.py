@@ -71,6 +71,9 @@ class EngineStats(TypedDict):
         me_still_displaced: MEs not reported because the face had not gone
             back towards its neutral state when they ended
             (:attr:`EngineOptions.max_me_residual`).
+        followed_to_return: intervals the face had not come back from when
+            they ended, held and followed to its return, then reported as one
+            longer movement (:attr:`EngineOptions.follow_displaced`).
     """
 
     frames: int
@@ -80,3 +83,4 @@ class EngineStats(TypedDict):
     me_not_still: int
     lighting_changes: int
     me_still_displaced: int
+    followed_to_return: int

@@ -79,6 +79,18 @@ class EngineOptions:
             (``Engine.stats()["me_still_displaced"]`` counts them).  The
             default 1.0 drops only MEs the face has moved further from since
             their apex.  None reports every ME.
+        follow_displaced: the spotting score sees motion, so a movement that
+            rises, holds and returns (a smile, a macro-expression) makes two
+            bursts of it, and the detector closes the rise alone.  An interval
+            after which the face is still displaced from its neutral reference
+            by more than this fraction of its apex displacement is held, and
+            followed frame by frame (one optical flow a frame) until the face
+            is back below half that fraction of its largest displacement (or
+            ``max_interval_ms``); it is then reported from its onset to that
+            frame, as an ME or a MaE by its new duration, and the intervals
+            closed meanwhile are part of it (``Engine.stats()["followed_to_return"]``
+            counts them; ``mer_edge._follow``).  Such an ME is then followed
+            rather than dropped by ``max_me_residual``.  None turns it off.
     """
 
     running_mode: RunningMode = "push"
@@ -99,6 +111,7 @@ class EngineOptions:
     recognize: bool = True
     max_brightness_change: Optional[float] = 0.15
     max_me_residual: Optional[float] = 1.0
+    follow_displaced: Optional[float] = None
 
     def open_model(self, task: str) -> "Model":
         """The ``task`` model these options name (or the shipped default), on their backend.
@@ -142,7 +155,8 @@ class EngineOptions:
                 raise InputError(f"{name} must be a whole number >= {least}, got {value!r}")
         optional = {"fps_hint": self.fps_hint, "k_ms": self.k_ms,
                     "max_brightness_change": self.max_brightness_change,
-                    "max_me_residual": self.max_me_residual}
+                    "max_me_residual": self.max_me_residual,
+                    "follow_displaced": self.follow_displaced}
         for name, value in {"alignment_smoothing": self.alignment_smoothing, **optional}.items():
             if not (_is_number(value) or (name in optional and value is None)):
                 raise InputError(f"{name} must be a number, got {value!r}")
@@ -152,7 +166,7 @@ class EngineOptions:
             raise InputError(f"fps_hint must be in (0, {MAX_FPS:g}], got {self.fps_hint}")
         if self.k_ms is not None and self.k_ms <= 0:
             raise InputError(f"k_ms must be > 0, got {self.k_ms}")
-        for name in ("max_brightness_change", "max_me_residual"):
+        for name in ("max_brightness_change", "max_me_residual", "follow_displaced"):
             if optional[name] is not None and optional[name] <= 0:
                 raise InputError(f"{name} must be > 0 or None, got {optional[name]}")
         if self.spotting_overrides is not None:
