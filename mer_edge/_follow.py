@@ -8,12 +8,13 @@ only the first part of the movement, too little to match it.
 
 When the detector closes an interval and the face is still displaced from
 the interval's neutral reference by more than ``hold_ratio`` of its apex
-displacement (:func:`mer_edge._apex.residual_displacement`), the
-:class:`DisplacementFollower` of its face holds it instead of reporting it.
-On each later frame it measures the displacement from that reference again
-(one flow a frame while something is held) and releases the interval once
-the face is back, below ``release_fraction * hold_ratio`` of the largest
-displacement seen, or once it has lasted ``max_interval_ms``.  The released
+displacement (:func:`mer_edge._apex.residual_displacement`) and by more than
+:data:`NOISE_FLOOR_PX`, the :class:`DisplacementFollower` of its face holds
+it instead of reporting it.  On each later frame it measures the
+displacement from that reference again (one flow a frame while something is
+held) and releases the interval once the face is back, below
+:data:`RELEASE_FRACTION` times ``hold_ratio`` of the largest displacement
+seen or below the floor, or once it has lasted ``max_interval_ms``.  The released
 interval runs from the detected onset to that frame, its apex is the frame of
 largest displacement, and its kind follows from its new duration.  Intervals
 the detector closes meanwhile, or that begin before a released interval's
@@ -31,11 +32,16 @@ from ._flow import FlowEstimator, roi_magnitudes
 from ._results import SpottedInterval
 from ._ringbuffer import FrameRing
 
-__all__ = ["DisplacementFollower", "RELEASE_FRACTION"]
+__all__ = ["DisplacementFollower", "NOISE_FLOOR_PX", "RELEASE_FRACTION"]
 
 #: The face is back when its displacement is below this fraction of the hold ratio times
 #: the largest displacement seen (a hysteresis: held above ``r``, released below ``r / 2``).
 RELEASE_FRACTION = 0.5
+#: Displacements up to this (largest regional mean flow, crop pixels: 0.55 % of the eye
+#: distance) are not told from a still face: landmark jitter and sensor noise reach it on
+#: some faces, so a weak ME's residual below it is noise, not a movement that stays
+#: (chosen on the still-face validation benches, docs/benchmarks.md "Session 13").
+NOISE_FLOOR_PX = 0.3
 
 
 @dataclass
@@ -83,6 +89,8 @@ class DisplacementFollower:
         if residual is None or residual <= self._hold_ratio:
             return False
         assert refined.apex_displacement is not None  # a residual needs one
+        if residual * refined.apex_displacement <= NOISE_FLOOR_PX:
+            return False
         self._held.append(_Held(refined.interval, ring.crops[refined.reference].copy(),
                                 int(ring.frame_indices[refined.reference]),
                                 refined.apex_displacement))
@@ -101,7 +109,8 @@ class DisplacementFollower:
                 frame, stamp = int(ring.frame_indices[newest]), float(ring.timestamps_ms[newest])
                 held.interval = replace(held.interval, apex_frame=frame, apex_ms=stamp,
                                         offset_frame=frame, offset_ms=stamp)
-            back = displacement <= RELEASE_FRACTION * self._hold_ratio * held.peak_displacement
+            back = displacement <= max(RELEASE_FRACTION * self._hold_ratio * held.peak_displacement,
+                                       NOISE_FLOOR_PX)
             too_long = float(ring.timestamps_ms[newest]) - held.interval.onset_ms >= self._max_interval_ms
             if back or too_long:
                 released.append(self._released(ring, held, newest))

@@ -90,7 +90,10 @@ class EngineOptions:
             frame, as an ME or a MaE by its new duration, and the intervals
             closed meanwhile are part of it (``Engine.stats()["followed_to_return"]``
             counts them; ``mer_edge._follow``).  Such an ME is then followed
-            rather than dropped by ``max_me_residual``.  None turns it off.
+            rather than dropped by ``max_me_residual``.  A displacement below
+            ``mer_edge._follow.NOISE_FLOOR_PX`` is never followed (noise).  The
+            default 0.7 was chosen on the validation benches among 0.3-0.85
+            (docs/benchmarks.md, "Session 13").  None turns it off.
     """
 
     running_mode: RunningMode = "push"
@@ -111,7 +114,7 @@ class EngineOptions:
     recognize: bool = True
     max_brightness_change: Optional[float] = 0.15
     max_me_residual: Optional[float] = 1.0
-    follow_displaced: Optional[float] = None
+    follow_displaced: Optional[float] = 0.7
 
     def open_model(self, task: str) -> "Model":
         """The ``task`` model these options name (or the shipped default), on their backend.

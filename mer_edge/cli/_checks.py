@@ -8,7 +8,10 @@ no interval over which the face's brightness changed
 turns the first off while keeping every other detection parameter the
 spotter was calibrated with, which is what a comparison with published MEGC
 spotting figures needs; ``--no-neutral-check`` the second and
-``--no-lighting-check`` the third.
+``--no-lighting-check`` the third.  A movement the face has not come back
+from when the detector closes it is followed to the face's return
+(:attr:`~mer_edge.EngineOptions.follow_displaced`); ``--no-follow`` reports
+its first burst of motion alone, as the detector closed it.
 """
 from __future__ import annotations
 
@@ -24,6 +27,10 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--no-neutral-check", action="store_true",
                         help="also report MEs after which the face stays displaced (the first "
                              "rise of a longer movement)")
+    parser.add_argument("--no-follow", action="store_true",
+                        help="report a movement the face has not come back from as the detector "
+                             "closed it (its rise alone), instead of following it to the face's "
+                             "return")
     parser.add_argument("--no-lighting-check", action="store_true",
                         help="also report intervals over which the face's brightness changed "
                              "by more than 15%% (a lamp, auto-exposure)")
@@ -35,6 +42,8 @@ def engine_options(args: argparse.Namespace) -> dict[str, Any]:
         "spotting_overrides": {"me_quiet_ratio": None} if args.no_still_check else None}
     if args.no_neutral_check:
         options["max_me_residual"] = None
+    if args.no_follow:
+        options["follow_displaced"] = None
     if args.no_lighting_check:
         options["max_brightness_change"] = None
     return options

@@ -391,6 +391,9 @@ def _summary(session: _Session, stats: dict[str, Any], frames: Any, live: bool,
     if stats["me_still_displaced"]:
         print(f"run: {stats['me_still_displaced']} MEs after which the face stayed displaced "
               f"(a longer movement starting) were not reported (--no-neutral-check reports them)")
+    if stats["followed_to_return"]:
+        print(f"run: {stats['followed_to_return']} movements the face had not come back from "
+              f"were followed to its return and reported whole (--no-follow reports their rise)")
     if stats["me_not_still"]:
         print(f"run: {stats['me_not_still']} short movements of a face that was already moving "
               f"were not reported as MEs (--no-still-check reports them)")
