@@ -17,7 +17,11 @@ sets the limit the engine will run with (default: the engine's, 0.15;
 ``none``: no check); the output names the one applied.  The engine's
 return-to-neutral check (``EngineOptions.max_me_residual``) needs the crops
 at each ME's emission, which a recording does not keep: it is not replayed,
-and the engine may report fewer MEs than the replay (never more).
+and the engine may report fewer MEs than the replay (never more).  Nor is the
+engine's following of a movement the face has not come back from
+(``EngineOptions.follow_displaced``), which needs the crops of every later
+frame: the engine reports such a movement whole (later, longer, the intervals
+closed meanwhile absorbed) where the replay scores its first burst.
 
 The grid covers the adaptive threshold, the score floor, smoothing, the
 offset rule and how far the onset may walk back along the rise

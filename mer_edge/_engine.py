@@ -58,17 +58,17 @@ _MIN_FRAME_SIDE = 16
 
 
 class _Track:
-    """Per-face state: frame ring, interval detector (and the macro spotter's, if any) and
-    the follower of movements the face has not come back from (if the engine follows them)."""
+    """Per-face state: frame ring, and for each spotter lane (the main one, the macro one if
+    any) its interval detector and its follower of movements the face has not come back
+    from (None when the engine does not follow them)."""
 
-    def __init__(self, track_id: int, ring: FrameRing, detector: IntervalDetector,
-                 macro_detector: IntervalDetector | None = None,
-                 follower: DisplacementFollower | None = None) -> None:
+    def __init__(self, track_id: int, ring: FrameRing,
+                 detectors: list[tuple[IntervalDetector, DisplacementFollower | None]]) -> None:
         self.track_id = track_id
         self.ring = ring
-        self.detector = detector
-        self.macro_detector = macro_detector
-        self.follower = follower
+        self.detector = detectors[0][0]
+        #: ``(detector, follower)`` of each lane, in the engine's lane order.
+        self.per_lane = detectors
 
 
 class Engine(Closeable):
@@ -393,24 +393,25 @@ class Engine(Closeable):
         capacity = self._frames_over_horizon(self._fps_hint)
         shapes = [_feature_shape(lane.model.info.input) for lane in self._lanes]
         ring = FrameRing(capacity, (CROP_SIZE, CROP_SIZE), _LANDMARKS, *shapes)
-        detectors = [IntervalDetector(track_id, lane.params, self._fps_hint) for lane in self._lanes]
-        track = _Track(track_id, ring, *detectors, follower=self._new_follower())
+        detectors = [(IntervalDetector(track_id, lane.params, self._fps_hint), self._new_follower(lane))
+                     for lane in self._lanes]
+        track = _Track(track_id, ring, detectors)
         self._tracks[track_id] = track
         return track
 
-    def _new_follower(self) -> DisplacementFollower | None:
-        """A new face's follower of displaced movements (None: the option is off)."""
+    def _new_follower(self, lane: SpotterLane) -> DisplacementFollower | None:
+        """A new face's follower of ``lane``'s displaced movements (None: the option is off)."""
         ratio = self.options.follow_displaced
         if ratio is None:
             return None
-        return DisplacementFollower(ratio, self._params.me_max_ms, self._params.max_interval_ms)
+        return DisplacementFollower(ratio, lane.params.me_max_ms, lane.params.max_interval_ms,
+                                    kept_kind=lane.kept_kind)
 
-    def _detectors(self, track: _Track) -> list[tuple[SpotterLane, IntervalDetector]]:
-        """Each spotter's lane with ``track``'s detector of it."""
-        detectors = [track.detector]
-        if track.macro_detector is not None:
-            detectors.append(track.macro_detector)
-        return list(zip(self._lanes, detectors))
+    def _detectors(self, track: _Track
+                   ) -> list[tuple[SpotterLane, IntervalDetector, DisplacementFollower | None]]:
+        """Each spotter's lane with ``track``'s detector and follower of it."""
+        return [(lane, detector, follower)
+                for lane, (detector, follower) in zip(self._lanes, track.per_lane)]
 
     def _lane_flows(self, reference: np.ndarray | None, crop: np.ndarray) -> list[np.ndarray | None]:
         """Each lane's flow from ``reference`` to ``crop`` (None without a reference): one DIS
@@ -433,10 +434,11 @@ class Engine(Closeable):
         self._aligner.forget(track_id)
         if track is None:
             return []
-        events = [event for lane, detector in self._detectors(track)
-                  for event in self._recognise(track, lane.reported(detector.flush()))]
-        if track.follower is not None:
-            events.extend(self._classify.follow(track.ring, track.follower, end=True))
+        events: list[MicroExpression] = []
+        for lane, detector, follower in self._detectors(track):
+            events.extend(self._recognise(track, follower, lane.reported(detector.flush())))
+            if follower is not None:
+                events.extend(self._classify.follow(track.ring, follower, end=True))
         self._not_still_of_ended_tracks += track.detector.not_still
         return events
 
@@ -513,30 +515,33 @@ class Engine(Closeable):
         seen = {track.track_id for track, _ in scored}
         closed: list[MicroExpression] = []
         for track, scores in scored:
-            for (lane, detector), score in zip(self._detectors(track), scores):
+            for (lane, detector, follower), score in zip(self._detectors(track), scores):
                 target = lane.scored_frame(track.ring, detector, index, stamp)
                 if target is not None:
-                    closed.extend(self._update(track, lane, detector, *target, score))
-            if track.follower is not None:
-                closed.extend(self._classify.follow(track.ring, track.follower))
+                    closed.extend(self._update(track, lane, detector, follower, *target, score))
+                if follower is not None:
+                    closed.extend(self._classify.follow(track.ring, follower))
         for track_id, track in self._tracks.items():
             if track_id in seen:
                 continue
-            for lane, detector in self._detectors(track):
+            for lane, detector, follower in self._detectors(track):
                 if lane.lag_ms <= 0:  # a lagged detector only advances with its own face's frames
-                    closed.extend(self._update(track, lane, detector, index, stamp, None))
+                    closed.extend(self._update(track, lane, detector, follower, index, stamp, None))
         return closed
 
     def _update(self, track: _Track, lane: SpotterLane, detector: IntervalDetector,
-                frame_index: int, stamp: float, score: float | None) -> list[MicroExpression]:
-        """Feed one score to ``track``'s ``detector`` of ``lane``; the events it reports.
+                follower: DisplacementFollower | None, frame_index: int, stamp: float,
+                score: float | None) -> list[MicroExpression]:
+        """Feed one score to ``track``'s ``detector`` of ``lane``; the events it reports
+        (through the lane's ``follower``, if any).
 
         The main detector's updates are shown to the score observers first
         (the macro spotter's are not).
         """
         if detector is track.detector:
             self._notify(self._score_observers, track.track_id, frame_index, stamp, score)
-        return self._recognise(track, lane.reported(detector.update(frame_index, stamp, score)))
+        return self._recognise(track, follower,
+                               lane.reported(detector.update(frame_index, stamp, score)))
 
     def _notify(self, observers: list[Callable[..., None]], *args: object) -> None:
         """Call each of ``observers`` with ``args`` as user code (:meth:`CallGuard.observer`);
@@ -547,8 +552,9 @@ class Engine(Closeable):
             for observer in observers:
                 observer(*args)
 
-    def _recognise(self, track: _Track, intervals: list[SpottedInterval]) -> list[MicroExpression]:
-        return self._classify(track.ring, self._not_lighting(track, intervals), track.follower)
+    def _recognise(self, track: _Track, follower: DisplacementFollower | None,
+                   intervals: list[SpottedInterval]) -> list[MicroExpression]:
+        return self._classify(track.ring, self._not_lighting(track, intervals), follower)
 
     def _not_lighting(self, track: _Track, intervals: list[SpottedInterval]) -> list[SpottedInterval]:
         """``intervals`` without those over which the face's brightness changed (lighting)."""

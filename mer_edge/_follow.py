@@ -19,7 +19,9 @@ interval runs from the detected onset to that frame, its apex is the frame of
 largest displacement, and its kind follows from its new duration.  Intervals
 the detector closes meanwhile, or that begin before a released interval's
 offset (the return's own burst of score), are parts of the same movement and
-are absorbed.
+are absorbed.  Each spotter lane of a face has its own follower; one that
+reports a single kind (the main lane beside a macro spotter reports MEs)
+drops the released intervals of the other kind, which the other lane reports.
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ import numpy as np
 
 from ._apex import RefinedApex
 from ._flow import FlowEstimator, roi_magnitudes
-from ._results import SpottedInterval
+from ._results import ExpressionKind, SpottedInterval
 from ._ringbuffer import FrameRing
 
 __all__ = ["DisplacementFollower", "NOISE_FLOOR_PX", "RELEASE_FRACTION"]
@@ -64,10 +66,15 @@ class DisplacementFollower:
             to this duration, else a MaE.
         max_interval_ms: an interval is released at this duration even if
             the face has not come back.
+        kept_kind: the one kind of released interval reported (a spotter lane
+            that reports one kind: an ME of the main lane followed into a MaE is
+            the macro lane's to report); None reports both.
     """
 
-    def __init__(self, hold_ratio: float, me_max_ms: float, max_interval_ms: float) -> None:
+    def __init__(self, hold_ratio: float, me_max_ms: float, max_interval_ms: float, *,
+                 kept_kind: ExpressionKind | None = None) -> None:
         self._hold_ratio = hold_ratio
+        self._kept_kind = kept_kind
         self._me_max_ms = me_max_ms
         self._max_interval_ms = max_interval_ms
         self._held: list[_Held] = []
@@ -117,7 +124,7 @@ class DisplacementFollower:
             else:
                 still.append(held)
         self._held = still
-        return released
+        return self._kept(released)
 
     def release_all(self, ring: FrameRing) -> list[RefinedApex]:
         """End of the face: every held interval, ending at ``ring``'s newest frame."""
@@ -127,7 +134,13 @@ class DisplacementFollower:
         newest = int(ring.last_slots(1)[0])
         released = [self._released(ring, held, newest) for held in self._held]
         self._held = []
-        return released
+        return self._kept(released)
+
+    def _kept(self, released: list[RefinedApex]) -> list[RefinedApex]:
+        """The ``released`` intervals of the kind this follower reports."""
+        if self._kept_kind is None:
+            return released
+        return [refined for refined in released if refined.interval.kind == self._kept_kind]
 
     def _released(self, ring: FrameRing, held: _Held, slot: int) -> RefinedApex:
         """``held`` ending at ``slot``: its kind from the new duration, its reference re-found."""

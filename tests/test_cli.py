@@ -219,7 +219,8 @@ def test_no_still_check_reports_the_short_bursts_of_a_talking_face(default_run, 
     result, folder = default_run
     assert result.returncode == 0, result.stderr
     unchecked = _cli("run", str(VIDEO), "--out", str(tmp_path / "E.jsonl"), "--no-progress",
-                     "--no-recognize", "--quiet", "--no-still-check", "--no-neutral-check")
+                     "--no-recognize", "--quiet", "--no-still-check", "--no-neutral-check",
+                     "--no-follow")
     assert unchecked.returncode == 0, unchecked.stderr
     checked_me = [e for e in _lines(folder / "E.jsonl") if e["type"] == "ME"]
     unchecked_me = [e for e in _lines(tmp_path / "E.jsonl") if e["type"] == "ME"]
@@ -237,7 +238,8 @@ def test_no_still_check_keeps_the_spotters_calibration():
 
     calibrated = REPO / "mer_edge" / "models" / "regional_tcn_spotter.onnx"
     detection = me.Model(calibrated).info.detection
-    flags = argparse.Namespace(no_still_check=True, no_neutral_check=False, no_lighting_check=False)
+    flags = argparse.Namespace(no_still_check=True, no_neutral_check=False, no_lighting_check=False,
+                               no_follow=False)
     options = me.EngineOptions(spotting_model=str(calibrated), recognize=False,
                                **engine_options(flags))
     with me.Engine.from_options(options) as engine:
@@ -245,11 +247,14 @@ def test_no_still_check_keeps_the_spotters_calibration():
     assert params.me_quiet_ratio is None and options.max_brightness_change == 0.15
     assert detection and all(getattr(params, name) == value for name, value in detection.items())
     plain = engine_options(argparse.Namespace(no_still_check=False, no_neutral_check=False,
-                                              no_lighting_check=False))
+                                              no_lighting_check=False, no_follow=False))
     assert plain == {"spotting_overrides": None}
     unreturned = engine_options(argparse.Namespace(no_still_check=False, no_neutral_check=True,
-                                                   no_lighting_check=False))
+                                                   no_lighting_check=False, no_follow=False))
     assert unreturned == {"spotting_overrides": None, "max_me_residual": None}
+    unfollowed = engine_options(argparse.Namespace(no_still_check=False, no_neutral_check=False,
+                                                   no_lighting_check=False, no_follow=True))
+    assert unfollowed == {"spotting_overrides": None, "follow_displaced": None}
 
 
 def test_the_lighting_check_is_said_and_can_be_turned_off(tmp_path):

@@ -650,8 +650,10 @@ def _with_window(source, target, **window):
 
 
 def _events(spotter, frames, fps):
-    # the return-to-neutral check looks at the newest frame, which the lag moves: off here
+    # the return-to-neutral check and the following look at the newest frame, which the lag
+    # moves: off here
     options = me.EngineOptions(spotting_model=str(spotter), recognize=False, max_me_residual=None,
+                               follow_displaced=None,
                                spotting=me.SpottingParams(p=0.2, min_score=0.0))
     with me.Engine.from_options(options) as engine:
         events = [e for i, f in enumerate(frames) for e in engine.process(f, i * 1000 / fps).events]
@@ -817,7 +819,7 @@ def test_the_neutral_check_drops_and_counts_only_mes(videos):
     frames = _frames(videos / "default.wmv", 300)
 
     def events(limit):
-        options = me.EngineOptions(recognize=False, max_me_residual=limit,
+        options = me.EngineOptions(recognize=False, max_me_residual=limit, follow_displaced=None,
                                    spotting_overrides={"me_quiet_ratio": None})
         with me.Engine.from_options(options) as engine:
             found = [e for i, f in enumerate(frames) for e in engine.process(f, i * 1000 / 15).events]

@@ -97,9 +97,10 @@ def test_replay_reports_what_the_engine_reports(videos, spotter_name):
     video = BenchVideo("lamp", videos / "changeLighting.wmv", "s")
     reported = {}
     for limit in (0.15, None):
+        # following a displaced face to its return needs the crops: the replay does not do it
         options = me.EngineOptions(running_mode="file", recognize=False,
                                    spotting_model=str(SHIPPED_MODELS_DIR / f"{spotter_name}.onnx"),
-                                   max_brightness_change=limit)
+                                   max_brightness_change=limit, follow_displaced=None)
         with me.Engine.from_options(options) as engine:
             params = engine.spotting_params
         run = run_video(video, options, keep_crops=False, record_replay=True)
