@@ -68,9 +68,15 @@ class SpottingParams:
             quiet.
         me_quiet_ratio: an ME is kept only if the mean smoothed score over
             ``me_quiet_ms`` before its threshold crossing is at most this
-            fraction of its peak score (an ME crossing less than
-            ``me_quiet_ms`` after the warm-up has no such history and is
-            dropped); None keeps every short run.
+            fraction of its peak score; None keeps every short run.
+        me_quiet_min_ms: an ME crossing less than ``me_quiet_ms`` after the
+            warm-up is judged on the scored history it has, if that is at
+            least this long; with less (or with None: less than
+            ``me_quiet_ms``) the face has not been watched long enough to
+            call it still, and the ME is dropped.  The default 250 ms was
+            chosen on the validation benches (docs/benchmarks.md, "Session
+            13"): waiting for the whole ``me_quiet_ms`` dropped every ME of a
+            track's first 1.4-1.9 s.
         rise_onset_ms: how far the onset may be moved back along the
             score's rise (rule 4); None: no further than the first frame
             above threshold.
@@ -90,6 +96,7 @@ class SpottingParams:
     warmup_ms: float = 400.0
     me_quiet_ms: float = 1000.0
     me_quiet_ratio: float | None = 0.4
+    me_quiet_min_ms: float | None = 250.0
     rise_onset_ms: float | None = 200.0
 
     def __post_init__(self) -> None:
@@ -103,6 +110,7 @@ class SpottingParams:
             "offset_lag": 0.0 <= self.offset_lag <= 1.0, "warmup_ms": self.warmup_ms >= 0,
             "me_quiet_ms": 0 < self.me_quiet_ms < self.history_ms,
             "me_quiet_ratio": self.me_quiet_ratio is None or 0.0 <= self.me_quiet_ratio <= 1.0,
+            "me_quiet_min_ms": self.me_quiet_min_ms is None or self.me_quiet_min_ms > 0,
             "rise_onset_ms": self.rise_onset_ms is None or self.rise_onset_ms >= 0,
         }
         bad = [name for name, ok in checks.items() if not ok]
@@ -228,9 +236,13 @@ class IntervalDetector:
         ratio = self.params.me_quiet_ratio
         if ratio is None:
             return True
-        earliest = self._time(run.start) - self.params.me_quiet_ms
-        if self._start_ms is None or not _not_below(earliest, self._start_ms + self.params.warmup_ms):
+        if self._start_ms is None:
+            return False
+        watched_from = self._start_ms + self.params.warmup_ms
+        least = min(self.params.me_quiet_min_ms or math.inf, self.params.me_quiet_ms)
+        if not _not_below(self._time(run.start) - least, watched_from):
             return False  # the face has not been watched long enough to call it still
+        earliest = max(self._time(run.start) - self.params.me_quiet_ms, watched_from)
         context = []
         for position in range(run.start - 1, self._offset - 1, -1):  # backwards in time
             if not _not_below(self._time(position), earliest):

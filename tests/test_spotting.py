@@ -94,16 +94,31 @@ def test_brief_burst_right_after_speech_is_not_a_micro_expression(noise):
 
 
 def test_micro_expression_needs_a_watched_still_face_before_it(noise):
-    early = _run(_bump(noise.copy(), 30, 12))   # onset 1 s into the track: warm-up + 0.6 s
-    late = _run(_bump(noise.copy(), 60, 12))    # 2 s in: 1 s of still face after warm-up
+    whole = SpottingParams(min_score=0.2, me_quiet_min_ms=None)  # the whole me_quiet_ms
+    early = _run(_bump(noise.copy(), 30, 12), whole)   # onset 1 s into the track: warm-up + 0.6 s
+    late = _run(_bump(noise.copy(), 60, 12), whole)    # 2 s in: 1 s of still face after warm-up
     assert early == [] and [e.kind for e in late] == ["ME"]
     assert [e.kind for e in _run(_bump(noise.copy(), 30, 12),
-                                 SpottingParams(min_score=0.2, me_quiet_ms=500))] == ["ME"]
+                                 SpottingParams(min_score=0.2, me_quiet_ms=500,
+                                                me_quiet_min_ms=None))] == ["ME"]
+    # by default 250 ms watched is enough: the early one is judged on its 0.6 s
+    assert [e.kind for e in _run(_bump(noise.copy(), 30, 12))] == ["ME"]
+    assert _run(_bump(noise.copy(), 14, 12)) == []  # 0.07 s watched: too little
+
+
+def test_a_shorter_watched_history_judges_an_early_micro_expression(noise):
+    """me_quiet_min_ms: an ME 1 s into the track (0.6 s watched after the warm-up) is judged on
+    those 0.6 s; one right after the warm-up, or after speech, is still not reported."""
+    params = SpottingParams(min_score=0.2, me_quiet_min_ms=500.0)
+    assert [e.kind for e in _run(_bump(noise.copy(), 30, 12), params)] == ["ME"]
+    assert _run(_bump(noise.copy(), 18, 12), params) == []  # 0.2 s watched: too little
+    assert _run(_bump(_talking(noise, 13, 16), 30, 12), params) == []  # moving just before
 
 
 @pytest.mark.parametrize("bad", [
     {"p": 1.5}, {"k_ms": 0}, {"history_ms": 10}, {"max_interval_ms": 100}, {"smooth_ms": -1},
-    {"me_quiet_ratio": 1.5}, {"me_quiet_ms": 0}, {"me_quiet_ms": 30_000}, {"rise_onset_ms": -1.0}])
+    {"me_quiet_ratio": 1.5}, {"me_quiet_ms": 0}, {"me_quiet_ms": 30_000}, {"rise_onset_ms": -1.0},
+    {"me_quiet_min_ms": 0.0}, {"me_quiet_min_ms": -5.0}])
 def test_bad_params_are_named(bad):
     with pytest.raises(InputError, match=next(iter(bad))):
         SpottingParams(**bad)
