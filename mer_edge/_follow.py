@@ -10,9 +10,9 @@ When the detector closes an interval and the face is still displaced from
 the interval's neutral reference by more than ``hold_ratio`` of its apex
 displacement (:func:`mer_edge._apex.residual_displacement`) and by more than
 :data:`NOISE_FLOOR_PX`, the :class:`DisplacementFollower` of its face holds
-it instead of reporting it.  On each later frame it measures the
-displacement from that reference again (one flow a frame while something is
-held) and releases the interval once the face is back, below
+it instead of reporting it.  Every :data:`MEASURE_EVERY_MS` of the face's
+later frames it measures the displacement from that reference again (one
+flow each time) and releases the interval once the face is back, below
 :data:`RELEASE_FRACTION` times ``hold_ratio`` of the largest displacement
 seen or below the floor, or once it has lasted ``max_interval_ms``.  The released
 interval runs from the detected onset to that frame, its apex is the frame of
@@ -30,11 +30,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ._apex import RefinedApex
+from ._features import TIME_TOLERANCE_MS
 from ._flow import FlowEstimator, roi_magnitudes
 from ._results import ExpressionKind, SpottedInterval
 from ._ringbuffer import FrameRing
 
-__all__ = ["DisplacementFollower", "NOISE_FLOOR_PX", "RELEASE_FRACTION"]
+__all__ = ["DisplacementFollower", "MEASURE_EVERY_MS", "NOISE_FLOOR_PX", "RELEASE_FRACTION"]
 
 #: The face is back when its displacement is below this fraction of the hold ratio times
 #: the largest displacement seen (a hysteresis: held above ``r``, released below ``r / 2``).
@@ -44,6 +45,11 @@ RELEASE_FRACTION = 0.5
 #: some faces, so a weak ME's residual below it is noise, not a movement that stays
 #: (chosen on the still-face validation benches, docs/benchmarks.md "Session 13").
 NOISE_FLOOR_PX = 0.3
+#: A held interval's displacement is measured again once this much of the face's time has passed
+#: since the last measurement: every frame up to 10 fps, every other frame at 15 fps, every
+#: third at 30 fps, every twentieth at 200 fps.  An offset is found to within that, and a
+#: face held while it talks costs one flow every 100 ms instead of one a frame.
+MEASURE_EVERY_MS = 100.0
 
 
 @dataclass
@@ -54,6 +60,7 @@ class _Held:
     reference_crop: np.ndarray
     reference_frame: int
     peak_displacement: float
+    measured_ms: float  # when the displacement was last measured (the face's time)
 
 
 class DisplacementFollower:
@@ -100,7 +107,8 @@ class DisplacementFollower:
             return False
         self._held.append(_Held(refined.interval, ring.crops[refined.reference].copy(),
                                 int(ring.frame_indices[refined.reference]),
-                                refined.apex_displacement))
+                                refined.apex_displacement,
+                                float(ring.timestamps_ms[ring.last_slots(1)[0]])))
         return True
 
     def step(self, ring: FrameRing, flow: FlowEstimator) -> list[RefinedApex]:
@@ -108,8 +116,14 @@ class DisplacementFollower:
         if not self._held:
             return []
         newest = int(ring.last_slots(1)[0])
+        now_ms = float(ring.timestamps_ms[newest])
         released, still = [], []
         for held in self._held:
+            too_long = now_ms - held.interval.onset_ms >= self._max_interval_ms
+            if now_ms - held.measured_ms < MEASURE_EVERY_MS - TIME_TOLERANCE_MS and not too_long:
+                still.append(held)
+                continue
+            held.measured_ms = now_ms
             displacement = float(roi_magnitudes(flow(held.reference_crop, ring.crops[newest])).max())
             if displacement > held.peak_displacement:  # further than at the apex: the new apex
                 held.peak_displacement = displacement
@@ -118,7 +132,6 @@ class DisplacementFollower:
                                         offset_frame=frame, offset_ms=stamp)
             back = displacement <= max(RELEASE_FRACTION * self._hold_ratio * held.peak_displacement,
                                        NOISE_FLOOR_PX)
-            too_long = float(ring.timestamps_ms[newest]) - held.interval.onset_ms >= self._max_interval_ms
             if back or too_long:
                 released.append(self._released(ring, held, newest))
             else:

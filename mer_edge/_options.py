@@ -84,7 +84,7 @@ class EngineOptions:
             bursts of it, and the detector closes the rise alone.  An interval
             after which the face is still displaced from its neutral reference
             by more than this fraction of its apex displacement is held, and
-            followed frame by frame (one optical flow a frame) until the face
+            followed (one optical flow every 100 ms of the face) until the face
             is back below half that fraction of its largest displacement (or
             ``max_interval_ms``); it is then reported from its onset to that
             frame, as an ME or a MaE by its new duration, and the intervals

@@ -99,6 +99,26 @@ def test_a_movement_that_holds_is_followed_to_its_return_and_reported_once(neutr
     assert not follower.absorbs(_interval(45, 46, 48))  # a later movement is its own
 
 
+def test_a_held_movement_is_measured_every_100_ms_of_the_face_not_every_frame(neutral_crop):
+    """30 fps: one flow every third frame while held; the release comes at a measured frame."""
+    measured: list[int] = []
+    estimator = FlowEstimator("ultrafast", "similarity")
+
+    def flow(reference: np.ndarray, crop: np.ndarray) -> np.ndarray:
+        measured.append(stream.index)
+        return estimator(reference, crop)
+
+    stream = _Stream(_movement(neutral_crop, hold_frames=20))  # held from frame 16
+    follower = DisplacementFollower(0.5, me_max_ms=500.0, max_interval_ms=4000.0)
+    assert _close_rise(stream, follower, estimator)
+    released = []
+    while not released:
+        stream.advance()
+        released = follower.step(stream.ring, flow)
+    assert measured == list(range(19, stream.index + 1, 3))  # 100 ms after the hold, then on
+    assert released[0].interval.offset_frame == measured[-1]
+
+
 def test_a_movement_back_at_rest_is_not_held(neutral_crop):
     flow = FlowEstimator("ultrafast", "similarity")
     crops = [neutral_crop] * 8 + [_pushed(neutral_crop, a) for a in (1, 2, 3, 2, 1)] + [neutral_crop] * 8
