@@ -66,9 +66,13 @@ class _Track:
                  detectors: list[tuple[IntervalDetector, DisplacementFollower | None]]) -> None:
         self.track_id = track_id
         self.ring = ring
-        self.detector = detectors[0][0]
         #: ``(detector, follower)`` of each lane, in the engine's lane order.
         self.per_lane = detectors
+
+    @property
+    def detector(self) -> IntervalDetector:
+        """The main spotter's detector (the first lane's)."""
+        return self.per_lane[0][0]
 
 
 class Engine(Closeable):

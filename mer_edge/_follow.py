@@ -29,9 +29,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ._apex import RefinedApex
+from ._apex import RefinedApex, displacement
 from ._features import TIME_TOLERANCE_MS
-from ._flow import FlowEstimator, roi_magnitudes
+from ._flow import FlowEstimator
 from ._results import ExpressionKind, SpottedInterval
 from ._ringbuffer import FrameRing
 
@@ -124,13 +124,13 @@ class DisplacementFollower:
                 still.append(held)
                 continue
             held.measured_ms = now_ms
-            displacement = float(roi_magnitudes(flow(held.reference_crop, ring.crops[newest])).max())
-            if displacement > held.peak_displacement:  # further than at the apex: the new apex
-                held.peak_displacement = displacement
+            distance = displacement(held.reference_crop, ring.crops[newest], flow)
+            if distance > held.peak_displacement:  # further than at the apex: the new apex
+                held.peak_displacement = distance
                 frame, stamp = int(ring.frame_indices[newest]), float(ring.timestamps_ms[newest])
                 held.interval = replace(held.interval, apex_frame=frame, apex_ms=stamp,
                                         offset_frame=frame, offset_ms=stamp)
-            back = displacement <= max(RELEASE_FRACTION * self._hold_ratio * held.peak_displacement,
+            back = distance <= max(RELEASE_FRACTION * self._hold_ratio * held.peak_displacement,
                                        NOISE_FLOOR_PX)
             if back or too_long:
                 released.append(self._released(ring, held, newest))
@@ -158,10 +158,9 @@ class DisplacementFollower:
     def _released(self, ring: FrameRing, held: _Held, slot: int) -> RefinedApex:
         """``held`` ending at ``slot``: its kind from the new duration, its reference re-found."""
         offset_ms = float(ring.timestamps_ms[slot])
+        kind = "ME" if offset_ms - held.interval.onset_ms <= self._me_max_ms else "MaE"
         interval = replace(held.interval, offset_frame=int(ring.frame_indices[slot]),
-                           offset_ms=offset_ms)
-        kind = "ME" if interval.duration_ms <= self._me_max_ms else "MaE"
-        interval = replace(interval, kind=kind)
+                           offset_ms=offset_ms, kind=kind)
         self._released_until_ms = max(self._released_until_ms, offset_ms)
         reference = ring.nearest_slot_of_frame(held.reference_frame)
         return RefinedApex(int(slot if reference is None else reference), interval,
