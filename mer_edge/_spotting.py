@@ -7,8 +7,11 @@ too).  The detector:
 
 1. smooths the score (a named :mod:`~mer_edge._smoothing` strategy);
 2. keeps a running window of past scores and sets the MEGC-style adaptive
-   threshold ``mean + p * (max - mean)``, never below ``min_score`` (so a still
-   face does not turn sensor noise into events);
+   threshold ``mean + p * (peak - mean)``, never below ``min_score`` (so a still
+   face does not turn sensor noise into events).  ``peak`` is the history's
+   maximum (MEGC's rule) or, with ``peak_quantile`` below 1, that quantile of
+   it: one macro-expression in the history otherwise lifts the threshold over
+   every small movement for the ``history_ms`` after it;
 3. tracks runs of frames above threshold; peaks closer than ``k`` merge into
    one run (the rise and the fall of one movement are two bumps);
 4. when a run closes (the score stays below threshold for ``close_gap_ms``,
@@ -80,6 +83,12 @@ class SpottingParams:
         rise_onset_ms: how far the onset may be moved back along the
             score's rise (rule 4); None: no further than the first frame
             above threshold.
+        peak_quantile: the adaptive threshold's ``peak`` (rule 2) is this
+            quantile of the history's scores, by nearest rank: the
+            ``ceil(peak_quantile * n)``-th smallest of ``n``.  1 takes the
+            maximum, MEGC's rule.  Below 1, the few frames of a large
+            movement stop setting the threshold for the 20 s after them
+            (docs/benchmarks.md, "Session 14").
     """
 
     k_ms: float = 200.0
@@ -98,6 +107,7 @@ class SpottingParams:
     me_quiet_ratio: float | None = 0.4
     me_quiet_min_ms: float | None = 250.0
     rise_onset_ms: float | None = 200.0
+    peak_quantile: float = 1.0
 
     def __post_init__(self) -> None:
         checks = {
@@ -112,6 +122,7 @@ class SpottingParams:
             "me_quiet_ratio": self.me_quiet_ratio is None or 0.0 <= self.me_quiet_ratio <= 1.0,
             "me_quiet_min_ms": self.me_quiet_min_ms is None or self.me_quiet_min_ms > 0,
             "rise_onset_ms": self.rise_onset_ms is None or self.rise_onset_ms >= 0,
+            "peak_quantile": 0.0 < self.peak_quantile <= 1.0,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -127,6 +138,14 @@ def _not_below(value_ms: float, bound_ms: float) -> bool:
     ``i * 1000 / 30`` and ``(i / 30) * 1000`` timestamps to the same events.
     """
     return value_ms >= bound_ms - TIME_TOLERANCE_MS
+
+
+def _peak(values: np.ndarray, quantile: float) -> float:
+    """The ``quantile`` of ``values`` by nearest rank (1: the maximum)."""
+    if quantile >= 1.0:
+        return float(values.max())
+    rank = max(math.ceil(quantile * len(values)) - 1, 0)
+    return float(np.partition(values, rank)[rank])
 
 
 @dataclass
@@ -182,7 +201,7 @@ class IntervalDetector:
         if not self._scores:
             return self.params.min_score
         values = np.fromiter(self._scores, dtype=np.float64)
-        mean, peak = float(values.mean()), float(values.max())
+        mean, peak = float(values.mean()), _peak(values, self.params.peak_quantile)
         return max(self.params.min_score, mean + self.params.p * (peak - mean))
 
     @property

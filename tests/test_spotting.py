@@ -1,6 +1,8 @@
 """Streaming interval detection, smoothers and the ring buffer."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -115,10 +117,46 @@ def test_a_shorter_watched_history_judges_an_early_micro_expression(noise):
     assert _run(_bump(_talking(noise, 13, 16), 30, 12), params) == []  # moving just before
 
 
+@pytest.mark.parametrize(("quantile", "peak"), [(1.0, 10.0), (0.85, 9.0), (0.5, 5.0), (0.01, 1.0)])
+def test_the_threshold_peak_is_the_quantile_of_the_history_by_nearest_rank(quantile, peak):
+    params = SpottingParams(p=1.0, min_score=0.0, smooth_ms=0.0, warmup_ms=0.0,
+                            peak_quantile=quantile)
+    detector = IntervalDetector(0, params, FPS)
+    for index, score in enumerate(np.random.default_rng(1).permutation(np.arange(1.0, 11.0))):
+        detector.update(index, index * 1000.0 / FPS, score)
+    assert detector.threshold() == peak  # p = 1: the threshold is the peak itself
+
+
+def test_a_quantile_peak_keeps_a_large_movement_from_hiding_the_small_ones_after_it():
+    """A macro-expression early in the history lifts MEGC's threshold (its maximum) over a
+    small movement 12 s later; the 0.85 quantile ignores the macro-expression's few frames."""
+    scores = _bump(_bump(np.random.default_rng(2).normal(0.05, 0.01, 600), 20, 40, height=2.0),
+                   400, 12, height=0.4)
+    found = {}
+    for quantile in (1.0, 0.85):
+        params = SpottingParams(min_score=0.1, p=0.35, peak_quantile=quantile)
+        found[quantile] = [(e.kind, e.onset_frame // 100) for e in _run(scores, params)]
+    assert found[1.0] == [("MaE", 0)]
+    assert found[0.85] == [("MaE", 0), ("ME", 4)]
+
+
+def test_the_shortest_run_drops_a_one_frame_jump_but_not_a_micro_expression(noise):
+    """A jump from one frame to the next (a landmark glitch) raises a k-lag score for k
+    frames exactly, a box; a movement that rises and returns raises it longer."""
+    jump = noise.copy()
+    jump[100:106] += 0.3  # 6 frames: k (200 ms) at 30 fps
+    lenient = SpottingParams(min_score=0.2, smooth_ms=0.0)  # unsmoothed, as flowmag_spotter's
+    strict = replace(lenient, min_interval_ms=200.0)
+    assert [e.kind for e in _run(jump, lenient)] == ["ME"]
+    assert _run(jump, strict) == []
+    assert [e.kind for e in _run(_bump(noise, 100, 12), strict)] == ["ME"]
+
+
 @pytest.mark.parametrize("bad", [
     {"p": 1.5}, {"k_ms": 0}, {"history_ms": 10}, {"max_interval_ms": 100}, {"smooth_ms": -1},
     {"me_quiet_ratio": 1.5}, {"me_quiet_ms": 0}, {"me_quiet_ms": 30_000}, {"rise_onset_ms": -1.0},
-    {"me_quiet_min_ms": 0.0}, {"me_quiet_min_ms": -5.0}])
+    {"me_quiet_min_ms": 0.0}, {"me_quiet_min_ms": -5.0}, {"peak_quantile": 0.0},
+    {"peak_quantile": 1.5}])
 def test_bad_params_are_named(bad):
     with pytest.raises(InputError, match=next(iter(bad))):
         SpottingParams(**bad)
