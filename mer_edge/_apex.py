@@ -20,22 +20,16 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ._flow import FlowEstimator, roi_magnitudes
+from ._flow import FlowEstimator
 from ._results import SpottedInterval
 from ._ringbuffer import FrameRing
 
-__all__ = ["RefinedApex", "displacement", "refine_apex", "residual_displacement"]
-
-
-def displacement(reference_crop: np.ndarray, crop: np.ndarray, flow: FlowEstimator) -> float:
-    """How far the face of ``crop`` is from that of ``reference_crop``: the largest regional
-    mean flow magnitude between them, crop pixels."""
-    return float(roi_magnitudes(flow(reference_crop, crop)).max())
+__all__ = ["RefinedApex", "refine_apex", "residual_displacement"]
 
 
 def _displacement(ring: FrameRing, reference: int, slot: int, flow: FlowEstimator) -> float:
-    """:func:`displacement` from the ``reference`` slot's crop to ``slot``'s."""
-    return displacement(ring.crops[reference], ring.crops[slot], flow)
+    """:meth:`FlowEstimator.displacement` from the ``reference`` slot's crop to ``slot``'s."""
+    return flow.displacement(ring.crops[reference], ring.crops[slot])
 
 
 @dataclass(frozen=True)

@@ -33,12 +33,12 @@ from ._modelmeta import InputSpec
 from ._models import Model
 from ._options import EngineOptions
 from ._results import FaceTrack, MicroExpression, SpottedInterval
-from ._ringbuffer import FrameRing
+from ._ringbuffer import FrameRing, frames_over_horizon
 from ._spotter_lane import SpotterLane, check_macro_spotter, detection_params
 from ._spotting import IntervalDetector, SpottingParams
 from ._stream_driver import play_file, play_live
 from ._telemetry import StageTimer
-from ._timestamps import IMPLAUSIBLE_GAPS, MAX_FPS, FrameRateCheck
+from ._timestamps import FrameRateCheck
 from ._tracking import FaceTracker
 
 if TYPE_CHECKING:
@@ -53,7 +53,6 @@ CropObserver = Callable[[int, int, float, np.ndarray], None]
 ScoreObserver = Callable[[int, int, float, Optional[float]], None]
 
 _LANDMARKS = 478
-_RING_MARGIN_MS = 1_500.0
 _MIN_FRAME_SIDE = 16
 
 
@@ -122,8 +121,7 @@ class Engine(Closeable):
             self._lane_compensations = [lane.model.info.input.flow_compensation
                                         for lane in self._lanes]
             #: Time each track's ring must cover: the longest interval, its lags and a margin.
-            self._ring_horizon_ms = max(lane.params.max_interval_ms + lane.params.k_ms
-                                        + lane.lag_ms for lane in self._lanes) + _RING_MARGIN_MS
+            self._ring_horizon_ms = max(lane.ring_horizon_ms for lane in self._lanes)
             self._fps_hint = options.fps_hint or self._main.fps
             self._landmarker = opened.enter_context(FaceLandmarker(
                 max_faces=options.max_faces, redetect_every=options.redetect_every))
@@ -405,11 +403,8 @@ class Engine(Closeable):
 
     def _new_follower(self, lane: SpotterLane) -> DisplacementFollower | None:
         """A new face's follower of ``lane``'s displaced movements (None: the option is off)."""
-        ratio = self.options.follow_displaced
-        if ratio is None:
-            return None
-        return DisplacementFollower(ratio, lane.params.me_max_ms, lane.params.max_interval_ms,
-                                    kept_kind=lane.kept_kind)
+        return DisplacementFollower.for_detection(self.options.follow_displaced, lane.params,
+                                                  kept_kind=lane.kept_kind)
 
     def _detectors(self, track: _Track
                    ) -> list[tuple[SpotterLane, IntervalDetector, DisplacementFollower | None]]:
@@ -460,7 +455,7 @@ class Engine(Closeable):
             track = self._tracks.get(track_id) or self._new_track(track_id)
             with self.timer.stage("align"):
                 aligned = self._aligner.align(frame, observation.landmarks, track_id)
-                self._fit_ring(track.ring)
+                track.ring.fit(self._ring_horizon_ms)
                 reference = track.ring.slot_at_or_before(stamp - self._params.k_ms)
                 slot = track.ring.push(index, stamp, aligned.crop, observation.landmarks)
             self._notify(self._crop_observers, track_id, index, stamp, aligned.crop)
@@ -493,26 +488,8 @@ class Engine(Closeable):
             return iter(np.asarray(lane.model(np.stack(clips)), dtype=np.float64).reshape(-1))
 
     def _frames_over_horizon(self, fps: float) -> int:
-        """Ring slots that hold the ring's horizon at ``fps``.
-
-        Never fewer than :data:`IMPLAUSIBLE_GAPS`: a stream in seconds is
-        refused before any ring fills (and would grow).
-        """
-        return max(IMPLAUSIBLE_GAPS, int(math.ceil(self._ring_horizon_ms / 1000.0 * fps)))
-
-    def _fit_ring(self, ring: FrameRing) -> None:
-        """Grow a ring when the real frame rate needs more room than planned.
-
-        Never past what the fastest camera expected (:data:`MAX_FPS`) needs:
-        timestamps closer together (faster than any camera, warned about;
-        seconds are refused before) grew it by thousands of frames at a time,
-        without end.
-        """
-        if len(ring) < ring.capacity or ring.span_ms() <= 0:
-            return
-        if ring.span_ms() < self._ring_horizon_ms:
-            needed = int(ring.capacity * self._ring_horizon_ms / ring.span_ms()) + 1
-            ring.grow(min(needed, self._frames_over_horizon(MAX_FPS)))
+        """Ring slots that hold the ring's horizon at ``fps`` (:func:`frames_over_horizon`)."""
+        return frames_over_horizon(self._ring_horizon_ms, fps)
 
     def _detect_intervals(self, index: int, stamp: float,
                           scored: list[tuple[_Track, list[float | None]]]) -> list[MicroExpression]:

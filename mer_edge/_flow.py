@@ -238,6 +238,15 @@ class FlowEstimator:
                 f" and {current.shape}/{current.dtype}")
         return self._dis.calc(previous, current, None)
 
+    def displacement(self, reference: np.ndarray, crop: np.ndarray) -> float:
+        """How far the face of ``crop`` is from that of ``reference``: the largest regional mean
+        flow magnitude between them (:func:`roi_magnitudes`), crop pixels.
+
+        The one measure of the apex refinement, the return-to-neutral check and
+        the follower of displaced faces (:mod:`mer_edge._apex`, :mod:`mer_edge._follow`).
+        """
+        return float(roi_magnitudes(self(reference, crop)).max())
+
 
 def compensate(flow: np.ndarray, compensation: str) -> np.ndarray:
     """Subtract residual head motion from a crop's ``flow`` in place, and return it.

@@ -29,11 +29,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ._apex import RefinedApex, displacement
+from ._apex import RefinedApex
 from ._features import TIME_TOLERANCE_MS
 from ._flow import FlowEstimator
 from ._results import ExpressionKind, SpottedInterval
 from ._ringbuffer import FrameRing
+from ._spotting import SpottingParams
 
 __all__ = ["DisplacementFollower", "MEASURE_EVERY_MS", "NOISE_FLOOR_PX", "RELEASE_FRACTION"]
 
@@ -87,6 +88,15 @@ class DisplacementFollower:
         self._held: list[_Held] = []
         self._released_until_ms = -np.inf
 
+    @classmethod
+    def for_detection(cls, hold_ratio: float | None, params: SpottingParams, *,
+                      kept_kind: ExpressionKind | None = None) -> "DisplacementFollower | None":
+        """A face's follower for the intervals of detection ``params`` (its ME and interval
+        limits); None when ``hold_ratio`` (``EngineOptions.follow_displaced``) is None."""
+        if hold_ratio is None:
+            return None
+        return cls(hold_ratio, params.me_max_ms, params.max_interval_ms, kept_kind=kept_kind)
+
     def __bool__(self) -> bool:
         """Whether an interval is being followed."""
         return bool(self._held)
@@ -124,7 +134,7 @@ class DisplacementFollower:
                 still.append(held)
                 continue
             held.measured_ms = now_ms
-            distance = displacement(held.reference_crop, ring.crops[newest], flow)
+            distance = flow.displacement(held.reference_crop, ring.crops[newest])
             if distance > held.peak_displacement:  # further than at the apex: the new apex
                 held.peak_displacement = distance
                 frame, stamp = int(ring.frame_indices[newest]), float(ring.timestamps_ms[newest])

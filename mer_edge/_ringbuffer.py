@@ -7,12 +7,24 @@ needs more room than the buffer was created with, it grows once.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._errors import InputError
 from ._features import newest_at_or_before, positions_at_or_before
+from ._timestamps import IMPLAUSIBLE_GAPS, MAX_FPS
 
-__all__ = ["FrameRing"]
+__all__ = ["FrameRing", "frames_over_horizon"]
+
+
+def frames_over_horizon(horizon_ms: float, fps: float) -> int:
+    """Ring slots that hold ``horizon_ms`` of frames at ``fps``.
+
+    Never fewer than :data:`~mer_edge._timestamps.IMPLAUSIBLE_GAPS`: a stream
+    in seconds is refused before any ring fills (and would grow).
+    """
+    return max(IMPLAUSIBLE_GAPS, int(math.ceil(horizon_ms / 1000.0 * fps)))
 
 
 class FrameRing:
@@ -89,6 +101,22 @@ class FrameRing:
             setattr(self, name, new)
         self._count = len(order)
         self.capacity = capacity
+
+    def fit(self, horizon_ms: float) -> None:
+        """Grow when full and the frames stored span less than ``horizon_ms`` (the real frame
+        rate needs more room than planned).
+
+        Never past what the fastest camera expected
+        (:data:`~mer_edge._timestamps.MAX_FPS`) needs: timestamps closer
+        together (faster than any camera, warned about; seconds are refused
+        before) grew it by thousands of frames at a time, without end.
+        """
+        if len(self) < self.capacity:
+            return
+        span = self.span_ms()
+        if 0 < span < horizon_ms:
+            needed = int(self.capacity * horizon_ms / span) + 1
+            self.grow(min(needed, frames_over_horizon(horizon_ms, MAX_FPS)))
 
     def _ordered_slots(self) -> np.ndarray:
         """Slots from oldest to newest."""

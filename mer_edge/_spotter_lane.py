@@ -25,7 +25,17 @@ if TYPE_CHECKING:
     from ._options import EngineOptions
     from ._ringbuffer import FrameRing
 
-__all__ = ["SpotterLane", "check_macro_spotter", "detection_params"]
+__all__ = ["RING_MARGIN_MS", "SpotterLane", "check_macro_spotter", "detection_params",
+           "ring_horizon_ms"]
+
+#: Time a face's frame ring keeps beyond what its detection needs (:func:`ring_horizon_ms`).
+RING_MARGIN_MS = 1_500.0
+
+
+def ring_horizon_ms(params: SpottingParams, lag_ms: float) -> float:
+    """Time a face's frame ring must cover for detection ``params`` with a look-ahead of
+    ``lag_ms``: the longest interval, its motion lag ``k``, the look-ahead and a margin."""
+    return params.max_interval_ms + params.k_ms + lag_ms + RING_MARGIN_MS
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,11 @@ class SpotterLane:
         if frames == 1:
             return features[ring.newest_slot][None]
         return features[ring.slots_at_times(window_times(stamp, frames, self.fps))]
+
+    @property
+    def ring_horizon_ms(self) -> float:
+        """Time a face's frame ring must cover for this lane (:func:`ring_horizon_ms`)."""
+        return ring_horizon_ms(self.params, self.lag_ms)
 
     def scored_frame(self, ring: FrameRing, detector: IntervalDetector, index: int,
                      stamp: float) -> tuple[int, float] | None:

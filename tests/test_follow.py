@@ -104,9 +104,12 @@ def test_a_held_movement_is_measured_every_100_ms_of_the_face_not_every_frame(ne
     measured: list[int] = []
     estimator = FlowEstimator("ultrafast", "similarity")
 
-    def flow(reference: np.ndarray, crop: np.ndarray) -> np.ndarray:
-        measured.append(stream.index)
-        return estimator(reference, crop)
+    class Counted(FlowEstimator):
+        def __call__(self, reference: np.ndarray, crop: np.ndarray) -> np.ndarray:
+            measured.append(stream.index)
+            return super().__call__(reference, crop)
+
+    flow = Counted("ultrafast", "similarity")
 
     stream = _Stream(_movement(neutral_crop, hold_frames=20))  # held from frame 16
     follower = DisplacementFollower(0.5, me_max_ms=500.0, max_interval_ms=4000.0)
