@@ -22,8 +22,9 @@ from ._lighting import crop_brightness
 from ._options import EngineOptions
 from ._results import MicroExpression
 from ._sources import FrameSource, open_source
+from ._spotter_lane import SpotterLane
 
-__all__ = ["BenchVideo", "VideoRun", "open_evaluation_engine", "run_video"]
+__all__ = ["BenchVideo", "RecordedSpotter", "VideoRun", "open_evaluation_engine", "run_video"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,30 @@ class BenchVideo:
     subject: str
     clean: bool = False
     fps: float | None = None  # frame rate of an image folder; None: the file's own
+
+
+@dataclass(frozen=True)
+class RecordedSpotter:
+    """What replaying a run's interval detection needs of the spotter that scored it.
+
+    Attributes:
+        lag_ms: its look-ahead (``window.lag_ms``; 0 without one), which sizes
+            each face's frame ring.
+        flow_preset: the DIS preset of its flow (``input.flow_preset``).
+        flow_compensation: its flow's head-motion compensation
+            (``input.flow_compensation``).
+    """
+
+    lag_ms: float
+    flow_preset: str
+    flow_compensation: str
+
+    @classmethod
+    def of(cls, engine: Engine) -> "RecordedSpotter":
+        """The main spotter of ``engine``."""
+        lane = SpotterLane(engine.models["spotting"], engine.spotting_params)
+        spec = lane.model.info.input
+        return cls(lane.lag_ms, spec.flow_preset, spec.flow_compensation)
 
 
 #: ``Engine.stats()`` counts of intervals the engine's checks did not report.
@@ -62,9 +87,14 @@ class VideoRun:
     fed, in order (``Engine.add_score_observer``; a look-ahead spotter's
     score under its lagged frame), and ``brightness``, per track and frame,
     the aligned crop's mean grey level the lighting check judges
-    (``_lighting.crop_brightness``).  ``scores`` keeps each score under the
-    frame its window ends at.  Other runs, and runs recorded before these
-    two fields existed, have them empty.
+    (``_lighting.crop_brightness``), ``detector_fed_at``, per track, the
+    frame the engine was processing when it fed each of ``detector_inputs``
+    (the face's newest frame: later than the input's own for a look-ahead
+    spotter), and ``spotter``, the main spotter's :class:`RecordedSpotter`.
+    With ``crops`` kept too, the replay also follows displaced faces and
+    checks their return to neutral as the engine does.  ``scores`` keeps
+    each score under the frame its window ends at.  Other runs, and runs
+    recorded before these fields existed, have them empty (``spotter`` None).
 
     ``macro_scores`` keeps the macro spotter's scores
     (``FaceTrack.macro_score``) as ``scores`` keeps the main spotter's;
@@ -84,6 +114,8 @@ class VideoRun:
     detector_inputs: dict[int, list[tuple[int, float, float | None]]] = field(
         default_factory=lambda: defaultdict(list))
     brightness: dict[int, dict[int, float]] = field(default_factory=lambda: defaultdict(dict))
+    detector_fed_at: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
+    spotter: RecordedSpotter | None = None
     crops: dict[int, dict[int, np.ndarray]] = field(default_factory=lambda: defaultdict(dict))
 
     @property
@@ -141,6 +173,9 @@ def _run_with(engine: Engine, video: BenchVideo, keep_crops: bool | Collection[i
     def note_detector_input(track_id: int, frame_index: int, stamp: float,
                             score: float | None) -> None:
         run.detector_inputs[track_id].append((frame_index, stamp, score))
+        seen = run.brightness.get(track_id)  # the face's frames so far, the newest last
+        newest = next(reversed(seen)) if seen else frame_index
+        run.detector_fed_at[track_id].append(max(frame_index, newest))
 
     crop_observers = (([note_brightness] if record_replay else [])
                       + ([keep] if keep_crops is not False else []))
@@ -149,6 +184,8 @@ def _run_with(engine: Engine, video: BenchVideo, keep_crops: bool | Collection[i
         engine.add_crop_observer(observer)
     for score_observer in score_observers:
         engine.add_score_observer(score_observer)
+    if record_replay:
+        run.spotter = RecordedSpotter.of(engine)
     counted_before = _not_reported_counts(engine)
     try:
         with open_source(video.path, fps=video.fps, live=False) as frames:
