@@ -8,27 +8,29 @@ the best F1 of that kind) is written into the model's
 ``detection`` metadata, where the engine picks it up.  Only validation
 subjects are used: never the test split.
 
-The replay applies the engine's rules with the engine's code: each face's
-detector is fed exactly the updates the engine fed it (a look-ahead
-spotter's scores under their lagged frames, the face's own span of frames),
-and the lighting check (``EngineOptions.max_brightness_change``) judges each
-interval on the face's recorded brightness.  ``--max-brightness-change``
-sets the limit the engine will run with (default: the engine's, 0.15;
-``none``: no check); the output names the one applied.  The engine's
-return-to-neutral check (``EngineOptions.max_me_residual``) needs the crops
-at each ME's emission, which a recording does not keep: it is not replayed,
-and the engine may report fewer MEs than the replay (never more).  Nor is the
-engine's following of a movement the face has not come back from
-(``EngineOptions.follow_displaced``), which needs the crops of every later
-frame: the engine reports such a movement whole (later, longer, the intervals
-closed meanwhile absorbed) where the replay scores its first burst.
+The replay (:mod:`mer_edge_export.detection_replay`) applies the engine's
+rules with the engine's code: each face's detector is fed exactly the
+updates the engine fed it, the lighting check
+(``EngineOptions.max_brightness_change``) judges each interval, and, on the
+faces' aligned crops recorded with the scores, the engine's classifier and
+follower apply the return-to-neutral check (``EngineOptions.max_me_residual``)
+and follow a movement the face has not come back from to its return
+(``EngineOptions.follow_displaced``): replaying the engine's parameters
+gives the engine's events.  ``--max-brightness-change`` sets the lighting
+limit the engine will run with (default: the engine's, 0.15; ``none``: no
+check), ``--no-neutral-check`` and ``--no-follow`` turn the other two off
+as ``mer-edge eval``'s flags of those names do; the output names the value
+of each applied.  The crops cost 16 KiB a face and frame (0.4 GiB for 13
+minutes of one face at 30 fps); each flow the checks measure between two
+crops is measured once per video, whatever the grid point.
 
 The grid covers the adaptive threshold (its fraction ``p`` and whether its
 peak is the history's maximum or a quantile, ``peak_quantile``), the score
 floor, the shortest run kept (``min_interval_ms``), smoothing, the offset
 rule and how far the onset may walk back along the rise (``rise_onset_ms``;
 ``None`` keeps the first frame above the threshold): 2,400 points, replayed in
-about half a second each on 13 minutes of validation video.  It
+about half a second each on 13 minutes of validation video without the
+checks on the crops, 1.7 times that with them.  It
 keeps the still-face check (``me_quiet_ratio``, ``me_quiet_ms``) at its
 defaults (``SpottingParams``: 0.4 over 1 s), and so does the detection
 written: the check's benefit is the false MEs it removes on faces with
@@ -44,6 +46,7 @@ warning line names the rate it reached.  The table of every setting goes to
 stderr.
 
     python -m mer_edge_export.calibrate MODEL.onnx --bench bench/val [--out COPY.onnx]
+        [--max-brightness-change FRACTION|none] [--no-neutral-check] [--no-follow]
         [--still-check [--max-false-me-per-min RATE]]
 
 The model is updated in place unless ``--out`` names a copy to write.  A split
@@ -62,25 +65,28 @@ import json
 import math
 import os
 import sys
-import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-import numpy as np
 import onnx
 
 from mer_edge._errors import DatasetError, InputError, MerEdgeError
-from mer_edge._lighting import is_lighting_change, recorded_brightness_change
 from mer_edge._modelmeta import METADATA_PREFIX
 from mer_edge._options import EngineOptions
-from mer_edge._spotting import IntervalDetector, SpottingParams
+from mer_edge._spotting import SpottingParams
 from mer_edge.data.synth import read_bench_split
 from mer_edge.evaluation import (BenchVideo, VideoRun, open_evaluation_engine, run_video,
                                  truth_from_interval)
 from mer_edge.metrics import spotting_scores
 
+from .detection_replay import (ENGINE_BRIGHTNESS_LIMIT, ENGINE_FOLLOW_RATIO,
+                               ENGINE_RESIDUAL_LIMIT, replay, replay_all)
 from .outputs import check_model_output
+
+__all__ = ["GRID", "MAX_FALSE_ME_PER_MIN", "OBJECTIVES", "STILL_CHECK_GRID", "StillCheckPoint",
+           "main", "ranking_key", "read_validation", "record_runs", "replay", "replay_all",
+           "search", "search_still_check", "validation_minutes", "write_detection"]
 
 #: Parameter grid searched by default.  The score floor reaches down to 0.1 for the
 #: training-free flow-magnitude spotter, whose score ``m / (m + 1)`` stays low on an ME.
@@ -107,83 +113,6 @@ MAX_FALSE_ME_PER_MIN: float = 1.0
 #: What a calibration may maximise: the overall MEGC F1, or one kind's.
 OBJECTIVES: tuple[str, ...] = ("all", "ME", "MaE")
 
-#: The engine's lighting limit (``EngineOptions.max_brightness_change``), the replay's default.
-ENGINE_BRIGHTNESS_LIMIT: float | None = EngineOptions.max_brightness_change
-
-#: One interval found by a replay: ``(video_id, onset_frame, offset_frame, kind)``.
-Found = tuple[str, int, int, str]
-
-
-def lighting_recorded(run: VideoRun) -> bool:
-    """Whether ``run`` holds the brightness of every face it scored (older recordings do not)."""
-    return all(track_id in run.brightness for track_id in run.scores)
-
-
-def _detector_inputs(run: VideoRun) -> dict[int, list[tuple[int, float, float | None]]]:
-    """Per track, the updates the engine fed its interval detector.
-
-    A run recorded before they were kept gets every frame of the video with
-    the face's score where it had one (exact only for a spotter without
-    look-ahead and a face tracked from the first frame to the last).
-    """
-    if run.detector_inputs:
-        return run.detector_inputs
-    frames = sorted(run.timestamps_ms)
-    return {track_id: [(frame, run.timestamps_ms[frame], scores.get(frame)) for frame in frames]
-            for track_id, scores in run.scores.items()}
-
-
-def _brightness_series(run: VideoRun, track_id: int) -> tuple[np.ndarray, np.ndarray]:
-    """The frames (ascending) at which ``track_id`` was seen, and its recorded brightness there."""
-    recorded = run.brightness[track_id]
-    frames = sorted(recorded)
-    return np.array(frames, dtype=np.int64), np.array([recorded[f] for f in frames])
-
-
-def replay(run: VideoRun, params: SpottingParams, *,
-           max_brightness_change: float | None = ENGINE_BRIGHTNESS_LIMIT,
-           fps_hint: float = 30.0) -> list[Found]:
-    """Intervals the engine would report on a recorded run with ``params``.
-
-    Each face's detector gets the updates the engine gave it; an interval
-    over which the face's brightness moved by more than
-    ``max_brightness_change`` (the engine's option of that name, None: no
-    check) is left out as the engine leaves it out.  ``fps_hint`` is the
-    frame rate the engine sized the smoothing with (the spotter's
-    ``window.fps`` unless ``EngineOptions.fps_hint`` says otherwise).
-
-    A run recorded without the faces' brightness (an older recording) keeps
-    every interval, with a warning that the lighting check was not replayed.
-    """
-    limit = max_brightness_change
-    if limit is not None and not lighting_recorded(run):
-        warnings.warn(f"{run.video.video_id}: recorded without the face's brightness: the "
-                      f"lighting check (max_brightness_change {limit:g}) is not replayed, "
-                      "its intervals are all kept", stacklevel=2)
-        limit = None
-    found = []
-    for track_id, updates in _detector_inputs(run).items():
-        detector = IntervalDetector(track_id, params, fps_hint)
-        intervals = [iv for update in updates for iv in detector.update(*update)]
-        intervals += detector.flush()
-        if limit is not None and intervals:  # the face's series is read once, not per interval
-            series = _brightness_series(run, track_id)
-            intervals = [iv for iv in intervals if not is_lighting_change(
-                recorded_brightness_change(*series, iv), limit)]
-        found += [(run.video.video_id, iv.onset_frame, iv.offset_frame, iv.kind)
-                  for iv in intervals]
-    return found
-
-
-def replay_all(runs: Iterable[VideoRun], params: SpottingParams, *,
-               max_brightness_change: float | None = ENGINE_BRIGHTNESS_LIMIT,
-               fps_hint: float = 30.0) -> list[Found]:
-    """Intervals the engine would report on every recorded run (:func:`replay` of each)."""
-    return [item for run in runs
-            for item in replay(run, params, max_brightness_change=max_brightness_change,
-                               fps_hint=fps_hint)]
-
-
 def ranking_key(scores: dict[str, dict[str, float | int]], objective: str = "all"
                 ) -> tuple[float, float]:
     """How :func:`search` ranks a grid point's :func:`~mer_edge.metrics.spotting_scores`.
@@ -207,9 +136,12 @@ def _check_objective(objective: str) -> None:
 def search(runs: Sequence[VideoRun], truth: Sequence[tuple[str, int, int, str]], k_ms: float,
            grid: dict[str, Sequence[float | None]] = GRID, *,
            max_brightness_change: float | None = ENGINE_BRIGHTNESS_LIMIT,
+           max_me_residual: float | None = ENGINE_RESIDUAL_LIMIT,
+           follow_displaced: float | None = ENGINE_FOLLOW_RATIO,
            fps_hint: float = 30.0, objective: str = "all"
            ) -> tuple[dict[str, float | None], dict[str, Any]]:
-    """Best parameters on the recorded runs and their scores (replayed as :func:`replay` does).
+    """Best parameters on the recorded runs and their scores (replayed as :func:`replay` does,
+    with its keywords of these names).
 
     ``objective``: the F1 maximised, ``"all"`` (ties: ME F1), or one kind,
     ``"ME"``/``"MaE"`` (ties: overall F1), for a spotter that will report only
@@ -221,9 +153,10 @@ def search(runs: Sequence[VideoRun], truth: Sequence[tuple[str, int, int, str]],
     for values in itertools.product(*(grid[n] for n in names)):
         chosen = dict(zip(names, values))
         params = replace(SpottingParams(**chosen), k_ms=k_ms)
-        scores = spotting_scores(truth, replay_all(runs, params,
-                                                   max_brightness_change=max_brightness_change,
-                                                   fps_hint=fps_hint))
+        scores = spotting_scores(truth, replay_all(
+            runs, params, max_brightness_change=max_brightness_change,
+            max_me_residual=max_me_residual, follow_displaced=follow_displaced,
+            fps_hint=fps_hint))
         key = ranking_key(scores, objective)
         if best is None or key > best[0]:
             best = (key, chosen, scores)
@@ -296,12 +229,15 @@ def search_still_check(runs: Sequence[VideoRun], truth: Sequence[tuple[str, int,
                        settings: Sequence[tuple[float | None, float]] = STILL_CHECK_GRID, *,
                        max_false_me_per_min: float = MAX_FALSE_ME_PER_MIN,
                        max_brightness_change: float | None = ENGINE_BRIGHTNESS_LIMIT,
+                       max_me_residual: float | None = ENGINE_RESIDUAL_LIMIT,
+                       follow_displaced: float | None = ENGINE_FOLLOW_RATIO,
                        fps_hint: float = 30.0) -> tuple[StillCheckPoint, list[StillCheckPoint]]:
     """Second stage: the still-face check's ``(me_quiet_ratio, me_quiet_ms)`` for ``params``.
 
-    ``params`` (the first stage's choice, :func:`search`) is replayed with each
-    of ``settings`` in turn.  Chosen: the best ME F1 among the settings whose
-    false MEs per minute of validation video (clean videos count) are at most
+    ``params`` (the first stage's choice, :func:`search`) is replayed with
+    each of ``settings`` in turn (and :func:`replay`'s keywords).  Chosen:
+    the best ME F1 among the settings whose false MEs per minute of
+    validation video (clean videos count) are at most
     ``max_false_me_per_min``; ties: the best overall F1, then the first in
     ``settings``.  When no setting is within the rate, the one with the fewest
     false MEs per minute (ties: ME F1, overall F1, the first): the check still
@@ -323,17 +259,21 @@ def search_still_check(runs: Sequence[VideoRun], truth: Sequence[tuple[str, int,
     for ratio, quiet_ms in settings:
         scores = spotting_scores(truth, replay_all(
             runs, replace(params, me_quiet_ratio=ratio, me_quiet_ms=quiet_ms),
-            max_brightness_change=max_brightness_change, fps_hint=fps_hint))
+            max_brightness_change=max_brightness_change, max_me_residual=max_me_residual,
+            follow_displaced=follow_displaced, fps_hint=fps_hint))
         points.append(StillCheckPoint(ratio, quiet_ms, scores,
                                       _per_minute(int(scores["ME"]["fp"]), minutes)))
     return _still_check_choice(points, max_false_me_per_min), points
 
 
 def record_runs(videos: Iterable[BenchVideo], options: EngineOptions) -> list[VideoRun]:
-    """Run the engine over every video (one engine: the models load once), keeping no crops
-    and recording what :func:`replay` needs."""
+    """Run the engine over every video (one engine: the models load once), recording what
+    :func:`replay` needs: the faces' crops too when ``options`` follow displaced faces or
+    check their return to neutral (``(128, 128) uint8``, 16 KiB a face and frame)."""
+    keep_crops = options.follow_displaced is not None or options.max_me_residual is not None
     with open_evaluation_engine(options) as engine:
-        return [run_video(video, engine, keep_crops=False, record_replay=True) for video in videos]
+        return [run_video(video, engine, keep_crops=keep_crops, record_replay=True)
+                for video in videos]
 
 
 def write_detection(model_path: Path, detection: dict[str, float | None],
@@ -444,6 +384,15 @@ def _parser() -> argparse.ArgumentParser:
                         help="the lighting limit the engine will run with "
                              "(EngineOptions.max_brightness_change; default "
                              f"{ENGINE_BRIGHTNESS_LIMIT}); none: the engine's check is off")
+    parser.add_argument("--no-neutral-check", action="store_true",
+                        help="the engine will run without the return-to-neutral check "
+                             "(EngineOptions.max_me_residual None, as mer-edge eval "
+                             "--no-neutral-check); default: the engine's, "
+                             f"{ENGINE_RESIDUAL_LIMIT:g}")
+    parser.add_argument("--no-follow", action="store_true",
+                        help="the engine will run without following displaced faces to their "
+                             "return (EngineOptions.follow_displaced None, as mer-edge eval "
+                             f"--no-follow); default: the engine's, {ENGINE_FOLLOW_RATIO:g}")
     parser.add_argument("--objective", choices=OBJECTIVES, default="all",
                         help="the F1 to maximise: all (default), or one kind for a spotter "
                              "that will report only it (MaE: a --macro-spotter)")
@@ -468,6 +417,25 @@ def _parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argpar
     if args.max_false_me_per_min is None:
         args.max_false_me_per_min = MAX_FALSE_ME_PER_MIN
     return parser, args
+
+
+def _engine_checks(args: argparse.Namespace) -> dict[str, float | None]:
+    """The engine options of the checks the flags say the engine will run with (the
+    replay's and the recording engine's)."""
+    return {"max_brightness_change": args.max_brightness_change,
+            "max_me_residual": None if args.no_neutral_check else ENGINE_RESIDUAL_LIMIT,
+            "follow_displaced": None if args.no_follow else ENGINE_FOLLOW_RATIO}
+
+
+def _checks_line(checks: dict[str, float | None]) -> str:
+    """What the replay applied, for stderr: each check with its limit, or the flag that
+    turned it off."""
+    described = {"max_brightness_change": ("the lighting check", "--max-brightness-change none"),
+                 "max_me_residual": ("the return-to-neutral check", "--no-neutral-check"),
+                 "follow_displaced": ("following displaced faces", "--no-follow")}
+    return ", ".join(f"{what} at {name} {checks[name]:g}" if checks[name] is not None
+                     else f"no {what.removeprefix('the ')} ({flag})"
+                     for name, (what, flag) in described.items())
 
 
 def _val_summary(scores: dict[str, dict[str, float | int]]) -> dict[str, Any]:
@@ -501,21 +469,17 @@ def main(argv: list[str] | None = None) -> None:
         if args.out is not None:  # calibrating the shipped spotter is this tool's use
             check_model_output(args.out, replace_shipped=True)
         k_ms, fps_hint = _spotting_window(args.model)
-        replay_options = {"max_brightness_change": args.max_brightness_change,
-                          "fps_hint": fps_hint}
+        checks = _engine_checks(args)
+        replay_options = {**checks, "fps_hint": fps_hint}
         videos, truth = read_validation(args.bench, allow_test=args.allow_test)
         options = EngineOptions(running_mode="file", spotting_model=str(args.model),
-                                recognize=False, max_brightness_change=args.max_brightness_change)
+                                recognize=False, **checks)
         runs = record_runs(videos, options)
         detection, scores = search(runs, truth, k_ms, objective=args.objective, **replay_options)
     except MerEdgeError as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
-    summary = _val_summary(scores)
-    summary["max_brightness_change"] = args.max_brightness_change
-    print(f"{parser.prog}: replayed with " + (
-        "no lighting check (--max-brightness-change none)" if args.max_brightness_change is None
-        else f"the lighting check at max_brightness_change {args.max_brightness_change:g}"),
-        file=sys.stderr)
+    summary = {**_val_summary(scores), **checks}
+    print(f"{parser.prog}: replayed with {_checks_line(checks)}", file=sys.stderr)
     if scores["all"]["f1"] <= 0:
         print(json.dumps({"detection": None, "val": summary}, sort_keys=True))
         parser.exit(1, f"{parser.prog}: no parameters find any interval of {len(truth)} on "

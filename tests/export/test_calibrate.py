@@ -15,6 +15,7 @@ from mer_edge._errors import InputError
 from export.calibrate import (OBJECTIVES, STILL_CHECK_GRID, _report_still_check, main,
                               ranking_key, replay, replay_all, search, search_still_check,
                               validation_minutes, write_detection)
+from export.detection_replay import _recorded_faces
 from export.outputs import SHIPPED_MODELS_DIR
 from mer_edge._modelmeta import METADATA_PREFIX
 from mer_edge.evaluation import BenchVideo, VideoRun, run_video
@@ -58,16 +59,26 @@ def test_refuses_what_is_not_a_validation_split(spotter, tiny_bench, tmp_path, c
     assert spotter.read_bytes() == before
 
 
-def test_no_candidate_above_zero_keeps_the_model(spotter, tiny_bench, tmp_path, capsys):
-    """The tiny test split (--allow-test) has an interval no grid point finds: nothing is written."""
+@pytest.mark.parametrize(("flags", "checks", "line"), [
+    ([], {"max_brightness_change": 0.15, "max_me_residual": 1.0, "follow_displaced": 0.7},
+     "replayed with the lighting check at max_brightness_change 0.15, the return-to-neutral "
+     "check at max_me_residual 1, following displaced faces at follow_displaced 0.7"),
+    (["--no-neutral-check", "--no-follow"],
+     {"max_brightness_change": 0.15, "max_me_residual": None, "follow_displaced": None},
+     "no return-to-neutral check (--no-neutral-check), no following displaced faces "
+     "(--no-follow)")])
+def test_no_candidate_above_zero_keeps_the_model(spotter, tiny_bench, tmp_path, capsys, flags,
+                                                 checks, line):
+    """The tiny test split (--allow-test) has an interval no grid point finds: nothing is
+    written; the output names each check the replay applied (the engine's by default)."""
     before = spotter.read_bytes()
     with pytest.raises(SystemExit) as exit_info:
         main([str(spotter), "--bench", str(tiny_bench / "test"), "--allow-test",
-              "--out", str(tmp_path / "copy.onnx")])
+              "--out", str(tmp_path / "copy.onnx"), *flags])
     out, err = capsys.readouterr()
     assert json.loads(out)["val"]["all"]["f1"] == 0.0
-    assert json.loads(out)["val"]["max_brightness_change"] == 0.15  # the engine's default
-    assert "replayed with the lighting check at max_brightness_change 0.15" in err
+    assert {name: json.loads(out)["val"][name] for name in checks} == checks
+    assert line in err
     assert exit_info.value.code == 1 and "keeps its detection parameters" in err
     assert spotter.read_bytes() == before and not (tmp_path / "copy.onnx").exists()
 
@@ -86,29 +97,77 @@ def _events(found) -> list[tuple[int, int, str]]:
     return sorted((onset, offset, kind) for _, onset, offset, kind in found)
 
 
+def _engine_and_replayed(video: BenchVideo, spotter_name: str, option_sets: list[dict],
+                         **base) -> list[tuple[list, list]]:
+    """For each of ``option_sets`` (engine options over ``base``): the engine's events, and
+    those a replay of one recording (``base``, crops kept) reports with those options."""
+    options = me.EngineOptions(running_mode="file", recognize=False,
+                               spotting_model=str(SHIPPED_MODELS_DIR / f"{spotter_name}.onnx"),
+                               **base)
+    with me.Engine.from_options(options) as engine:
+        params = engine.spotting_params
+    recorded = run_video(video, options, keep_crops=True, record_replay=True)
+    pairs = []
+    for checks in option_sets:
+        run = (run_video(video, replace(options, **checks), keep_crops=False) if checks
+               else recorded)
+        reported = _events((video.video_id, e.interval.onset_frame, e.interval.offset_frame,
+                            e.kind) for e in run.events)
+        pairs.append((reported, _events(replay(recorded, params, **checks))))
+    return pairs
+
+
 @pytest.mark.parametrize("spotter_name", ["flowmag_spotter", "regional_tcn_spotter"])
 def test_replay_reports_what_the_engine_reports(videos, spotter_name):
     """The lamp of changeLighting.wmv: an interval the engine's lighting check leaves out.
 
     Replaying the recorded run with the engine's parameters gives the engine's
-    events, check on and off; the regional spotter looks ahead, so its scores
-    must be replayed under their lagged frames.
+    events, check on and off, following and the neutral check on (the
+    engine's defaults); the regional spotter looks ahead, so its scores must
+    be replayed under their lagged frames.
     """
     video = BenchVideo("lamp", videos / "changeLighting.wmv", "s")
-    reported = {}
-    for limit in (0.15, None):
-        # following a displaced face to its return needs the crops: the replay does not do it
-        options = me.EngineOptions(running_mode="file", recognize=False,
-                                   spotting_model=str(SHIPPED_MODELS_DIR / f"{spotter_name}.onnx"),
-                                   max_brightness_change=limit, follow_displaced=None)
-        with me.Engine.from_options(options) as engine:
-            params = engine.spotting_params
-        run = run_video(video, options, keep_crops=False, record_replay=True)
-        reported[limit] = _events(("lamp", e.interval.onset_frame, e.interval.offset_frame, e.kind)
-                                  for e in run.events)
-        assert _events(replay(run, params, max_brightness_change=limit)) == reported[limit]
-    assert len(reported[None]) > len(reported[0.15]), "the lamp's interval is judged by the check"
-    assert _events(replay(run, params)) == reported[0.15]  # the replay's default is the engine's
+    pairs = _engine_and_replayed(video, spotter_name, [{}, {"max_brightness_change": None}])
+    for reported, replayed in pairs:
+        assert replayed == reported
+    (checked, _), (unchecked, _) = pairs
+    assert len(unchecked) > len(checked), "the lamp's interval is judged by the check"
+
+
+@pytest.mark.parametrize("spotter_name", ["flowmag_spotter", "regional_tcn_spotter"])
+def test_replay_follows_and_checks_the_return_to_neutral_as_the_engine(videos, spotter_name):
+    """lp_d9.mp4 with the still-face check off: rises the engine follows into longer
+    movements, and, without following, MEs it drops because the face has not come back.
+
+    One recording (crops kept) replayed with each engine's options gives that
+    engine's events; each check changes them, so each is really replayed.  A
+    second replay of the run measures no flow again.
+    """
+    video = BenchVideo("d9", videos / "lp_d9.mp4", "s")
+    option_sets = [{}, {"follow_displaced": None},
+                   {"follow_displaced": None, "max_me_residual": None}]
+    pairs = _engine_and_replayed(video, spotter_name, option_sets,
+                                 spotting_overrides={"me_quiet_ratio": None})
+    for (reported, replayed), checks in zip(pairs, option_sets):
+        assert replayed == reported, checks
+    (followed, _), (neutral_checked, _), (unchecked, _) = pairs
+    assert followed != neutral_checked, "following must change the events"
+    assert len(neutral_checked) < len(unchecked), "the neutral check must drop an ME"
+
+
+def test_a_second_replay_measures_no_flow_again(videos):
+    """The flows of the neutral check and the follower are measured once per run, whatever
+    the parameters replayed; the replay reports the same."""
+    options = me.EngineOptions(running_mode="file", recognize=False)
+    with me.Engine.from_options(options) as engine:
+        params = engine.spotting_params
+    run = run_video(BenchVideo("d19", videos / "lp_d19.mp4", "s"), options, record_replay=True)
+    first = replay(run, params)
+    measured = _recorded_faces(run).flow
+    pairs = measured.measured_pairs
+    assert pairs > 0 and replay(run, params) == first and measured.measured_pairs == pairs
+    replay(run, replace(params, p=0.35))
+    assert _recorded_faces(run).flow is measured  # the same run's flows, kept
 
 
 def test_an_older_recording_without_brightness_is_replayed_with_a_warning(videos):
@@ -126,6 +185,26 @@ def test_an_older_recording_without_brightness_is_replayed_with_a_warning(videos
         kept = replay(older, params)
     assert _events(kept) == _events(replay(recorded, params, max_brightness_change=None))
     assert kept and not replay(recorded, params)
+
+
+def test_a_recording_without_crops_is_replayed_without_following_with_a_warning(videos):
+    """A run recorded without the crops (``keep_crops=False``) scores the intervals as the
+    detector closes them, and says that following and the neutral check were not
+    replayed: on lp_d19.mp4, whose smile the engine follows, that is not what it reports."""
+    options = me.EngineOptions(running_mode="file", recognize=False)
+    with me.Engine.from_options(options) as engine:
+        params = engine.spotting_params
+    run = run_video(BenchVideo("d19", videos / "lp_d19.mp4", "s"), options, keep_crops=False,
+                    record_replay=True)
+    with pytest.warns(UserWarning, match=r"d19: recorded without the faces' crops: following a "
+                                         r"displaced face and the return-to-neutral check "
+                                         r"\(follow_displaced 0.7, max_me_residual 1\) are not "
+                                         "replayed"):
+        kept = replay(run, params)
+    assert kept == replay(run, params, follow_displaced=None, max_me_residual=None)
+    reported = _events(("d19", e.interval.onset_frame, e.interval.offset_frame, e.kind)
+                       for e in run.events)
+    assert _events(kept) != reported
 
 
 def test_the_objective_picks_the_best_f1_of_that_kind(videos):
