@@ -30,7 +30,7 @@ floor, the shortest run kept (``min_interval_ms``), smoothing, the offset
 rule and how far the onset may walk back along the rise (``rise_onset_ms``;
 ``None`` keeps the first frame above the threshold): 2,400 points, replayed in
 about half a second each on 13 minutes of validation video without the
-checks on the crops, 1.7 times that with them.  It
+checks on the crops, about twice that with them.  It
 keeps the still-face check (``me_quiet_ratio``, ``me_quiet_ms``) at its
 defaults (``SpottingParams``: 0.4 over 1 s), and so does the detection
 written: the check's benefit is the false MEs it removes on faces with
