@@ -178,6 +178,8 @@ def _recorded_run(bumps, frames=300, fps=30.0):
     return run
 
 
+# a recording of scores alone: the detector's rules, without the checks on the crops
+@pytest.mark.filterwarnings("ignore:.*recorded without the faces' crops")
 def test_calibration_search_finds_parameters_that_recover_the_truth():
     run = _recorded_run([(60, 18), (180, 18)])
     truth = [("v", 60, 71, "ME"), ("v", 180, 191, "ME")]
@@ -189,6 +191,8 @@ def test_calibration_search_finds_parameters_that_recover_the_truth():
     assert len(found) == 2
 
 
+# a recording of scores alone: the detector's rules, without the checks on the crops
+@pytest.mark.filterwarnings("ignore:.*recorded without the faces' crops")
 def test_calibration_search_chooses_how_far_the_onset_walks_back(tmp_path):
     # movements whose score climbs for a third of a second: the threshold is crossed part way
     # up, so only an onset walked back to the start of the climb gets IoU >= 0.5

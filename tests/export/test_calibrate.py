@@ -170,6 +170,8 @@ def test_a_second_replay_measures_no_flow_again(videos):
     assert _recorded_faces(run).flow is measured  # the same run's flows, kept
 
 
+# a recording of scores alone: the detector's rules, without the checks on the crops
+@pytest.mark.filterwarnings("ignore:.*recorded without the faces' crops")
 def test_an_older_recording_without_brightness_is_replayed_with_a_warning(videos):
     """A run recorded without the face's brightness keeps its intervals and says why."""
     options = me.EngineOptions(running_mode="file", recognize=False)
@@ -207,6 +209,8 @@ def test_a_recording_without_crops_is_replayed_without_following_with_a_warning(
     assert _events(kept) != reported
 
 
+# a recording of scores alone: the detector's rules, without the checks on the crops
+@pytest.mark.filterwarnings("ignore:.*recorded without the faces' crops")
 def test_the_objective_picks_the_best_f1_of_that_kind(videos):
     """``--objective``: the point chosen has the grid's best F1 of the kind asked for.
 
@@ -271,6 +275,8 @@ def _minutes(run: VideoRun) -> float:
     return (max(run.timestamps_ms.values()) - min(run.timestamps_ms.values())) / 60_000
 
 
+# a recording of scores alone: the detector's rules, without the checks on the crops
+@pytest.mark.filterwarnings("ignore:.*recorded without the faces' crops")
 def test_still_check_picks_the_best_me_f1_within_the_rate(talking_and_clean):
     """Every setting is replayed; the best ME F1 among those within the rate is chosen, and
     the false MEs are counted per minute of all videos, the clean one included."""
@@ -295,6 +301,8 @@ def test_still_check_picks_the_best_me_f1_within_the_rate(talking_and_clean):
         search_still_check(runs, truth, params, max_false_me_per_min=-1)
 
 
+# a recording of scores alone: the detector's rules, without the checks on the crops
+@pytest.mark.filterwarnings("ignore:.*recorded without the faces' crops")
 def test_a_rate_nobody_meets_keeps_the_fewest_false_mes_and_says_so(talking_and_clean, capsys):
     """No setting within the rate: the fewest false MEs per minute (ties: the best ME F1) is
     kept, not the check off, and the table ends with a warning naming the rate reached."""
@@ -314,6 +322,8 @@ def test_a_rate_nobody_meets_keeps_the_fewest_false_mes_and_says_so(talking_and_
                          f"within 0.5 per minute: kept the fewest, {fewest:.2f} per minute")
 
 
+# a recording of scores alone: the detector's rules, without the checks on the crops
+@pytest.mark.filterwarnings("ignore:.*recorded without the faces' crops")
 def test_the_chosen_still_check_is_written_and_the_engine_uses_it(talking_and_clean, spotter,
                                                                    tmp_path):
     """Both quiet fields go into the detection metadata beside the first stage's, and an
