@@ -51,17 +51,19 @@ def roi_weights() -> np.ndarray:
     return (masks / masks.sum(axis=1, keepdims=True)).T
 
 
-#: Interval detection of the shipped ``flowmag-spotter`` (session 12), as written by
+#: Interval detection of the shipped ``flowmag-spotter`` (session 14), as written by
 #:
 #:     python -m mer_edge_export.calibrate mer_edge/models/flowmag_spotter.onnx --still-check \
 #:         --bench /work/bench_main/val /work/bench_extra_val/seed{1..10}/val \
 #:         /work/stillbench3_s{0..9}/val
 #:
-#: on the pooled talking- and still-face validation benches (docs/benchmarks.md, session 12):
-#: val all F1 0.326 after the grid, then ME F1 0.376 (35/4/112) at 0.31 false MEs a minute.
+#: on the pooled talking- and still-face validation benches, replaying the engine's following
+#: and return-to-neutral check (docs/benchmarks.md, session 14): val all F1 0.458 after the
+#: grid, then ME F1 0.503 (50/2/97), all F1 0.465, at 0.15 false MEs a minute.
 FLOWMAG_DETECTION: dict[str, float | None] = {
-    "min_score": 0.1, "p": 0.2, "smooth_ms": 0.0, "offset_lag": 0.25, "rise_onset_ms": None,
-    "me_quiet_ratio": 0.35, "me_quiet_ms": 1500.0}
+    "min_score": 0.1, "p": 0.35, "peak_quantile": 0.85, "min_interval_ms": 200.0,
+    "smooth_ms": 0.0, "offset_lag": 0.25, "rise_onset_ms": None,
+    "me_quiet_ratio": 0.5, "me_quiet_ms": 1000.0}
 
 
 def build_flowmag_spotter(path: Path, *, compensation: str = "similarity",
@@ -79,7 +81,7 @@ def build_flowmag_spotter(path: Path, *, compensation: str = "similarity",
                      flow_compensation=compensation)
     info = ModelInfo(
         name="flowmag-spotter", task="spotting", method="placeholder-flow-magnitude",
-        version="0.3.0", input=spec, placeholder=True, window={"k_ms": 200.0, "fps": 30.0},
+        version="0.4.0", input=spec, placeholder=True, window={"k_ms": 200.0, "fps": 30.0},
         detection=dict(FLOWMAG_DETECTION if detection is None else detection),
         sdk_version=__version__,
         training_data="none: training-free (max regional optical-flow magnitude)")
