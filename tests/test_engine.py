@@ -509,7 +509,11 @@ def test_the_frame_ring_stays_bounded_when_frames_come_faster_than_any_camera(vi
 
 def test_a_lamp_moved_is_not_reported_as_an_expression(videos):
     def events(**options):
-        with me.Engine.from_options(me.EngineOptions(running_mode="file", **options)) as engine:
+        # the lighting check alone: following and the neutral check, after it, would merge
+        # or drop some of the intervals it drops (following merges two of the lamp's three)
+        options = me.EngineOptions(running_mode="file", follow_displaced=None, max_me_residual=None,
+                                   **options)
+        with me.Engine.from_options(options) as engine:
             found = [e for r in engine.run(videos / "changeLighting.wmv") for e in r.events]
             return found, engine.stats()["lighting_changes"]
 
