@@ -32,6 +32,20 @@ def tiny_bench(videos: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_bench(tmp_path_factory.mktemp("tiny_bench"), 3, videos_dir=videos, tiny=True)
 
 
+@pytest.fixture(scope="session")
+def flowmag_0_3_0() -> dict[str, float | None]:
+    """The shipped ``flowmag-spotter``'s detection before 0.4.0, over its 0.4.0 metadata.
+
+    p 0.2 over the history's maximum (``peak_quantile`` 1), runs of at least
+    100 ms, the still-face check at 0.35 over 1500 ms.  Tests of a mechanism
+    whose real-video scenario was found with it (an ME the still-face or the
+    neutral check holds back) give it as ``spotting_overrides`` or over the
+    engine's ``SpottingParams``, so they do not depend on the shipped calibration.
+    """
+    return {"p": 0.2, "peak_quantile": 1.0, "min_interval_ms": 100.0,
+            "me_quiet_ratio": 0.35, "me_quiet_ms": 1500.0}
+
+
 def _default_sigint() -> None:
     """Give the calling process SIGINT's default handling back."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
