@@ -32,15 +32,17 @@ def tiny_bench(videos: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_bench(tmp_path_factory.mktemp("tiny_bench"), 3, videos_dir=videos, tiny=True)
 
 
-@pytest.fixture()
+@pytest.fixture(scope="session")
 def pinned_detection() -> dict[str, float | None]:
     """``spotting_overrides`` pinning every interval-detection parameter to flowmag_spotter
     0.3.0's calibration (p 0.2 of the history's maximum, runs from 100 ms, still-face check
     0.35 over 1.5 s).
 
     For the tests of a mechanism that need a particular interval on a real video (an ME still
-    open at a given frame, a rise the detector closes alone): with the parameters pinned, a
-    re-calibration of the shipped spotter does not take their scenario away.
+    open at a given frame, a rise the detector closes alone, an ME the still-face or the
+    neutral check holds back), given as ``spotting_overrides`` or over the engine's
+    ``SpottingParams``: with the parameters pinned, a re-calibration of the shipped spotter
+    does not take their scenario away.
     """
     return {"min_score": 0.1, "p": 0.2, "peak_quantile": 1.0, "min_interval_ms": 100.0,
             "smooth_ms": 0.0, "offset_lag": 0.25, "rise_onset_ms": None,
