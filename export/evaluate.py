@@ -85,7 +85,12 @@ def spotting_metrics(data: SpottingSet, predict: Predict,
     detector parameters without running the model again).  Intervals over
     which the face's brightness moved by more than ``max_brightness_change``
     (the engine's option; None: no check) are left out, as the engine
-    leaves them out.
+    leaves them out.  The engine's checks on the crops after that, its
+    return-to-neutral check and its following of a displaced face
+    (``EngineOptions.max_me_residual``, ``follow_displaced``), are not
+    applied: these are the detector's intervals, the figure training selects
+    a model by, not the engine's events (``mer_edge_export.calibrate`` replays
+    those).
     """
     params = params or SpottingParams(k_ms=data.k_ms)
     all_scores, all_labels = [], []

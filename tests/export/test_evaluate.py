@@ -22,7 +22,7 @@ def test_roc_auc(scores, labels, expected):
 
 
 def test_spotting_metrics_apply_the_engines_lighting_check(videos):
-    """Model selection scores what the engine reports: the lamp of changeLighting.wmv is left out.
+    """Model selection applies the engine's lighting check: changeLighting.wmv's lamp is left out.
 
     The engine's own recorded scores of the video are replayed over its aligned crops; the
     engine runs without following and the neutral check, which model selection does not replay.
