@@ -13,8 +13,9 @@ here, for each parameter combination, what the engine does after scoring:
 * when the run kept the aligned crops (``keep_crops=True``), a
   :class:`~mer_edge._ringbuffer.FrameRing` sized as the engine sizes it is fed
   each face's crops at their timestamps, in the engine's order, and the
-  engine's :class:`~mer_edge._classify.IntervalClassifier` and
-  :class:`~mer_edge._follow.DisplacementFollower` judge the intervals on it:
+  engine's own per-face stage, :class:`~mer_edge._interval_stage.FaceIntervals`
+  (detector, lighting check, :class:`~mer_edge._classify.IntervalClassifier`
+  and :class:`~mer_edge._follow.DisplacementFollower`), judges the intervals on it:
   the return-to-neutral check (``EngineOptions.max_me_residual``) and the
   following of a face that has not come back to its return
   (``EngineOptions.follow_displaced``) are replayed as the engine applies
@@ -38,8 +39,8 @@ from mer_edge._alignment import CROP_SIZE
 from mer_edge._classify import IntervalClassifier
 from mer_edge._evaluation_runs import RecordedSpotter
 from mer_edge._flow import FlowEstimator
-from mer_edge._follow import DisplacementFollower
-from mer_edge._lighting import brightness_change, is_lighting_change, recorded_brightness_change
+from mer_edge._interval_stage import IntervalStage
+from mer_edge._lighting import is_lighting_change, recorded_brightness_change
 from mer_edge._options import EngineOptions
 from mer_edge._results import MicroExpression, SpottedInterval
 from mer_edge._ringbuffer import FrameRing, frames_over_horizon
@@ -166,7 +167,8 @@ def _recorded_faces(run: VideoRun) -> _RecordedFaces:
 
 class _FaceReplay:
     """One face of a recorded run played through the engine's per-face stages after scoring:
-    its frame ring, interval detector, lighting check, classifier and follower."""
+    its frame ring, then its :class:`~mer_edge._interval_stage.FaceIntervals` (interval
+    detector, lighting check, classifier and follower), the engine's own."""
 
     def __init__(self, recorded: _RecordedFaces, track_id: int, params: SpottingParams, *,
                  max_brightness_change: float | None, max_me_residual: float | None,
@@ -175,38 +177,25 @@ class _FaceReplay:
         self._horizon_ms = ring_horizon_ms(params, recorded.lag_ms)
         self._ring = FrameRing(frames_over_horizon(self._horizon_ms, fps_hint),
                                (CROP_SIZE, CROP_SIZE), 0, (0,))
-        self._detector = IntervalDetector(track_id, params, fps_hint)
-        self._follower = DisplacementFollower.for_detection(follow_displaced, params)
-        self._classify = IntervalClassifier(recorded.flow, params.k_ms, None, StageTimer(),
-                                            max_me_residual)
-        self._lighting_limit = max_brightness_change
+        classify = IntervalClassifier(recorded.flow, params.k_ms, None, StageTimer(),
+                                      max_me_residual)
+        stage = IntervalStage(classify, max_brightness_change=max_brightness_change,
+                              follow_displaced=follow_displaced, fps_hint=fps_hint)
+        self._face = stage.face(track_id, self._ring, params)
 
     def events(self) -> list[MicroExpression]:
         """The face's events, in the order the engine reports them."""
-        ring, detector, follower = self._ring, self._detector, self._follower
+        ring, face = self._ring, self._face
         events: list[MicroExpression] = []
         for frame, seen, updates in self._steps:
             if seen is not None:  # the engine's _spot
                 ring.fit(self._horizon_ms)
                 ring.push(frame, seen[0], seen[1], _NO_LANDMARKS)
             for update in updates:  # its _detect_intervals
-                events += self._judged(detector.update(*update))
-            if seen is not None and follower:
-                events += self._classify.follow(ring, follower)
-        events += self._judged(detector.flush())  # its _end_track
-        if follower is not None:
-            events += self._classify.follow(ring, follower, end=True)
-        return events
-
-    def _judged(self, intervals: list[SpottedInterval]) -> list[MicroExpression]:
-        """The events of ``intervals`` just closed: the lighting check, then the classifier."""
-        if not intervals:
-            return []
-        limit = self._lighting_limit
-        if limit is not None:
-            intervals = [interval for interval in intervals if not is_lighting_change(
-                brightness_change(self._ring, interval), limit)]
-        return self._classify(self._ring, intervals, self._follower)
+                events += face.scored(*update)
+            if seen is not None:
+                events += face.seen()
+        return events + face.ended()  # its _end_track
 
 
 def _lighting_limit(run: VideoRun, limit: float | None) -> float | None:

@@ -21,21 +21,20 @@ import numpy as np
 from ._alignment import CROP_SIZE, FaceAligner
 from ._call_guard import CallGuard
 from ._classify import IntervalClassifier
-from ._follow import DisplacementFollower
 from ._errors import InputError, ModelError, reworded
 from ._features import frame_channels
 from ._flow import FlowEstimator, compensate
 from ._frame_result import EngineStats, FrameResult, ResultCallbackError
 from ._frontend import FaceLandmarker, FaceObservation, validate_bgr
+from ._interval_stage import FaceIntervals, IntervalStage
 from ._lifecycle import Closeable
-from ._lighting import brightness_change, is_lighting_change
 from ._modelmeta import InputSpec
 from ._models import Model
 from ._options import EngineOptions
-from ._results import FaceTrack, MicroExpression, SpottedInterval
+from ._results import FaceTrack, MicroExpression
 from ._ringbuffer import FrameRing, frames_over_horizon
 from ._spotter_lane import SpotterLane, check_macro_spotter, detection_params
-from ._spotting import IntervalDetector, SpottingParams
+from ._spotting import SpottingParams
 from ._stream_driver import play_file, play_live
 from ._telemetry import StageTimer
 from ._timestamps import FrameRateCheck
@@ -58,20 +57,18 @@ _MIN_FRAME_SIDE = 16
 
 class _Track:
     """Per-face state: frame ring, and for each spotter lane (the main one, the macro one if
-    any) its interval detector and its follower of movements the face has not come back
-    from (None when the engine does not follow them)."""
+    any) the face's :class:`FaceIntervals` on it (its detector and follower)."""
 
-    def __init__(self, track_id: int, ring: FrameRing,
-                 detectors: list[tuple[IntervalDetector, DisplacementFollower | None]]) -> None:
+    def __init__(self, track_id: int, ring: FrameRing, per_lane: list[FaceIntervals]) -> None:
         self.track_id = track_id
         self.ring = ring
-        #: ``(detector, follower)`` of each lane, in the engine's lane order.
-        self.per_lane = detectors
+        #: The face's intervals on each lane, in the engine's lane order.
+        self.per_lane = per_lane
 
     @property
-    def detector(self) -> IntervalDetector:
-        """The main spotter's detector (the first lane's)."""
-        return self.per_lane[0][0]
+    def main(self) -> FaceIntervals:
+        """The face's intervals on the main spotter (the first lane)."""
+        return self.per_lane[0]
 
 
 class Engine(Closeable):
@@ -132,7 +129,6 @@ class Engine(Closeable):
             opened.pop_all()
         self._tracks: dict[int, _Track] = {}
         self._not_still_of_ended_tracks = 0
-        self._lighting_changes = 0
         self._frame_shape: tuple[int, ...] | None = None
         self._last_timestamp: float | None = None
         self._frame_index = 0
@@ -140,6 +136,10 @@ class Engine(Closeable):
         self.timer = StageTimer()
         self._classify = IntervalClassifier(self._spot_flow, self._params.k_ms, self._recognizer,
                                             self.timer, options.max_me_residual)
+        self._intervals = IntervalStage(self._classify,
+                                        max_brightness_change=options.max_brightness_change,
+                                        follow_displaced=options.follow_displaced,
+                                        fps_hint=self._fps_hint)
         self._crop_observers: list[CropObserver] = []
         self._score_observers: list[ScoreObserver] = []
         self._closed = False
@@ -276,10 +276,10 @@ class Engine(Closeable):
         """Per-stage ms/frame, fps, face count and held-back intervals so far."""
         tracks = list(self._tracks.values())  # one step: another thread may be processing
         not_still = self._not_still_of_ended_tracks + sum(
-            track.detector.not_still for track in tracks)
+            track.main.detector.not_still for track in tracks)
         return EngineStats(frames=self.timer.frames, faces=self.timer.faces, fps=self.timer.fps(),
                            ms_per_stage=self.timer.ms_per_frame(), me_not_still=not_still,
-                           lighting_changes=self._lighting_changes,
+                           lighting_changes=self._intervals.lighting_changes,
                            me_still_displaced=self._classify.me_still_displaced,
                            followed_to_return=self._classify.followed_to_return)
 
@@ -395,22 +395,11 @@ class Engine(Closeable):
         capacity = self._frames_over_horizon(self._fps_hint)
         shapes = [_feature_shape(lane.model.info.input) for lane in self._lanes]
         ring = FrameRing(capacity, (CROP_SIZE, CROP_SIZE), _LANDMARKS, *shapes)
-        detectors = [(IntervalDetector(track_id, lane.params, self._fps_hint), self._new_follower(lane))
-                     for lane in self._lanes]
-        track = _Track(track_id, ring, detectors)
+        per_lane = [self._intervals.face(track_id, ring, lane.params, kept_kind=lane.kept_kind)
+                    for lane in self._lanes]
+        track = _Track(track_id, ring, per_lane)
         self._tracks[track_id] = track
         return track
-
-    def _new_follower(self, lane: SpotterLane) -> DisplacementFollower | None:
-        """A new face's follower of ``lane``'s displaced movements (None: the option is off)."""
-        return DisplacementFollower.for_detection(self.options.follow_displaced, lane.params,
-                                                  kept_kind=lane.kept_kind)
-
-    def _detectors(self, track: _Track
-                   ) -> list[tuple[SpotterLane, IntervalDetector, DisplacementFollower | None]]:
-        """Each spotter's lane with ``track``'s detector and follower of it."""
-        return [(lane, detector, follower)
-                for lane, (detector, follower) in zip(self._lanes, track.per_lane)]
 
     def _lane_flows(self, reference: np.ndarray | None, crop: np.ndarray) -> list[np.ndarray | None]:
         """Each lane's flow from ``reference`` to ``crop`` (None without a reference): one DIS
@@ -433,12 +422,8 @@ class Engine(Closeable):
         self._aligner.forget(track_id)
         if track is None:
             return []
-        events: list[MicroExpression] = []
-        for lane, detector, follower in self._detectors(track):
-            events.extend(self._recognise(track, follower, lane.reported(detector.flush())))
-            if follower is not None:
-                events.extend(self._classify.follow(track.ring, follower, end=True))
-        self._not_still_of_ended_tracks += track.detector.not_still
+        events = [event for face in track.per_lane for event in face.ended()]
+        self._not_still_of_ended_tracks += track.main.detector.not_still
         return events
 
     def _spot(self, frame: np.ndarray, index: int, stamp: float,
@@ -496,33 +481,29 @@ class Engine(Closeable):
         seen = {track.track_id for track, _ in scored}
         closed: list[MicroExpression] = []
         for track, scores in scored:
-            for (lane, detector, follower), score in zip(self._detectors(track), scores):
-                target = lane.scored_frame(track.ring, detector, index, stamp)
+            for lane, face, score in zip(self._lanes, track.per_lane, scores):
+                target = lane.scored_frame(track.ring, face.detector, index, stamp)
                 if target is not None:
-                    closed.extend(self._update(track, lane, detector, follower, *target, score))
-                if follower is not None:
-                    closed.extend(self._classify.follow(track.ring, follower))
+                    closed.extend(self._update(track, face, *target, score))
+                closed.extend(face.seen())
         for track_id, track in self._tracks.items():
             if track_id in seen:
                 continue
-            for lane, detector, follower in self._detectors(track):
+            for lane, face in zip(self._lanes, track.per_lane):
                 if lane.lag_ms <= 0:  # a lagged detector only advances with its own face's frames
-                    closed.extend(self._update(track, lane, detector, follower, index, stamp, None))
+                    closed.extend(self._update(track, face, index, stamp, None))
         return closed
 
-    def _update(self, track: _Track, lane: SpotterLane, detector: IntervalDetector,
-                follower: DisplacementFollower | None, frame_index: int, stamp: float,
+    def _update(self, track: _Track, face: FaceIntervals, frame_index: int, stamp: float,
                 score: float | None) -> list[MicroExpression]:
-        """Feed one score to ``track``'s ``detector`` of ``lane``; the events it reports
-        (through the lane's ``follower``, if any).
+        """Feed one score to ``track``'s intervals ``face`` of one lane; the events it reports.
 
-        The main detector's updates are shown to the score observers first
-        (the macro spotter's are not).
+        The main lane's updates are shown to the score observers first (the
+        macro spotter's are not).
         """
-        if detector is track.detector:
+        if face is track.main:
             self._notify(self._score_observers, track.track_id, frame_index, stamp, score)
-        return self._recognise(track, follower,
-                               lane.reported(detector.update(frame_index, stamp, score)))
+        return face.scored(frame_index, stamp, score)
 
     def _notify(self, observers: list[Callable[..., None]], *args: object) -> None:
         """Call each of ``observers`` with ``args`` as user code (:meth:`CallGuard.observer`);
@@ -532,23 +513,6 @@ class Engine(Closeable):
         with self._guard.observer():
             for observer in observers:
                 observer(*args)
-
-    def _recognise(self, track: _Track, follower: DisplacementFollower | None,
-                   intervals: list[SpottedInterval]) -> list[MicroExpression]:
-        return self._classify(track.ring, self._not_lighting(track, intervals), follower)
-
-    def _not_lighting(self, track: _Track, intervals: list[SpottedInterval]) -> list[SpottedInterval]:
-        """``intervals`` without those over which the face's brightness changed (lighting)."""
-        limit = self.options.max_brightness_change
-        if limit is None or not intervals:
-            return intervals
-        kept = []
-        for interval in intervals:
-            if is_lighting_change(brightness_change(track.ring, interval), limit):
-                self._lighting_changes += 1
-            else:
-                kept.append(interval)
-        return kept
 
     # -- sources ------------------------------------------------------------------
     def run(self, source: str | int | os.PathLike | FrameSource, *, fps: float | None = None,

@@ -18,7 +18,7 @@ import numpy as np
 from ._errors import InputError, ModelError, reworded
 from ._features import scored_time, window_times
 from ._models import Model
-from ._results import ExpressionKind, SpottedInterval
+from ._results import ExpressionKind
 from ._spotting import IntervalDetector, SpottingParams
 
 if TYPE_CHECKING:
@@ -96,12 +96,6 @@ class SpotterLane:
         if lagged_stamp <= detector.latest_ms:
             return None
         return int(ring.frame_indices[slot]), lagged_stamp
-
-    def reported(self, intervals: list[SpottedInterval]) -> list[SpottedInterval]:
-        """The ``intervals`` of the kind this lane reports."""
-        if self.kept_kind is None:
-            return intervals
-        return [interval for interval in intervals if interval.kind == self.kept_kind]
 
 
 def check_macro_spotter(main: Model, macro: Model) -> None:
