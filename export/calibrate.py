@@ -15,11 +15,12 @@ updates the engine fed it, the lighting check
 faces' aligned crops recorded with the scores, the engine's classifier and
 follower apply the return-to-neutral check (``EngineOptions.max_me_residual``)
 and follow a movement the face has not come back from to its return
-(``EngineOptions.follow_displaced``): replaying the engine's parameters
-gives the engine's events.  ``--max-brightness-change`` sets the lighting
+(``EngineOptions.follow_displaced``), and end a MaE the face came back from
+within an ME's duration there, as an ME (``EngineOptions.me_ends_at_rest``):
+replaying the engine's parameters gives the engine's events.  ``--max-brightness-change`` sets the lighting
 limit the engine will run with (default: the engine's, 0.15; ``none``: no
-check), ``--no-neutral-check`` and ``--no-follow`` turn the other two off
-as ``mer-edge eval``'s flags of those names do; the output names the value
+check), ``--no-neutral-check``, ``--no-follow`` and ``--no-end-at-rest`` turn
+the other three off as ``mer-edge eval``'s flags of those names do; the output names the value
 of each applied.  The crops cost 16 KiB a face and frame (0.4 GiB for 13
 minutes of one face at 30 fps); each flow the checks measure between two
 crops is measured once per video, whatever the grid point.
@@ -47,6 +48,7 @@ stderr.
 
     python -m mer_edge_export.calibrate MODEL.onnx --bench bench/val [--out COPY.onnx]
         [--max-brightness-change FRACTION|none] [--no-neutral-check] [--no-follow]
+        [--no-end-at-rest]
         [--still-check [--max-false-me-per-min RATE]]
 
 The model is updated in place unless ``--out`` names a copy to write.  A split
@@ -80,7 +82,7 @@ from mer_edge.evaluation import (BenchVideo, VideoRun, open_evaluation_engine, r
                                  truth_from_interval)
 from mer_edge.metrics import spotting_scores
 
-from .detection_replay import (ENGINE_BRIGHTNESS_LIMIT, ENGINE_FOLLOW_RATIO,
+from .detection_replay import (ENGINE_BRIGHTNESS_LIMIT, ENGINE_ENDS_AT_REST, ENGINE_FOLLOW_RATIO,
                                ENGINE_RESIDUAL_LIMIT, replay, replay_all)
 from .outputs import check_model_output
 
@@ -138,6 +140,7 @@ def search(runs: Sequence[VideoRun], truth: Sequence[tuple[str, int, int, str]],
            max_brightness_change: float | None = ENGINE_BRIGHTNESS_LIMIT,
            max_me_residual: float | None = ENGINE_RESIDUAL_LIMIT,
            follow_displaced: float | None = ENGINE_FOLLOW_RATIO,
+           me_ends_at_rest: bool = ENGINE_ENDS_AT_REST,
            fps_hint: float = 30.0, objective: str = "all"
            ) -> tuple[dict[str, float | None], dict[str, Any]]:
     """Best parameters on the recorded runs and their scores (replayed as :func:`replay` does,
@@ -156,7 +159,7 @@ def search(runs: Sequence[VideoRun], truth: Sequence[tuple[str, int, int, str]],
         scores = spotting_scores(truth, replay_all(
             runs, params, max_brightness_change=max_brightness_change,
             max_me_residual=max_me_residual, follow_displaced=follow_displaced,
-            fps_hint=fps_hint))
+            me_ends_at_rest=me_ends_at_rest, fps_hint=fps_hint))
         key = ranking_key(scores, objective)
         if best is None or key > best[0]:
             best = (key, chosen, scores)
@@ -231,6 +234,7 @@ def search_still_check(runs: Sequence[VideoRun], truth: Sequence[tuple[str, int,
                        max_brightness_change: float | None = ENGINE_BRIGHTNESS_LIMIT,
                        max_me_residual: float | None = ENGINE_RESIDUAL_LIMIT,
                        follow_displaced: float | None = ENGINE_FOLLOW_RATIO,
+                       me_ends_at_rest: bool = ENGINE_ENDS_AT_REST,
                        fps_hint: float = 30.0) -> tuple[StillCheckPoint, list[StillCheckPoint]]:
     """Second stage: the still-face check's ``(me_quiet_ratio, me_quiet_ms)`` for ``params``.
 
@@ -260,7 +264,8 @@ def search_still_check(runs: Sequence[VideoRun], truth: Sequence[tuple[str, int,
         scores = spotting_scores(truth, replay_all(
             runs, replace(params, me_quiet_ratio=ratio, me_quiet_ms=quiet_ms),
             max_brightness_change=max_brightness_change, max_me_residual=max_me_residual,
-            follow_displaced=follow_displaced, fps_hint=fps_hint))
+            follow_displaced=follow_displaced, me_ends_at_rest=me_ends_at_rest,
+            fps_hint=fps_hint))
         points.append(StillCheckPoint(ratio, quiet_ms, scores,
                                       _per_minute(int(scores["ME"]["fp"]), minutes)))
     return _still_check_choice(points, max_false_me_per_min), points
@@ -268,9 +273,11 @@ def search_still_check(runs: Sequence[VideoRun], truth: Sequence[tuple[str, int,
 
 def record_runs(videos: Iterable[BenchVideo], options: EngineOptions) -> list[VideoRun]:
     """Run the engine over every video (one engine: the models load once), recording what
-    :func:`replay` needs: the faces' crops too when ``options`` follow displaced faces or
-    check their return to neutral (``(128, 128) uint8``, 16 KiB a face and frame)."""
-    keep_crops = options.follow_displaced is not None or options.max_me_residual is not None
+    :func:`replay` needs: the faces' crops too when ``options`` follow displaced faces,
+    check their return to neutral or end a MaE at rest (``(128, 128) uint8``, 16 KiB a face
+    and frame)."""
+    keep_crops = (options.follow_displaced is not None or options.max_me_residual is not None
+                  or options.me_ends_at_rest)
     with open_evaluation_engine(options) as engine:
         return [run_video(video, engine, keep_crops=keep_crops, record_replay=True)
                 for video in videos]
@@ -393,6 +400,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="the engine will run without following displaced faces to their "
                              "return (EngineOptions.follow_displaced None, as mer-edge eval "
                              f"--no-follow); default: the engine's, {ENGINE_FOLLOW_RATIO:g}")
+    parser.add_argument("--no-end-at-rest", action="store_true",
+                        help="the engine will run without ending a MaE at the face's return to "
+                             "rest (EngineOptions.me_ends_at_rest False, as mer-edge eval "
+                             "--no-end-at-rest)")
     parser.add_argument("--objective", choices=OBJECTIVES, default="all",
                         help="the F1 to maximise: all (default), or one kind for a spotter "
                              "that will report only it (MaE: a --macro-spotter)")
@@ -419,23 +430,32 @@ def _parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argpar
     return parser, args
 
 
-def _engine_checks(args: argparse.Namespace) -> dict[str, float | None]:
+def _engine_checks(args: argparse.Namespace) -> dict[str, float | bool | None]:
     """The engine options of the checks the flags say the engine will run with (the
     replay's and the recording engine's)."""
     return {"max_brightness_change": args.max_brightness_change,
             "max_me_residual": None if args.no_neutral_check else ENGINE_RESIDUAL_LIMIT,
-            "follow_displaced": None if args.no_follow else ENGINE_FOLLOW_RATIO}
+            "follow_displaced": None if args.no_follow else ENGINE_FOLLOW_RATIO,
+            "me_ends_at_rest": not args.no_end_at_rest}
 
 
-def _checks_line(checks: dict[str, float | None]) -> str:
-    """What the replay applied, for stderr: each check with its limit, or the flag that
-    turned it off."""
+def _checks_line(checks: dict[str, float | bool | None]) -> str:
+    """What the replay applied, for stderr: each check with its limit (or ``on``), or the
+    flag that turned it off."""
     described = {"max_brightness_change": ("the lighting check", "--max-brightness-change none"),
                  "max_me_residual": ("the return-to-neutral check", "--no-neutral-check"),
-                 "follow_displaced": ("following displaced faces", "--no-follow")}
-    return ", ".join(f"{what} at {name} {checks[name]:g}" if checks[name] is not None
-                     else f"no {what.removeprefix('the ')} ({flag})"
+                 "follow_displaced": ("following displaced faces", "--no-follow"),
+                 "me_ends_at_rest": ("ending a MaE at rest", "--no-end-at-rest")}
+    return ", ".join(_check_described(what, name, checks[name], flag)
                      for name, (what, flag) in described.items())
+
+
+def _check_described(what: str, name: str, value: float | bool | None, flag: str) -> str:
+    """One check of :func:`_checks_line`: ``what at NAME VALUE``, ``what (NAME)`` when a
+    switch is on, ``no what (FLAG)`` when it is off."""
+    if value is None or value is False:
+        return f"no {what.removeprefix('the ')} ({flag})"
+    return f"{what} ({name})" if value is True else f"{what} at {name} {value:g}"
 
 
 def _val_summary(scores: dict[str, dict[str, float | int]]) -> dict[str, Any]:

@@ -19,7 +19,8 @@ here, for each parameter combination, what the engine does after scoring:
   the return-to-neutral check (``EngineOptions.max_me_residual``) and the
   following of a face that has not come back to its return
   (``EngineOptions.follow_displaced``) are replayed as the engine applies
-  them.  Their flows between the same two crops are the same at every
+  them, and so is the end of a MaE at the face's return to rest
+  (``EngineOptions.me_ends_at_rest``).  Their flows between the same two crops are the same at every
   parameter combination, so each run measures each pair once.
 
 A run recorded without what a check needs (an older or lighter recording:
@@ -49,7 +50,8 @@ from mer_edge._spotting import IntervalDetector, SpottingParams
 from mer_edge._telemetry import StageTimer
 from mer_edge.evaluation import VideoRun
 
-__all__ = ["ENGINE_BRIGHTNESS_LIMIT", "ENGINE_FOLLOW_RATIO", "ENGINE_RESIDUAL_LIMIT", "Found",
+__all__ = ["ENGINE_BRIGHTNESS_LIMIT", "ENGINE_ENDS_AT_REST", "ENGINE_FOLLOW_RATIO",
+           "ENGINE_RESIDUAL_LIMIT", "Found",
            "crops_recorded", "lighting_recorded", "replay", "replay_all"]
 
 #: The engine's lighting limit (``EngineOptions.max_brightness_change``), the replay's default.
@@ -59,6 +61,9 @@ ENGINE_RESIDUAL_LIMIT: float | None = EngineOptions.max_me_residual
 #: The engine's hold ratio of a displaced face (``EngineOptions.follow_displaced``), the
 #: replay's default.
 ENGINE_FOLLOW_RATIO: float | None = EngineOptions.follow_displaced
+#: Whether the engine ends a MaE at the face's return to rest (``EngineOptions.me_ends_at_rest``),
+#: the replay's default.
+ENGINE_ENDS_AT_REST: bool = EngineOptions.me_ends_at_rest
 
 #: One interval found by a replay: ``(video_id, onset_frame, offset_frame, kind)``.
 Found = tuple[str, int, int, str]
@@ -172,7 +177,8 @@ class _FaceReplay:
 
     def __init__(self, recorded: _RecordedFaces, track_id: int, params: SpottingParams, *,
                  max_brightness_change: float | None, max_me_residual: float | None,
-                 follow_displaced: float | None, fps_hint: float) -> None:
+                 follow_displaced: float | None, me_ends_at_rest: bool,
+                 fps_hint: float) -> None:
         self._steps = recorded.steps[track_id]
         self._horizon_ms = ring_horizon_ms(params, recorded.lag_ms)
         self._ring = FrameRing(frames_over_horizon(self._horizon_ms, fps_hint),
@@ -180,7 +186,8 @@ class _FaceReplay:
         classify = IntervalClassifier(recorded.flow, params.k_ms, None, StageTimer(),
                                       max_me_residual)
         stage = IntervalStage(classify, max_brightness_change=max_brightness_change,
-                              follow_displaced=follow_displaced, fps_hint=fps_hint)
+                              follow_displaced=follow_displaced, fps_hint=fps_hint,
+                              me_ends_at_rest=me_ends_at_rest)
         self._face = stage.face(track_id, self._ring, params)
 
     def events(self) -> list[MicroExpression]:
@@ -210,18 +217,18 @@ def _lighting_limit(run: VideoRun, limit: float | None) -> float | None:
 
 
 def _crop_checks(run: VideoRun, max_me_residual: float | None,
-                 follow_displaced: float | None) -> bool:
+                 follow_displaced: float | None, me_ends_at_rest: bool) -> bool:
     """Whether the checks on the crops are replayed: one is on and ``run`` holds the crops
     (else, with a check on, a warning names what is not replayed)."""
-    if max_me_residual is None and follow_displaced is None:
+    named = [f"{name} {value:g}" for name, value in (("follow_displaced", follow_displaced),
+                                                     ("max_me_residual", max_me_residual))
+             if value is not None] + ["me_ends_at_rest"] * me_ends_at_rest
+    if not named:
         return False
     if crops_recorded(run):
         return True
-    named = [f"{name} {value:g}" for name, value in (("follow_displaced", follow_displaced),
-                                                     ("max_me_residual", max_me_residual))
-             if value is not None]
     warnings.warn(f"{run.video.video_id}: recorded without the faces' crops: following a "
-                  "displaced face and the return-to-neutral check "
+                  "displaced face, the return-to-neutral check and the end at rest "
                   f"({', '.join(named)}) are not replayed, the intervals are scored as the "
                   "detector closes them", stacklevel=3)
     return False
@@ -246,6 +253,7 @@ def replay(run: VideoRun, params: SpottingParams, *,
            max_brightness_change: float | None = ENGINE_BRIGHTNESS_LIMIT,
            max_me_residual: float | None = ENGINE_RESIDUAL_LIMIT,
            follow_displaced: float | None = ENGINE_FOLLOW_RATIO,
+           me_ends_at_rest: bool = ENGINE_ENDS_AT_REST,
            fps_hint: float = 30.0) -> list[Found]:
     """Intervals the engine would report on a recorded run with ``params``.
 
@@ -253,9 +261,10 @@ def replay(run: VideoRun, params: SpottingParams, *,
     over which the face's brightness moved by more than
     ``max_brightness_change`` is left out, an ME the face has not come back
     from (``max_me_residual``) is dropped and a movement it has not come back
-    from is followed to its return (``follow_displaced``), as the engine
-    does with its options of those names (None: that check is off; the
-    defaults are the engine's).  ``fps_hint`` is the frame rate the engine
+    from is followed to its return (``follow_displaced``) and a MaE the face
+    came back from within an ME's duration ends there as an ME
+    (``me_ends_at_rest``), as the engine does with its options of those
+    names (None, False: that check is off; the defaults are the engine's).  ``fps_hint`` is the frame rate the engine
     sized the smoothing and the frame rings with (the spotter's
     ``window.fps`` unless ``EngineOptions.fps_hint`` says otherwise).
 
@@ -265,13 +274,14 @@ def replay(run: VideoRun, params: SpottingParams, *,
     closes them, each with a warning that the check was not replayed.
     """
     limit = _lighting_limit(run, max_brightness_change)
-    on_crops = _crop_checks(run, max_me_residual, follow_displaced)
+    on_crops = _crop_checks(run, max_me_residual, follow_displaced, me_ends_at_rest)
     found = []
     for track_id, updates in _detector_inputs(run).items():
         if on_crops:
             face = _FaceReplay(_recorded_faces(run), track_id, params, max_brightness_change=limit,
                                max_me_residual=max_me_residual,
-                               follow_displaced=follow_displaced, fps_hint=fps_hint)
+                               follow_displaced=follow_displaced,
+                               me_ends_at_rest=me_ends_at_rest, fps_hint=fps_hint)
             intervals = [event.interval for event in face.events()]
         else:
             intervals = _detector_intervals(run, track_id, updates, params, limit, fps_hint)
@@ -284,9 +294,11 @@ def replay_all(runs: Iterable[VideoRun], params: SpottingParams, *,
                max_brightness_change: float | None = ENGINE_BRIGHTNESS_LIMIT,
                max_me_residual: float | None = ENGINE_RESIDUAL_LIMIT,
                follow_displaced: float | None = ENGINE_FOLLOW_RATIO,
+               me_ends_at_rest: bool = ENGINE_ENDS_AT_REST,
                fps_hint: float = 30.0) -> list[Found]:
     """Intervals the engine would report on every recorded run (:func:`replay` of each)."""
     return [item for run in runs
             for item in replay(run, params, max_brightness_change=max_brightness_change,
                                max_me_residual=max_me_residual,
-                               follow_displaced=follow_displaced, fps_hint=fps_hint)]
+                               follow_displaced=follow_displaced,
+                               me_ends_at_rest=me_ends_at_rest, fps_hint=fps_hint)]

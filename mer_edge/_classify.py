@@ -11,14 +11,20 @@ then, as a longer interval.  Then frames sampled from the neutral
 reference to the apex go to the recognition model as the clip it was trained
 on (crops and flow, :func:`mer_edge._features.recognition_clip`).  Without a
 recognizer the intervals are still reported, labelled ``"unknown"``.
+
+Before that, :meth:`IntervalClassifier.ended_at_rest` lets a MaE whose face
+came back to rest within an ME's duration of its onset
+(:func:`mer_edge._apex.return_to_rest`) end there, as an ME
+(``EngineOptions.me_ends_at_rest``).
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Sequence
 
 import numpy as np
 
-from ._apex import RefinedApex, refine_apex, residual_displacement
+from ._apex import RefinedApex, refine_apex, residual_displacement, return_to_rest
 from ._errors import ModelError
 from ._features import recognition_clip, sample_positions
 from ._flow import FlowEstimator
@@ -88,6 +94,19 @@ class IntervalClassifier:
                 else:
                     kept.append(refined)
             return self._named(ring, kept)
+
+    def ended_at_rest(self, ring: FrameRing, interval: SpottedInterval,
+                      me_max_ms: float) -> SpottedInterval:
+        """``interval``, a MaE, as an ME ending where the face came back to rest, when that
+        is at most ``me_max_ms`` after its onset (:func:`~mer_edge._apex.return_to_rest`);
+        else unchanged."""
+        with self._timer.stage("classify"):
+            rest = return_to_rest(ring, interval, self._flow, self._k_ms,
+                                  interval.onset_ms + me_max_ms)
+        if rest is None:
+            return interval
+        return replace(interval, offset_frame=int(ring.frame_indices[rest]),
+                       offset_ms=float(ring.timestamps_ms[rest]), kind="ME")
 
     def follow(self, ring: FrameRing, follower: DisplacementFollower, *,
                end: bool = False) -> list[MicroExpression]:

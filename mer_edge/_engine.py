@@ -139,7 +139,8 @@ class Engine(Closeable):
         self._intervals = IntervalStage(self._classify,
                                         max_brightness_change=options.max_brightness_change,
                                         follow_displaced=options.follow_displaced,
-                                        fps_hint=self._fps_hint)
+                                        fps_hint=self._fps_hint,
+                                        me_ends_at_rest=options.me_ends_at_rest)
         self._crop_observers: list[CropObserver] = []
         self._score_observers: list[ScoreObserver] = []
         self._closed = False

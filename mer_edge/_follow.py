@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ._apex import RefinedApex
+from ._apex import NOISE_FLOOR_PX, RefinedApex
 from ._features import TIME_TOLERANCE_MS
 from ._flow import FlowEstimator
 from ._results import ExpressionKind, SpottedInterval
@@ -41,11 +41,6 @@ __all__ = ["DisplacementFollower", "MEASURE_EVERY_MS", "NOISE_FLOOR_PX", "RELEAS
 #: The face is back when its displacement is below this fraction of the hold ratio times
 #: the largest displacement seen (a hysteresis: held above ``r``, released below ``r / 2``).
 RELEASE_FRACTION = 0.5
-#: Displacements up to this (largest regional mean flow, crop pixels: 0.55 % of the eye
-#: distance) are not told from a still face: landmark jitter and sensor noise reach it on
-#: some faces, so a weak ME's residual below it is noise, not a movement that stays
-#: (chosen on the still-face validation benches, docs/benchmarks.md "Session 13").
-NOISE_FLOOR_PX = 0.3
 #: A held interval's displacement is measured again once this much of the face's time has passed
 #: since the last measurement: every frame up to 10 fps, every other frame at 15 fps, every
 #: third at 30 fps, every twentieth at 200 fps.  An offset is found to within that, and a

@@ -1,8 +1,10 @@
 """What happens to a face's spotting scores: its intervals detected, judged and followed.
 
 Per face and spotter lane, after scoring, the engine feeds each score update
-to the face's :class:`~mer_edge._spotting.IntervalDetector`; an interval it
-closes is kept only of the lane's kind, then only if the face's brightness
+to the face's :class:`~mer_edge._spotting.IntervalDetector`; a MaE it closes
+after a still face may turn out an ME that ended sooner, at the face's return
+to rest (:meth:`~mer_edge._classify.IntervalClassifier.ended_at_rest`); an
+interval is kept only of the lane's kind, then only if the face's brightness
 did not move over it (:mod:`mer_edge._lighting`), then the
 :class:`~mer_edge._classify.IntervalClassifier` names it, with the face's
 :class:`~mer_edge._follow.DisplacementFollower` holding what the face has
@@ -37,14 +39,19 @@ class IntervalStage:
         follow_displaced: ``EngineOptions.follow_displaced``: each face's
             follower's hold ratio (None: no following).
         fps_hint: the frame rate the detectors' smoothing is sized for.
+        me_ends_at_rest: ``EngineOptions.me_ends_at_rest``: a MaE after a still
+            face that came back to rest within an ME's duration is an ME ending
+            there (:meth:`IntervalClassifier.ended_at_rest`).
 
     Attributes:
         lighting_changes: intervals left out by the lighting check so far.
     """
 
     def __init__(self, classify: IntervalClassifier, *, max_brightness_change: float | None,
-                 follow_displaced: float | None, fps_hint: float) -> None:
+                 follow_displaced: float | None, fps_hint: float,
+                 me_ends_at_rest: bool) -> None:
         self.classify = classify
+        self.me_ends_at_rest = me_ends_at_rest
         self._lighting_limit = max_brightness_change
         self._follow_displaced = follow_displaced
         self._fps_hint = fps_hint
@@ -115,8 +122,10 @@ class FaceIntervals:
         return events
 
     def _judged(self, intervals: list[SpottedInterval]) -> list[MicroExpression]:
-        """The events of ``intervals`` just closed: the lane's kind, the lighting check,
-        then the classifier (with the face's follower)."""
+        """The events of ``intervals`` just closed: a MaE that may end at rest, the lane's
+        kind, the lighting check, then the classifier (with the face's follower)."""
+        if self._stage.me_ends_at_rest and self._kept_kind != "MaE":
+            intervals = [self._at_rest(interval) for interval in intervals]
         if self._kept_kind is not None:
             intervals = [interval for interval in intervals if interval.kind == self._kept_kind]
         if not intervals:
@@ -124,3 +133,11 @@ class FaceIntervals:
         stage = self._stage
         return stage.classify(self._ring, stage.not_lighting(self._ring, intervals),
                               self._follower)
+
+    def _at_rest(self, interval: SpottedInterval) -> SpottedInterval:
+        """``interval``, or the ME it is when a MaE after a still face came back to rest
+        within an ME's duration (the still face, rule 6, as the detector asks of an ME)."""
+        if interval.kind != "MaE" or not self.detector.after_stillness(interval):
+            return interval
+        return self._stage.classify.ended_at_rest(self._ring, interval,
+                                                  self.detector.params.me_max_ms)

@@ -94,6 +94,16 @@ class EngineOptions:
             ``mer_edge._follow.NOISE_FLOOR_PX`` is never followed (noise).  The
             default 0.7 was chosen on the validation benches among 0.3-0.85
             (docs/benchmarks.md, "Session 13").  None turns it off.
+        me_ends_at_rest: the detector times a movement by its score, and on
+            a noisy face (a grainy camera, heavy compression) the noise can
+            keep a brief movement's score above threshold after the face is
+            back, so that it lasts longer than an ME may and is called a MaE.
+            With this on, a MaE after a still face (the still-face check of an
+            ME) whose displacement from its neutral reference went beyond
+            ``mer_edge._apex.NOISE_FLOOR_PX`` and came back within it no later
+            than ``me_max_ms`` after its onset is reported as an ME ending at
+            that frame (``mer_edge._apex.return_to_rest``; at most 16 optical
+            flows per such MaE).  False: the kind follows the score alone.
     """
 
     running_mode: RunningMode = "push"
@@ -115,6 +125,7 @@ class EngineOptions:
     max_brightness_change: Optional[float] = 0.15
     max_me_residual: Optional[float] = 1.0
     follow_displaced: Optional[float] = 0.7
+    me_ends_at_rest: bool = True
 
     def open_model(self, task: str) -> "Model":
         """The ``task`` model these options name (or the shipped default), on their backend.
@@ -163,6 +174,8 @@ class EngineOptions:
         for name, value in {"alignment_smoothing": self.alignment_smoothing, **optional}.items():
             if not (_is_number(value) or (name in optional and value is None)):
                 raise InputError(f"{name} must be a number, got {value!r}")
+        if not isinstance(self.me_ends_at_rest, bool):
+            raise InputError(f"me_ends_at_rest must be True or False, got {self.me_ends_at_rest!r}")
         if not 0 <= self.alignment_smoothing < 1:
             raise InputError(f"alignment_smoothing must be in [0, 1), got {self.alignment_smoothing}")
         if self.fps_hint is not None and not 0 < self.fps_hint <= MAX_FPS:

@@ -30,7 +30,10 @@ too).  The detector:
    of an otherwise still face; a short burst inside speech or an ongoing
    expression cannot be told from it by motion, and reporting such bursts is
    what floods talking faces with false MEs.  ``me_quiet_ratio=None`` turns
-   the check off (every short run is an ME).
+   the check off (every short run is an ME).  A MaE is reported whatever the
+   face did before it; :meth:`IntervalDetector.after_stillness` tells whether
+   it passed the check all the same (an ME whose score noise held up may be
+   found to end sooner on the face's crops, :mod:`mer_edge._apex`).
 """
 from __future__ import annotations
 
@@ -178,6 +181,9 @@ class IntervalDetector:
         self._start_ms: float | None = None
         #: Short movements not reported as MEs because the face was moving before them (rule 6).
         self.not_still = 0
+        #: ``(onset_frame, offset_frame)`` of the MaEs the latest update or flush closed after
+        #: a still face (what :meth:`after_stillness` answers).
+        self._macro_after_stillness: set[tuple[int, int]] = set()
 
     # -- history -------------------------------------------------------------
     def _value(self, position: int) -> float:
@@ -210,8 +216,15 @@ class IntervalDetector:
         return self._times[-1] if self._times else -math.inf
 
     # -- streaming -----------------------------------------------------------
+    def after_stillness(self, interval: SpottedInterval) -> bool:
+        """Whether the face was still before ``interval``, a MaE the latest :meth:`update`
+        or :meth:`flush` returned (rule 6, which an ME must pass; always true with the check
+        off)."""
+        return (interval.onset_frame, interval.offset_frame) in self._macro_after_stillness
+
     def update(self, frame_index: int, timestamp_ms: float, score: float | None) -> list[SpottedInterval]:
         """Feed the score of one frame (None: the face was not seen)."""
+        self._macro_after_stillness.clear()
         if self._times and timestamp_ms < self._times[-1]:
             raise InputError(f"timestamp {timestamp_ms} ms goes backwards "
                              f"(previous {self._times[-1]} ms)")
@@ -290,6 +303,7 @@ class IntervalDetector:
 
     def flush(self) -> list[SpottedInterval]:
         """Close an open run at the end of the stream."""
+        self._macro_after_stillness.clear()
         return self._close() if self._run is not None else []
 
     def _close(self) -> list[SpottedInterval]:
@@ -310,9 +324,12 @@ class IntervalDetector:
             return []  # judged on the run itself: the rise does not make noise an event
         duration = offset_ms - onset_ms
         kind: ExpressionKind = "ME" if _not_below(params.me_max_ms, duration) else "MaE"
-        if kind == "ME" and not self._quiet_before(run):
+        still_before = self._quiet_before(run)
+        if kind == "ME" and not still_before:
             self.not_still += 1
             return []
+        if kind == "MaE" and still_before:
+            self._macro_after_stillness.add((self._frame(onset), self._frame(offset)))
         return [SpottedInterval(
             track_id=self.track_id,
             onset_frame=self._frame(onset), apex_frame=self._frame(run.peak),

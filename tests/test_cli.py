@@ -239,7 +239,7 @@ def test_no_still_check_keeps_the_spotters_calibration():
     calibrated = REPO / "mer_edge" / "models" / "regional_tcn_spotter.onnx"
     detection = me.Model(calibrated).info.detection
     flags = argparse.Namespace(no_still_check=True, no_neutral_check=False, no_lighting_check=False,
-                               no_follow=False)
+                               no_follow=False, no_end_at_rest=False)
     options = me.EngineOptions(spotting_model=str(calibrated), recognize=False,
                                **engine_options(flags))
     with me.Engine.from_options(options) as engine:
@@ -247,14 +247,21 @@ def test_no_still_check_keeps_the_spotters_calibration():
     assert params.me_quiet_ratio is None and options.max_brightness_change == 0.15
     assert detection and all(getattr(params, name) == value for name, value in detection.items())
     plain = engine_options(argparse.Namespace(no_still_check=False, no_neutral_check=False,
-                                              no_lighting_check=False, no_follow=False))
+                                              no_lighting_check=False, no_follow=False,
+                                              no_end_at_rest=False))
     assert plain == {"spotting_overrides": None}
     unreturned = engine_options(argparse.Namespace(no_still_check=False, no_neutral_check=True,
-                                                   no_lighting_check=False, no_follow=False))
+                                                   no_lighting_check=False, no_follow=False,
+                                                   no_end_at_rest=False))
     assert unreturned == {"spotting_overrides": None, "max_me_residual": None}
     unfollowed = engine_options(argparse.Namespace(no_still_check=False, no_neutral_check=False,
-                                                   no_lighting_check=False, no_follow=True))
+                                                   no_lighting_check=False, no_follow=True,
+                                                   no_end_at_rest=False))
     assert unfollowed == {"spotting_overrides": None, "follow_displaced": None}
+    unended = engine_options(argparse.Namespace(no_still_check=False, no_neutral_check=False,
+                                                no_lighting_check=False, no_follow=False,
+                                                no_end_at_rest=True))
+    assert unended == {"spotting_overrides": None, "me_ends_at_rest": False}
 
 
 def test_the_lighting_check_is_said_and_can_be_turned_off(tmp_path):

@@ -11,7 +11,10 @@ spotting figures needs; ``--no-neutral-check`` the second and
 ``--no-lighting-check`` the third.  A movement the face has not come back
 from when the detector closes it is followed to the face's return
 (:attr:`~mer_edge.EngineOptions.follow_displaced`); ``--no-follow`` reports
-its first burst of motion alone, as the detector closed it.
+its first burst of motion alone, as the detector closed it.  A MaE after a
+still face that came back to rest within an ME's duration is an ME ending
+there (:attr:`~mer_edge.EngineOptions.me_ends_at_rest`); ``--no-end-at-rest``
+keeps the kind the score gave it.
 """
 from __future__ import annotations
 
@@ -31,6 +34,9 @@ def add_arguments(parser: Any) -> None:
                         help="report a movement the face has not come back from as the detector "
                              "closed it (its rise alone), instead of following it to the face's "
                              "return")
+    parser.add_argument("--no-end-at-rest", action="store_true",
+                        help="keep a movement the score timed longer than an ME a MaE, also when "
+                             "the face was back at rest within an ME's duration")
     parser.add_argument("--no-lighting-check", action="store_true",
                         help="also report intervals over which the face's brightness changed "
                              "by more than 15%% (a lamp, auto-exposure)")
@@ -44,6 +50,8 @@ def engine_options(args: argparse.Namespace) -> dict[str, Any]:
         options["max_me_residual"] = None
     if args.no_follow:
         options["follow_displaced"] = None
+    if args.no_end_at_rest:
+        options["me_ends_at_rest"] = False
     if args.no_lighting_check:
         options["max_brightness_change"] = None
     return options

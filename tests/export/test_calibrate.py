@@ -60,13 +60,16 @@ def test_refuses_what_is_not_a_validation_split(spotter, tiny_bench, tmp_path, c
 
 
 @pytest.mark.parametrize(("flags", "checks", "line"), [
-    ([], {"max_brightness_change": 0.15, "max_me_residual": 1.0, "follow_displaced": 0.7},
+    ([], {"max_brightness_change": 0.15, "max_me_residual": 1.0, "follow_displaced": 0.7,
+          "me_ends_at_rest": True},
      "replayed with the lighting check at max_brightness_change 0.15, the return-to-neutral "
-     "check at max_me_residual 1, following displaced faces at follow_displaced 0.7"),
-    (["--no-neutral-check", "--no-follow"],
-     {"max_brightness_change": 0.15, "max_me_residual": None, "follow_displaced": None},
+     "check at max_me_residual 1, following displaced faces at follow_displaced 0.7, ending a "
+     "MaE at rest (me_ends_at_rest)"),
+    (["--no-neutral-check", "--no-follow", "--no-end-at-rest"],
+     {"max_brightness_change": 0.15, "max_me_residual": None, "follow_displaced": None,
+      "me_ends_at_rest": False},
      "no return-to-neutral check (--no-neutral-check), no following displaced faces "
-     "(--no-follow)")])
+     "(--no-follow), no ending a MaE at rest (--no-end-at-rest)")])
 def test_no_candidate_above_zero_keeps_the_model(spotter, tiny_bench, tmp_path, capsys, flags,
                                                  checks, line):
     """The tiny test split (--allow-test) has an interval no grid point finds: nothing is
@@ -195,19 +198,20 @@ def test_an_older_recording_without_brightness_is_replayed_with_a_warning(videos
 
 def test_a_recording_without_crops_is_replayed_without_following_with_a_warning(videos):
     """A run recorded without the crops (``keep_crops=False``) scores the intervals as the
-    detector closes them, and says that following and the neutral check were not
-    replayed: on lp_d19.mp4, whose smile the engine follows, that is not what it reports."""
+    detector closes them, and says that following, the neutral check and the end at rest
+    were not replayed: on lp_d19.mp4, whose smile the engine follows, that is not what it reports."""
     options = me.EngineOptions(running_mode="file", recognize=False)
     with me.Engine.from_options(options) as engine:
         params = engine.spotting_params
     run = run_video(BenchVideo("d19", videos / "lp_d19.mp4", "s"), options, keep_crops=False,
                     record_replay=True)
     with pytest.warns(UserWarning, match=r"d19: recorded without the faces' crops: following a "
-                                         r"displaced face and the return-to-neutral check "
-                                         r"\(follow_displaced 0.7, max_me_residual 1\) are not "
-                                         "replayed"):
+                                         r"displaced face, the return-to-neutral check and the "
+                                         r"end at rest \(follow_displaced 0.7, max_me_residual 1, "
+                                         r"me_ends_at_rest\) are not replayed"):
         kept = replay(run, params)
-    assert kept == replay(run, params, follow_displaced=None, max_me_residual=None)
+    assert kept == replay(run, params, follow_displaced=None, max_me_residual=None,
+                          me_ends_at_rest=False)
     reported = _events(("d19", e.interval.onset_frame, e.interval.offset_frame, e.kind)
                        for e in run.events)
     assert _events(kept) != reported
