@@ -87,6 +87,9 @@ _FIT_HUBER = 1.5
 _REFERENCE_SLICES = _box_slices(REFERENCE_ROI, CROP_SIZE)
 _ROI_MASKS = roi_masks(CROP_SIZE)
 _ROI_WEIGHTS = (_ROI_MASKS / _ROI_MASKS.sum(axis=(1, 2), keepdims=True)).reshape(len(ROI_NAMES), -1)
+#: The crop pixels some region covers (flat indices), and each region's weights on them alone.
+_ROI_PIXELS = np.flatnonzero(_ROI_MASKS.any(axis=0))
+_ROI_PIXEL_WEIGHTS = np.ascontiguousarray(_ROI_WEIGHTS[:, _ROI_PIXELS])
 
 
 def _check_compensation(compensation: str) -> None:
@@ -112,7 +115,12 @@ _FIT_FLAT = _FIT_ROWS * CROP_SIZE + _FIT_COLS  # positions in a (CROP_SIZE * CRO
 _FIT_FLOW_INDEX = np.stack([2 * _FIT_FLAT, 2 * _FIT_FLAT + 1])
 #: The fit pixels' x and y: (2, N) float64.
 _FIT_POSITIONS = np.stack([_FIT_COLS, _FIT_ROWS]).astype(np.float64)
-_AXIS = np.arange(CROP_SIZE, dtype=np.float32)
+#: Every crop pixel's (x, y), float32 ``(CROP_SIZE, CROP_SIZE, 2)``: a similarity's field is
+#: one :func:`cv2.transform` of it.
+_CROP_POSITIONS = np.dstack(np.meshgrid(np.arange(CROP_SIZE, dtype=np.float32),
+                                        np.arange(CROP_SIZE, dtype=np.float32)))
+#: The (x, y) of :data:`_ROI_PIXELS`, ``(P, 1, 2)`` as :func:`cv2.transform` takes them.
+_ROI_PIXEL_POSITIONS = _CROP_POSITIONS.reshape(-1, 1, 2)[_ROI_PIXELS]
 
 
 class _WeightedPositions(NamedTuple):
@@ -178,21 +186,19 @@ def _fit_similarity(flow: np.ndarray) -> tuple[float, float, float, float]:
     return a, b, mu - a * mx + b * my, mv - b * mx - a * my
 
 
+def _similarity_matrix(flow: np.ndarray) -> np.ndarray:
+    """The ``(2, 3) float32`` matrix of the similarity motion fitted to ``flow``:
+    ``(u, v) = M @ (x, y, 1)``."""
+    a, b, tx, ty = _fit_similarity(flow)
+    return np.array([[a, -b, tx], [b, a, ty]], np.float32)
+
+
 def similarity_motion(flow: np.ndarray) -> np.ndarray:
     """The flow field ``(CROP_SIZE, CROP_SIZE, 2)`` of the shift, rotation and scale
     fitted robustly to the face's flow (what :class:`FlowEstimator` subtracts with
     ``compensation="similarity"``)."""
     _check_crop_flow(flow)
-    a, b, tx, ty = (np.float32(value) for value in _fit_similarity(flow))
-    # (x, y) vectors as complex64 (x + iy), whose sums are the float32 sums of each part:
-    # one pass over contiguous memory instead of two strided ones (a third less time).
-    by_column = np.empty(CROP_SIZE, np.complex64)
-    by_column.real, by_column.imag = a * _AXIS, b * _AXIS
-    by_row = np.empty(CROP_SIZE, np.complex64)
-    by_row.real, by_row.imag = tx - b * _AXIS, ty + a * _AXIS
-    field = np.empty((CROP_SIZE, CROP_SIZE, 2), np.float32)
-    np.add.outer(by_row, by_column, out=field.view(np.complex64)[..., 0])  # a x - b y + tx, b x + a y + ty
-    return field
+    return cv2.transform(_CROP_POSITIONS, _similarity_matrix(flow))
 
 
 class FlowEstimator:
@@ -240,12 +246,22 @@ class FlowEstimator:
 
     def displacement(self, reference: np.ndarray, crop: np.ndarray) -> float:
         """How far the face of ``crop`` is from that of ``reference``: the largest regional mean
-        flow magnitude between them (:func:`roi_magnitudes`), crop pixels.
+        flow magnitude between them (:func:`roi_magnitudes` of this estimator's flow), crop
+        pixels.
 
         The one measure of the apex refinement, the return-to-neutral check and
         the follower of displaced faces (:mod:`mer_edge._apex`, :mod:`mer_edge._follow`).
+        Head motion is subtracted at the regions' pixels alone, which is all the
+        measure reads (a third of the crop).
         """
-        return float(roi_magnitudes(self(reference, crop)).max())
+        raw = self.raw(reference, crop)
+        _check_crop_flow(raw)
+        flow = raw.reshape(-1, 1, 2)[_ROI_PIXELS]
+        if self.compensation == "similarity":
+            flow -= cv2.transform(_ROI_PIXEL_POSITIONS, _similarity_matrix(raw))
+        else:
+            flow -= _reference_shift(raw)
+        return float((_ROI_PIXEL_WEIGHTS @ _magnitude(flow[:, 0])).astype(np.float32).max())
 
 
 def compensate(flow: np.ndarray, compensation: str) -> np.ndarray:
@@ -259,11 +275,17 @@ def compensate(flow: np.ndarray, compensation: str) -> np.ndarray:
         if compensation == "similarity":
             flow -= similarity_motion(flow)
         else:
-            shift_x, shift_y = np.median(flow[_REFERENCE_SLICES].reshape(-1, 2), axis=0)
+            shift_x, shift_y = _reference_shift(flow)
             # one channel at a time: numpy's broadcast over a last axis of 2 is 5x slower
             flow[..., 0] -= shift_x
             flow[..., 1] -= shift_y
     return flow
+
+
+def _reference_shift(flow: np.ndarray) -> np.ndarray:
+    """The median flow ``(2,) float32`` of the nose ridge (:data:`REFERENCE_ROI`): the
+    translation compensation's head motion."""
+    return np.median(flow[_REFERENCE_SLICES].reshape(-1, 2), axis=0)
 
 
 def _check_crop_flow(flow: np.ndarray) -> None:
@@ -277,8 +299,12 @@ def roi_means(flow: np.ndarray) -> np.ndarray:
     return (_ROI_WEIGHTS @ flow.reshape(-1, 2)).astype(np.float32)
 
 
+def _magnitude(vectors: np.ndarray) -> np.ndarray:
+    """Length ``(...)`` of each of ``vectors`` ``(..., 2)``, flattened."""
+    return np.sqrt(vectors[..., 0] ** 2 + vectors[..., 1] ** 2).reshape(-1)
+
+
 def roi_magnitudes(flow: np.ndarray) -> np.ndarray:
     """Mean flow magnitude ``(R,) float32`` in each of :data:`ROI_NAMES`."""
     _check_crop_flow(flow)
-    magnitude = np.sqrt(flow[..., 0] ** 2 + flow[..., 1] ** 2).reshape(-1)
-    return (_ROI_WEIGHTS @ magnitude).astype(np.float32)
+    return (_ROI_WEIGHTS @ _magnitude(flow)).astype(np.float32)

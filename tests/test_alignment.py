@@ -96,6 +96,20 @@ def test_the_raw_flow_compensated_equals_the_compensated_flow():
     assert np.abs(raw).max() > 0.3  # there was motion to remove
 
 
+def test_the_displacement_is_the_largest_regional_magnitude_of_the_compensated_flow():
+    """:meth:`FlowEstimator.displacement` compensates the regions' pixels alone: the same
+    value as the whole compensated flow's :func:`roi_magnitudes`."""
+    base = _textured(3)
+    for angle, scale in ((0.8, 1.01), (-0.3, 0.995), (0.0, 1.0)):
+        moved = cv2.warpAffine(base, cv2.getRotationMatrix2D((60, 70), angle, scale),
+                               (CROP_SIZE, CROP_SIZE), borderMode=cv2.BORDER_REFLECT)
+        for kind in ("translation", "similarity"):
+            flow = FlowEstimator("ultrafast", kind)
+            assert flow.displacement(base, moved) == float(roi_magnitudes(flow(base, moved)).max())
+    with pytest.raises(InputError, match="expected two equal 2-D uint8 crops"):
+        FlowEstimator("ultrafast", "similarity").displacement(base, base[:64])
+
+
 def test_similarity_fit_removes_head_jitter_and_keeps_a_local_action():
     jitter = _similarity_field(0.4, 1.01, (0.3, -0.2))  # what landmark jitter does to a crop
     np.testing.assert_allclose(similarity_motion(jitter), jitter, atol=1e-3)
