@@ -17,7 +17,7 @@ ways (:data:`FLOW_COMPENSATIONS`, a model's ``input.flow_compensation``):
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -123,67 +123,36 @@ _CROP_POSITIONS = np.dstack(np.meshgrid(np.arange(CROP_SIZE, dtype=np.float32),
 _ROI_PIXEL_POSITIONS = _CROP_POSITIONS.reshape(-1, 1, 2)[_ROI_PIXELS]
 
 
-class _WeightedPositions(NamedTuple):
-    """What the fit needs of the pixel positions under one round's weights."""
-
-    total: float  # sum of the weights
-    mx: float  # weighted centroid
-    my: float
-    offsets: np.ndarray  # (2, N) positions about the centroid
-    weighted: np.ndarray  # (2, N) offsets times the weights
-    spread: float  # weighted sum of the squared offsets
-
-
-def _weighted_positions(weights: np.ndarray) -> _WeightedPositions:
-    """The pixel positions' part of a fit round under ``weights`` ``(N,)``."""
-    total = weights.sum()
-    mx, my = weights @ _FIT_POSITIONS[0] / total, weights @ _FIT_POSITIONS[1] / total
-    offsets = _FIT_POSITIONS - np.array([[mx], [my]])
-    weighted = weights * offsets
-    spread = weighted[0] @ offsets[0] + weighted[1] @ offsets[1]
-    return _WeightedPositions(total, mx, my, offsets, weighted, spread)
-
-
-#: The first round weighs every pixel alike: its part of the fit is the same for every flow.
-_FIT_UNIFORM = np.ones(_FIT_POSITIONS.shape[1])
-_FIT_FIRST_ROUND = _weighted_positions(_FIT_UNIFORM)
-
-
-def _huber_weights(offsets: np.ndarray, motion_offsets: np.ndarray, a: float, b: float
-                   ) -> np.ndarray:
-    """Weights ``(N,)`` of the next round: 1 up to :data:`_FIT_HUBER` times the median
-    residual of the similarity ``(a, b)``, falling off as 1 / residual above it."""
-    # residual (x, y) = (du - a dx + b dy, dv - b dx - a dy), both rows in each call
-    residual = motion_offsets - np.multiply.outer(np.array([a, b]), offsets[0])
-    residual += np.multiply.outer(np.array([b, -a]), offsets[1])
-    np.multiply(residual, residual, out=residual)
-    length = residual[0] + residual[1]
-    np.sqrt(length, out=length)
-    middle = len(length) // 2
-    limit = _FIT_HUBER * max(float(np.partition(length, middle)[middle]), 1e-3)
-    np.maximum(length, 1e-12, out=length)
-    np.divide(limit, length, out=length)
-    return np.minimum(1.0, length, out=length)
+#: The fit pixels' x, y and 1, ``(3, N) float64``: a similarity ``M (2, 3)`` moves them by
+#: ``M @ _FIT_HOMOGENEOUS``.
+_FIT_HOMOGENEOUS = np.concatenate([_FIT_POSITIONS, np.ones((1, _FIT_POSITIONS.shape[1]))])
 
 
 def _fit_similarity(flow: np.ndarray) -> tuple[float, float, float, float]:
     """``(a, b, tx, ty)`` of the small similarity ``(a x - b y + tx, b x + a y + ty)``
     fitted to the face's flow: weighted least squares in closed form about the
     weighted centroid, each of :data:`_FIT_ITERATIONS` rounds re-weighting pixels
-    by their residual (Huber)."""
+    by their residual (Huber: 1 up to :data:`_FIT_HUBER` times the median
+    residual, falling off as 1 / residual above it)."""
     motion = flow.reshape(-1)[_FIT_FLOW_INDEX].astype(np.float64)  # (2, N): u, v
-    weights = _FIT_UNIFORM
-    total, mx, my, offsets, weighted, spread = _FIT_FIRST_ROUND
+    data = np.concatenate([_FIT_HOMOGENEOUS, motion])  # (5, N): x, y, 1, u, v
+    weights = None
     for round_number in range(_FIT_ITERATIONS):
-        if round_number:
-            weights = _huber_weights(offsets, motion_offsets, a, b)
-            total, mx, my, offsets, weighted, spread = _weighted_positions(weights)
-        mu, mv = weights @ motion[0] / total, weights @ motion[1] / total
-        motion_offsets = motion - np.array([[mu], [mv]])
-        (wdx, wdy), (du, dv) = weighted, motion_offsets
-        a = (wdx @ du + wdy @ dv) / spread
-        b = (wdx @ dv - wdy @ du) / spread
-    return a, b, mu - a * mx + b * my, mv - b * mx - a * my
+        # every weighted sum of products the closed form needs, in one product
+        sums = (data if weights is None else data * weights) @ data.T
+        total = sums[2, 2]
+        mx, my, mu, mv = sums[2, [0, 1, 3, 4]] / total
+        spread = sums[0, 0] + sums[1, 1] - total * (mx * mx + my * my)
+        a = (sums[0, 3] + sums[1, 4] - total * (mx * mu + my * mv)) / spread
+        b = (sums[0, 4] - sums[1, 3] - total * (mx * mv - my * mu)) / spread
+        tx, ty = mu - a * mx + b * my, mv - b * mx - a * my
+        if round_number + 1 < _FIT_ITERATIONS:
+            residual = motion - np.array([[a, -b, tx], [b, a, ty]]) @ _FIT_HOMOGENEOUS
+            length = np.sqrt(np.einsum("ij,ij->j", residual, residual))
+            middle = len(length) // 2
+            limit = _FIT_HUBER * max(float(np.partition(length, middle)[middle]), 1e-3)
+            weights = np.minimum(1.0, limit / np.maximum(length, 1e-12))
+    return float(a), float(b), float(tx), float(ty)
 
 
 def _similarity_matrix(flow: np.ndarray) -> np.ndarray:
