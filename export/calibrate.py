@@ -17,11 +17,12 @@ follower apply the return-to-neutral check (``EngineOptions.max_me_residual``)
 and follow a movement the face has not come back from to its return
 (``EngineOptions.follow_displaced``), and end a MaE the face came back from
 within an ME's duration there, as an ME (``EngineOptions.me_ends_at_rest``):
-replaying the engine's parameters gives the engine's events.  ``--max-brightness-change`` sets the lighting
-limit the engine will run with (default: the engine's, 0.15; ``none``: no
-check), ``--no-neutral-check``, ``--no-follow`` and ``--no-end-at-rest`` turn
-the other three off as ``mer-edge eval``'s flags of those names do; the output names the value
-of each applied.  The crops cost 16 KiB a face and frame (0.4 GiB for 13
+replaying the engine's parameters gives the engine's events.
+``--max-brightness-change`` sets the lighting limit the engine will run with
+(default: the engine's, 0.15; ``none``: no check), ``--no-neutral-check``,
+``--no-follow`` and ``--no-end-at-rest`` turn the other three off as
+``mer-edge eval``'s flags of those names do; the output names the value of
+each applied.  The crops cost 16 KiB a face and frame (0.4 GiB for 13
 minutes of one face at 30 fps); each flow the checks measure between two
 crops is measured once per video, whatever the grid point.
 

@@ -20,8 +20,9 @@ here, for each parameter combination, what the engine does after scoring:
   following of a face that has not come back to its return
   (``EngineOptions.follow_displaced``) are replayed as the engine applies
   them, and so is the end of a MaE at the face's return to rest
-  (``EngineOptions.me_ends_at_rest``).  Their flows between the same two crops are the same at every
-  parameter combination, so each run measures each pair once.
+  (``EngineOptions.me_ends_at_rest``).  Their flows between the same two
+  crops are the same at every parameter combination, so each run measures
+  each pair once.
 
 A run recorded without what a check needs (an older or lighter recording:
 no brightness, no crops) is replayed without that check, with a warning
@@ -264,9 +265,10 @@ def replay(run: VideoRun, params: SpottingParams, *,
     from is followed to its return (``follow_displaced``) and a MaE the face
     came back from within an ME's duration ends there as an ME
     (``me_ends_at_rest``), as the engine does with its options of those
-    names (None, False: that check is off; the defaults are the engine's).  ``fps_hint`` is the frame rate the engine
-    sized the smoothing and the frame rings with (the spotter's
-    ``window.fps`` unless ``EngineOptions.fps_hint`` says otherwise).
+    names (None, False: that check is off; the defaults are the engine's).
+    ``fps_hint`` is the frame rate the engine sized the smoothing and the
+    frame rings with (the spotter's ``window.fps`` unless
+    ``EngineOptions.fps_hint`` says otherwise).
 
     A run recorded without the faces' brightness (an older recording) keeps
     every interval the lighting check would judge, and one recorded without

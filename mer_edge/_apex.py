@@ -32,7 +32,8 @@ from ._flow import FlowEstimator
 from ._results import SpottedInterval
 from ._ringbuffer import FrameRing
 
-__all__ = ["NOISE_FLOOR_PX", "RefinedApex", "refine_apex", "residual_displacement", "return_to_rest"]
+__all__ = ["NOISE_FLOOR_PX", "RefinedApex", "refine_apex", "residual_displacement",
+           "return_to_rest"]
 
 #: Displacements up to this (largest regional mean flow, crop pixels: 0.55 % of the eye
 #: distance) are not told from a still face: landmark jitter and sensor noise reach it on

@@ -153,7 +153,8 @@ def test_on_a_grainy_photo_the_micro_expressions_noise_stretched_are_found(share
     for ends_at_rest in (True, False):
         options = me.EngineOptions(recognize=False, me_ends_at_rest=ends_at_rest)
         with me.Engine.from_options(options) as engine:
-            detections = [e for _, stamp, frame in demo for e in engine.process(frame, stamp).events]
+            detections = [event for _, stamp, frame in demo
+                          for event in engine.process(frame, stamp).events]
             detections += engine.flush()
         _, found[ends_at_rest], _ = match_events(demo.events, detections)
         kinds[ends_at_rest] = {e.interval.onset_frame: e.interval for e in detections}
