@@ -294,7 +294,7 @@ def _features_cached(video: AlignedVideo, spec: InputSpec, k_ms: float,
 
 
 @dataclass
-class _SpotVideo:
+class SpotVideo:
     key: str
     video: AlignedVideo
     features: np.ndarray
@@ -334,14 +334,14 @@ class SpottingSet:
         self.model_fps = model_fps
         #: The score of a window belongs to its step ``T - 1 - lag_frames`` (look-ahead spotters).
         self.lag_frames = lag_frames
-        self.videos: list[_SpotVideo] = []
+        self.videos: list[SpotVideo] = []
         for key, video, intervals in split_tracks(split, cache_dir, max_videos=max_videos,
                                                   progress=progress):
             ends = spotting_windows(video, spec.frames, k_ms)
             if len(ends) < spec.frames:
                 continue
             features = _features_cached(video, spec, k_ms, cache_dir)
-            self.videos.append(_SpotVideo(key, video, features,
+            self.videos.append(SpotVideo(key, video, features,
                                           spotting_labels(video, intervals, k_ms), ends, intervals,
                                           self._scored_frames(video.timestamps_ms, ends)))
         self._index = [(v, int(e)) for v, item in enumerate(self.videos) for e in item.ends]

@@ -33,13 +33,13 @@ from __future__ import annotations
 import warnings
 import weakref
 from collections import defaultdict
-from typing import Iterable
+from dataclasses import dataclass
+from typing import Iterable, Sequence
 
 import numpy as np
 
 from mer_edge._alignment import CROP_SIZE
 from mer_edge._classify import IntervalClassifier
-from mer_edge._evaluation_runs import RecordedSpotter
 from mer_edge._flow import FlowEstimator
 from mer_edge._interval_stage import IntervalStage
 from mer_edge._lighting import is_lighting_change, recorded_brightness_change
@@ -52,8 +52,8 @@ from mer_edge._telemetry import StageTimer
 from mer_edge.evaluation import VideoRun
 
 __all__ = ["ENGINE_BRIGHTNESS_LIMIT", "ENGINE_ENDS_AT_REST", "ENGINE_FOLLOW_RATIO",
-           "ENGINE_RESIDUAL_LIMIT", "Found",
-           "crops_recorded", "lighting_recorded", "replay", "replay_all"]
+           "ENGINE_RESIDUAL_LIMIT", "EngineChecks", "FaceStep", "Found", "MeasuredOnceFlow",
+           "crops_recorded", "lighting_recorded", "replay", "replay_all", "replay_face"]
 
 #: The engine's lighting limit (``EngineOptions.max_brightness_change``), the replay's default.
 ENGINE_BRIGHTNESS_LIMIT: float | None = EngineOptions.max_brightness_change
@@ -107,16 +107,17 @@ def _brightness_series(run: VideoRun, track_id: int) -> tuple[np.ndarray, np.nda
     return np.array(frames, dtype=np.int64), np.array([recorded[f] for f in frames])
 
 
-class _MeasuredOnce(FlowEstimator):
-    """The spotter's flow, each :meth:`displacement` between two crops measured once.
+class MeasuredOnceFlow(FlowEstimator):
+    """A spotter's flow (its ``preset`` and ``compensation``), each :meth:`displacement`
+    between two crops measured once.
 
     Keyed by the two crops' contents: a replay of many parameter combinations
     measures the same pairs (a face's neutral reference and its later frames)
     again and again, and the flow between two crops does not depend on them.
     """
 
-    def __init__(self, spotter: RecordedSpotter) -> None:
-        super().__init__(spotter.flow_preset, spotter.flow_compensation)
+    def __init__(self, preset: str, compensation: str) -> None:
+        super().__init__(preset, compensation)
         self._measured: dict[tuple[int, int], float] = {}
 
     @property
@@ -134,21 +135,21 @@ class _MeasuredOnce(FlowEstimator):
 
 #: One step of a face's replay: a frame of the engine, the face's ``(timestamp_ms, crop)``
 #: there (None where it was not seen) and the detector inputs the engine fed it then.
-_Step = tuple[int, "tuple[float, np.ndarray] | None", "list[tuple[int, float, float | None]]"]
+FaceStep = tuple[int, "tuple[float, np.ndarray] | None", "list[tuple[int, float, float | None]]"]
 
 
 class _RecordedFaces:
     """What a run's replays share, whatever the parameters: each face's steps, in the
-    engine's order, and the flow measured once (:class:`_MeasuredOnce`)."""
+    engine's order, and the flow measured once (:class:`MeasuredOnceFlow`)."""
 
     def __init__(self, run: VideoRun) -> None:
         assert run.spotter is not None  # crops_recorded
         self.lag_ms = run.spotter.lag_ms
-        self.flow = _MeasuredOnce(run.spotter)
+        self.flow = MeasuredOnceFlow(run.spotter.flow_preset, run.spotter.flow_compensation)
         self.steps = {track_id: self._steps(run, track_id) for track_id in run.detector_fed_at}
 
     @staticmethod
-    def _steps(run: VideoRun, track_id: int) -> list[_Step]:
+    def _steps(run: VideoRun, track_id: int) -> list[FaceStep]:
         """``track_id``'s frames (seen, or fed with a score) in order, each with what happened."""
         fed: dict[int, list[tuple[int, float, float | None]]] = defaultdict(list)
         for at, update in zip(run.detector_fed_at[track_id], run.detector_inputs[track_id]):
@@ -171,39 +172,49 @@ def _recorded_faces(run: VideoRun) -> _RecordedFaces:
     return recorded
 
 
-class _FaceReplay:
-    """One face of a recorded run played through the engine's per-face stages after scoring:
-    its frame ring, then its :class:`~mer_edge._interval_stage.FaceIntervals` (interval
-    detector, lighting check, classifier and follower), the engine's own."""
+@dataclass(frozen=True)
+class EngineChecks:
+    """The engine's checks after its interval detector, as a replay applies them: its
+    :class:`~mer_edge.EngineOptions` of these names (None, False: that check is off; the
+    defaults are the engine's)."""
 
-    def __init__(self, recorded: _RecordedFaces, track_id: int, params: SpottingParams, *,
-                 max_brightness_change: float | None, max_me_residual: float | None,
-                 follow_displaced: float | None, me_ends_at_rest: bool,
-                 fps_hint: float) -> None:
-        self._steps = recorded.steps[track_id]
-        self._horizon_ms = ring_horizon_ms(params, recorded.lag_ms)
-        self._ring = FrameRing(frames_over_horizon(self._horizon_ms, fps_hint),
-                               (CROP_SIZE, CROP_SIZE), 0, (0,))
-        classify = IntervalClassifier(recorded.flow, params.k_ms, None, StageTimer(),
-                                      max_me_residual)
-        stage = IntervalStage(classify, max_brightness_change=max_brightness_change,
-                              follow_displaced=follow_displaced, fps_hint=fps_hint,
-                              me_ends_at_rest=me_ends_at_rest)
-        self._face = stage.face(track_id, self._ring, params)
+    max_brightness_change: float | None = ENGINE_BRIGHTNESS_LIMIT
+    max_me_residual: float | None = ENGINE_RESIDUAL_LIMIT
+    follow_displaced: float | None = ENGINE_FOLLOW_RATIO
+    me_ends_at_rest: bool = ENGINE_ENDS_AT_REST
 
-    def events(self) -> list[MicroExpression]:
-        """The face's events, in the order the engine reports them."""
-        ring, face = self._ring, self._face
-        events: list[MicroExpression] = []
-        for frame, seen, updates in self._steps:
-            if seen is not None:  # the engine's _spot
-                ring.fit(self._horizon_ms)
-                ring.push(frame, seen[0], seen[1], _NO_LANDMARKS)
-            for update in updates:  # its _detect_intervals
-                events += face.scored(*update)
-            if seen is not None:
-                events += face.seen()
-        return events + face.ended()  # its _end_track
+
+def replay_face(steps: Sequence[FaceStep], params: SpottingParams, flow: FlowEstimator, *,
+                checks: EngineChecks = EngineChecks(), lag_ms: float = 0.0,
+                fps_hint: float = 30.0, track_id: int = 0) -> list[MicroExpression]:
+    """One face's crops and detector inputs played through the engine's per-face stages
+    after scoring, in the engine's order: its frame ring, then its
+    :class:`~mer_edge._interval_stage.FaceIntervals` (interval detector, lighting check,
+    classifier and follower, with ``checks``); the face's events, as the engine reports
+    them.
+
+    ``flow`` is the spotter's (the engine's classifier measures on it without a
+    recognizer); ``lag_ms`` the spotter's look-ahead (its scores reach the detector that
+    much later, and the ring holds that much more); ``fps_hint`` the frame rate the
+    engine sizes the smoothing and the ring with.
+    """
+    horizon_ms = ring_horizon_ms(params, lag_ms)
+    ring = FrameRing(frames_over_horizon(horizon_ms, fps_hint), (CROP_SIZE, CROP_SIZE), 0, (0,))
+    classify = IntervalClassifier(flow, params.k_ms, None, StageTimer(), checks.max_me_residual)
+    stage = IntervalStage(classify, max_brightness_change=checks.max_brightness_change,
+                          follow_displaced=checks.follow_displaced, fps_hint=fps_hint,
+                          me_ends_at_rest=checks.me_ends_at_rest)
+    face = stage.face(track_id, ring, params)
+    events: list[MicroExpression] = []
+    for frame, seen, updates in steps:
+        if seen is not None:  # the engine's _spot
+            ring.fit(horizon_ms)
+            ring.push(frame, seen[0], seen[1], _NO_LANDMARKS)
+        for update in updates:  # its _detect_intervals
+            events += face.scored(*update)
+        if seen is not None:
+            events += face.seen()
+    return events + face.ended()  # its _end_track
 
 
 def _lighting_limit(run: VideoRun, limit: float | None) -> float | None:
@@ -277,14 +288,14 @@ def replay(run: VideoRun, params: SpottingParams, *,
     """
     limit = _lighting_limit(run, max_brightness_change)
     on_crops = _crop_checks(run, max_me_residual, follow_displaced, me_ends_at_rest)
+    checks = EngineChecks(limit, max_me_residual, follow_displaced, me_ends_at_rest)
     found = []
     for track_id, updates in _detector_inputs(run).items():
         if on_crops:
-            face = _FaceReplay(_recorded_faces(run), track_id, params, max_brightness_change=limit,
-                               max_me_residual=max_me_residual,
-                               follow_displaced=follow_displaced,
-                               me_ends_at_rest=me_ends_at_rest, fps_hint=fps_hint)
-            intervals = [event.interval for event in face.events()]
+            recorded = _recorded_faces(run)
+            intervals = [event.interval for event in replay_face(
+                recorded.steps[track_id], params, recorded.flow, checks=checks,
+                lag_ms=recorded.lag_ms, fps_hint=fps_hint, track_id=track_id)]
         else:
             intervals = _detector_intervals(run, track_id, updates, params, limit, fps_hint)
         found += [(run.video.video_id, iv.onset_frame, iv.offset_frame, iv.kind)

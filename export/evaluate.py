@@ -1,27 +1,26 @@
 """Validation metrics used for model selection (never computed on test).
 
 * spotting: frame-level ROC AUC of the last-frame score, and MEGC interval
-  F1 (IoU >= 0.5) of the engine's own :class:`~mer_edge._spotting.IntervalDetector`
-  run over the score stream of each validation video, its intervals judged
-  by the engine's lighting check (``EngineOptions.max_brightness_change``,
-  :mod:`mer_edge._lighting`) on the video's aligned crops;
+  F1 (IoU >= 0.5) of the events the engine's per-face stages report from the
+  score stream and the aligned crops of each validation video: its interval
+  detector, lighting check, return-to-neutral check, end at rest and
+  following of a displaced face
+  (:func:`mer_edge_export.detection_replay.replay_face`);
 * recognition: accuracy, UF1 and UAR in the MEGC three classes.
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any, Callable
 
 import numpy as np
 
-from mer_edge._lighting import crop_brightness, is_lighting_change, recorded_brightness_change
-from mer_edge._options import EngineOptions
-from mer_edge._results import SpottedInterval
-from mer_edge._spotting import IntervalDetector, SpottingParams
-from mer_edge.data.prepare import AlignedVideo
+from mer_edge._spotting import SpottingParams
 from mer_edge.data.schema import MEGC_CLASSES
 from mer_edge.metrics import recognition_scores, spotting_scores
 
-from .data import RecognitionSet, SpottingSet
+from .data import RecognitionSet, SpottingSet, SpotVideo
+from .detection_replay import EngineChecks, FaceStep, MeasuredOnceFlow, replay_face
 
 __all__ = ["roc_auc", "spotting_metrics", "recognition_metrics", "score_videos", "tune_detector"]
 
@@ -64,38 +63,55 @@ def score_videos(data: SpottingSet, predict: Predict, batch: int = 256) -> list[
     return results
 
 
-def _lit(video: AlignedVideo, interval: SpottedInterval, limit: float | None) -> bool:
-    """Whether the engine's lighting check leaves out ``interval`` (frames are positions in ``video``)."""
-    if limit is None:
-        return False
-    first = interval.onset_frame
-    seen = first + np.flatnonzero(video.found[first:interval.offset_frame + 1])
-    change = recorded_brightness_change(seen, crop_brightness(video.crops[seen]), interval)
-    return is_lighting_change(change, limit)
+def _face_steps(video: SpotVideo, scores: np.ndarray, look_ahead: bool) -> list[FaceStep]:
+    """``video``'s frames as the engine meets them (:data:`FaceStep`): the crop where the
+    face was found, and the score of each window at the frame that ends it, under the frame
+    it belongs to (the first window wins a frame, as in the engine).  Without
+    ``look_ahead`` a frame without a score still advances the detector (None), as the
+    engine's detector of a face without a look-ahead spotter does."""
+    aligned, stamps = video.video, video.video.timestamps_ms
+    fed: dict[int, list[tuple[int, float, float | None]]] = defaultdict(list)
+    given: set[int] = set()
+    for end, frame in zip(video.ends.tolist(), video.scored.tolist()):
+        if frame not in given:
+            given.add(frame)
+            score = float(scores[frame])
+            fed[end].append((frame, float(stamps[frame]), None if np.isnan(score) else score))
+    steps: list[FaceStep] = []
+    for position in range(len(aligned)):
+        stamp = float(stamps[position])
+        seen = (stamp, aligned.crops[position]) if aligned.found[position] else None
+        unscored = [] if look_ahead else [(position, stamp, None)]
+        steps.append((position, seen, fed.get(position) or unscored))
+    return steps
 
 
 def spotting_metrics(data: SpottingSet, predict: Predict,
                      params: SpottingParams | None = None,
                      scored: list[np.ndarray] | None = None, *,
-                     max_brightness_change: float | None = EngineOptions.max_brightness_change
-                     ) -> dict[str, Any]:
+                     checks: EngineChecks = EngineChecks()) -> dict[str, Any]:
     """Frame AUC and MEGC interval scores of a spotter on a split.
 
     ``scored`` reuses the output of :func:`score_videos` (e.g. to compare
-    detector parameters without running the model again).  Intervals over
-    which the face's brightness moved by more than ``max_brightness_change``
-    (the engine's option; None: no check) are left out, as the engine
-    leaves them out.  The engine's checks on the crops after that, its
-    return-to-neutral check and its following of a displaced face
-    (``EngineOptions.max_me_residual``, ``follow_displaced``), are not
-    applied: these are the detector's intervals, the figure training selects
-    a model by, not the engine's events (``mer_edge_export.calibrate`` replays
-    those).
+    detector parameters without running the model again).  The intervals
+    scored are the events the engine's per-face stages report from each
+    video's scores and aligned crops
+    (:func:`~mer_edge_export.detection_replay.replay_face`): the detector's
+    intervals, judged by the engine's checks after it, ``checks`` (the
+    engine's by default: the lighting check, the return-to-neutral check,
+    the end at rest, following a displaced face), on the split's own flow
+    (``data.spec``).  Scores of the PyTorch model are not bit for bit the
+    exported model's, so this is close to, not exactly, what ``mer-edge
+    eval`` reports for the exported file.
     """
     params = params or SpottingParams(k_ms=data.k_ms)
+    flow = MeasuredOnceFlow(data.spec.flow_preset, data.spec.flow_compensation)
+    lag_ms = 1000.0 * data.lag_frames / data.model_fps
     all_scores, all_labels = [], []
     truth, pred = [], []
-    for video, scores in zip(data.videos, scored if scored is not None else score_videos(data, predict)):
+    if scored is None:
+        scored = score_videos(data, predict)
+    for video, scores in zip(data.videos, scored):
         valid = np.isfinite(scores)
         all_scores.append(scores[valid])
         all_labels.append(video.labels[valid])
@@ -103,13 +119,10 @@ def spotting_metrics(data: SpottingSet, predict: Predict,
             onset = video.video.index_of(interval.onset)
             offset = video.video.index_of(interval.end_frame)
             truth.append((video.key, onset, max(onset, offset), interval.kind))
-        detector = IntervalDetector(0, params, video.video.fps)
-        spotted = []
-        for index, (stamp, score) in enumerate(zip(video.video.timestamps_ms, scores)):
-            spotted.extend(detector.update(index, float(stamp), None if np.isnan(score) else float(score)))
-        spotted.extend(detector.flush())
-        pred.extend((video.key, s.onset_frame, s.offset_frame, s.kind) for s in spotted
-                    if not _lit(video.video, s, max_brightness_change))
+        events = replay_face(_face_steps(video, scores, lag_ms > 0), params, flow, checks=checks,
+                             lag_ms=lag_ms, fps_hint=video.video.fps)
+        pred.extend((video.key, e.interval.onset_frame, e.interval.offset_frame, e.interval.kind)
+                    for e in events)
     scores_all = np.concatenate(all_scores) if all_scores else np.zeros(0)
     labels_all = np.concatenate(all_labels) if all_labels else np.zeros(0)
     megc = spotting_scores(truth, pred)

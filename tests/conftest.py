@@ -5,6 +5,7 @@ import signal
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,3 +65,21 @@ def interruptible() -> Callable[[], None]:
     default handling.
     """
     return _default_sigint
+
+
+@pytest.fixture(scope="session")
+def neutral_crop(videos: Path) -> np.ndarray:
+    """The engine's aligned crop of the first face of default.wmv (a real face)."""
+    import cv2
+
+    import mer_edge as me
+
+    capture = cv2.VideoCapture(str(videos / "default.wmv"))
+    ok, frame = capture.read()
+    capture.release()
+    assert ok
+    crops: list[np.ndarray] = []
+    with me.Engine.from_options(me.EngineOptions(recognize=False)) as engine:
+        engine.add_crop_observer(lambda track, index, stamp, crop: crops.append(crop.copy()))
+        engine.process(frame, 0.0)
+    return crops[0]

@@ -1,8 +1,6 @@
 """Following a movement the face has not come back from (mer_edge._follow), on real faces."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
@@ -15,20 +13,6 @@ from mer_edge._results import SpottedInterval
 from mer_edge._ringbuffer import FrameRing
 
 FPS = 30.0
-
-
-@pytest.fixture(scope="module")
-def neutral_crop(videos: Path) -> np.ndarray:
-    """The engine's aligned crop of the first face of default.wmv (a real face)."""
-    capture = cv2.VideoCapture(str(videos / "default.wmv"))
-    ok, frame = capture.read()
-    capture.release()
-    assert ok
-    crops: list[np.ndarray] = []
-    with me.Engine.from_options(me.EngineOptions(recognize=False)) as engine:
-        engine.add_crop_observer(lambda track, index, stamp, crop: crops.append(crop.copy()))
-        engine.process(frame, 0.0)
-    return crops[0]
 
 
 def _pushed(neutral: np.ndarray, pixels: float) -> np.ndarray:

@@ -13,10 +13,9 @@ from mer_edge._flow import FlowEstimator
 from mer_edge._interval_stage import FaceIntervals, IntervalStage
 from mer_edge._results import SpottedInterval
 from mer_edge._ringbuffer import FrameRing
-from mer_edge._spotting import IntervalDetector
 from mer_edge._telemetry import StageTimer
 
-from .test_follow import _pushed, neutral_crop  # noqa: F401  (the real face fixture)
+from .test_follow import _pushed
 
 FPS = 30.0
 K_MS = 200.0
