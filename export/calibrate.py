@@ -68,7 +68,7 @@ import json
 import math
 import os
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -83,8 +83,8 @@ from mer_edge.evaluation import (BenchVideo, VideoRun, open_evaluation_engine, r
                                  truth_from_interval)
 from mer_edge.metrics import spotting_scores
 
-from .detection_replay import (ENGINE_BRIGHTNESS_LIMIT, ENGINE_ENDS_AT_REST, ENGINE_FOLLOW_RATIO,
-                               ENGINE_RESIDUAL_LIMIT, replay, replay_all)
+from .detection_replay import (ENGINE_BRIGHTNESS_LIMIT, ENGINE_FOLLOW_RATIO, ENGINE_RESIDUAL_LIMIT,
+                               EngineChecks, replay, replay_all)
 from .outputs import check_model_output
 
 __all__ = ["GRID", "MAX_FALSE_ME_PER_MIN", "OBJECTIVES", "STILL_CHECK_GRID", "StillCheckPoint",
@@ -138,14 +138,11 @@ def _check_objective(objective: str) -> None:
 
 def search(runs: Sequence[VideoRun], truth: Sequence[tuple[str, int, int, str]], k_ms: float,
            grid: dict[str, Sequence[float | None]] = GRID, *,
-           max_brightness_change: float | None = ENGINE_BRIGHTNESS_LIMIT,
-           max_me_residual: float | None = ENGINE_RESIDUAL_LIMIT,
-           follow_displaced: float | None = ENGINE_FOLLOW_RATIO,
-           me_ends_at_rest: bool = ENGINE_ENDS_AT_REST,
-           fps_hint: float = 30.0, objective: str = "all"
+           checks: EngineChecks = EngineChecks(), fps_hint: float = 30.0,
+           objective: str = "all"
            ) -> tuple[dict[str, float | None], dict[str, Any]]:
     """Best parameters on the recorded runs and their scores (replayed as :func:`replay` does,
-    with its keywords of these names).
+    with ``checks`` and ``fps_hint``).
 
     ``objective``: the F1 maximised, ``"all"`` (ties: ME F1), or one kind,
     ``"ME"``/``"MaE"`` (ties: overall F1), for a spotter that will report only
@@ -157,10 +154,7 @@ def search(runs: Sequence[VideoRun], truth: Sequence[tuple[str, int, int, str]],
     for values in itertools.product(*(grid[n] for n in names)):
         chosen = dict(zip(names, values))
         params = replace(SpottingParams(**chosen), k_ms=k_ms)
-        scores = spotting_scores(truth, replay_all(
-            runs, params, max_brightness_change=max_brightness_change,
-            max_me_residual=max_me_residual, follow_displaced=follow_displaced,
-            me_ends_at_rest=me_ends_at_rest, fps_hint=fps_hint))
+        scores = spotting_scores(truth, replay_all(runs, params, checks, fps_hint=fps_hint))
         key = ranking_key(scores, objective)
         if best is None or key > best[0]:
             best = (key, chosen, scores)
@@ -232,15 +226,12 @@ def search_still_check(runs: Sequence[VideoRun], truth: Sequence[tuple[str, int,
                        params: SpottingParams,
                        settings: Sequence[tuple[float | None, float]] = STILL_CHECK_GRID, *,
                        max_false_me_per_min: float = MAX_FALSE_ME_PER_MIN,
-                       max_brightness_change: float | None = ENGINE_BRIGHTNESS_LIMIT,
-                       max_me_residual: float | None = ENGINE_RESIDUAL_LIMIT,
-                       follow_displaced: float | None = ENGINE_FOLLOW_RATIO,
-                       me_ends_at_rest: bool = ENGINE_ENDS_AT_REST,
+                       checks: EngineChecks = EngineChecks(),
                        fps_hint: float = 30.0) -> tuple[StillCheckPoint, list[StillCheckPoint]]:
     """Second stage: the still-face check's ``(me_quiet_ratio, me_quiet_ms)`` for ``params``.
 
     ``params`` (the first stage's choice, :func:`search`) is replayed with
-    each of ``settings`` in turn (and :func:`replay`'s keywords).  Chosen:
+    each of ``settings`` in turn (with :func:`replay`'s ``checks`` and ``fps_hint``).  Chosen:
     the best ME F1 among the settings whose false MEs per minute of
     validation video (clean videos count) are at most
     ``max_false_me_per_min``; ties: the best overall F1, then the first in
@@ -263,9 +254,7 @@ def search_still_check(runs: Sequence[VideoRun], truth: Sequence[tuple[str, int,
     points = []
     for ratio, quiet_ms in settings:
         scores = spotting_scores(truth, replay_all(
-            runs, replace(params, me_quiet_ratio=ratio, me_quiet_ms=quiet_ms),
-            max_brightness_change=max_brightness_change, max_me_residual=max_me_residual,
-            follow_displaced=follow_displaced, me_ends_at_rest=me_ends_at_rest,
+            runs, replace(params, me_quiet_ratio=ratio, me_quiet_ms=quiet_ms), checks,
             fps_hint=fps_hint))
         points.append(StillCheckPoint(ratio, quiet_ms, scores,
                                       _per_minute(int(scores["ME"]["fp"]), minutes)))
@@ -431,23 +420,23 @@ def _parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argpar
     return parser, args
 
 
-def _engine_checks(args: argparse.Namespace) -> dict[str, float | bool | None]:
-    """The engine options of the checks the flags say the engine will run with (the
-    replay's and the recording engine's)."""
-    return {"max_brightness_change": args.max_brightness_change,
-            "max_me_residual": None if args.no_neutral_check else ENGINE_RESIDUAL_LIMIT,
-            "follow_displaced": None if args.no_follow else ENGINE_FOLLOW_RATIO,
-            "me_ends_at_rest": not args.no_end_at_rest}
+def _engine_checks(args: argparse.Namespace) -> EngineChecks:
+    """The checks the flags say the engine will run with (the replay's and the recording
+    engine's)."""
+    return EngineChecks(max_brightness_change=args.max_brightness_change,
+                        max_me_residual=None if args.no_neutral_check else ENGINE_RESIDUAL_LIMIT,
+                        follow_displaced=None if args.no_follow else ENGINE_FOLLOW_RATIO,
+                        me_ends_at_rest=not args.no_end_at_rest)
 
 
-def _checks_line(checks: dict[str, float | bool | None]) -> str:
+def _checks_line(checks: EngineChecks) -> str:
     """What the replay applied, for stderr: each check with its limit (or ``on``), or the
     flag that turned it off."""
     described = {"max_brightness_change": ("the lighting check", "--max-brightness-change none"),
                  "max_me_residual": ("the return-to-neutral check", "--no-neutral-check"),
                  "follow_displaced": ("following displaced faces", "--no-follow"),
                  "me_ends_at_rest": ("ending a MaE at rest", "--no-end-at-rest")}
-    return ", ".join(_check_described(what, name, checks[name], flag)
+    return ", ".join(_check_described(what, name, getattr(checks, name), flag)
                      for name, (what, flag) in described.items())
 
 
@@ -491,15 +480,15 @@ def main(argv: list[str] | None = None) -> None:
             check_model_output(args.out, replace_shipped=True)
         k_ms, fps_hint = _spotting_window(args.model)
         checks = _engine_checks(args)
-        replay_options = {**checks, "fps_hint": fps_hint}
         videos, truth = read_validation(args.bench, allow_test=args.allow_test)
         options = EngineOptions(running_mode="file", spotting_model=str(args.model),
-                                recognize=False, **checks)
+                                recognize=False, **asdict(checks))
         runs = record_runs(videos, options)
-        detection, scores = search(runs, truth, k_ms, objective=args.objective, **replay_options)
+        detection, scores = search(runs, truth, k_ms, checks=checks, fps_hint=fps_hint,
+                                   objective=args.objective)
     except MerEdgeError as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
-    summary = {**_val_summary(scores), **checks}
+    summary = {**_val_summary(scores), **asdict(checks)}
     print(f"{parser.prog}: replayed with {_checks_line(checks)}", file=sys.stderr)
     if scores["all"]["f1"] <= 0:
         print(json.dumps({"detection": None, "val": summary}, sort_keys=True))
@@ -511,7 +500,7 @@ def main(argv: list[str] | None = None) -> None:
               f"still-face check at its default: {_scores_line(scores)}", file=sys.stderr)
         chosen, points = search_still_check(
             runs, truth, replace(SpottingParams(**detection), k_ms=k_ms),
-            max_false_me_per_min=args.max_false_me_per_min, **replay_options)
+            max_false_me_per_min=args.max_false_me_per_min, checks=checks, fps_hint=fps_hint)
         _report_still_check(parser.prog, chosen, points, args.max_false_me_per_min)
         detection = {**detection, **chosen.detection}
         summary.update(_val_summary(chosen.scores))

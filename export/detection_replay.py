@@ -33,7 +33,7 @@ from __future__ import annotations
 import warnings
 import weakref
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -228,13 +228,12 @@ def _lighting_limit(run: VideoRun, limit: float | None) -> float | None:
     return limit
 
 
-def _crop_checks(run: VideoRun, max_me_residual: float | None,
-                 follow_displaced: float | None, me_ends_at_rest: bool) -> bool:
-    """Whether the checks on the crops are replayed: one is on and ``run`` holds the crops
-    (else, with a check on, a warning names what is not replayed)."""
-    named = [f"{name} {value:g}" for name, value in (("follow_displaced", follow_displaced),
-                                                     ("max_me_residual", max_me_residual))
-             if value is not None] + ["me_ends_at_rest"] * me_ends_at_rest
+def _crop_checks(run: VideoRun, checks: EngineChecks) -> bool:
+    """Whether the checks on the crops are replayed: one of ``checks`` is on and ``run``
+    holds the crops (else, with a check on, a warning names what is not replayed)."""
+    named = [f"{name} {value:g}" for name, value in (("follow_displaced", checks.follow_displaced),
+                                                     ("max_me_residual", checks.max_me_residual))
+             if value is not None] + ["me_ends_at_rest"] * checks.me_ends_at_rest
     if not named:
         return False
     if crops_recorded(run):
@@ -261,22 +260,18 @@ def _detector_intervals(run: VideoRun, track_id: int,
     return intervals
 
 
-def replay(run: VideoRun, params: SpottingParams, *,
-           max_brightness_change: float | None = ENGINE_BRIGHTNESS_LIMIT,
-           max_me_residual: float | None = ENGINE_RESIDUAL_LIMIT,
-           follow_displaced: float | None = ENGINE_FOLLOW_RATIO,
-           me_ends_at_rest: bool = ENGINE_ENDS_AT_REST,
+def replay(run: VideoRun, params: SpottingParams, checks: EngineChecks = EngineChecks(), *,
            fps_hint: float = 30.0) -> list[Found]:
     """Intervals the engine would report on a recorded run with ``params``.
 
     Each face's detector gets the updates the engine gave it; an interval
     over which the face's brightness moved by more than
-    ``max_brightness_change`` is left out, an ME the face has not come back
-    from (``max_me_residual``) is dropped and a movement it has not come back
-    from is followed to its return (``follow_displaced``) and a MaE the face
-    came back from within an ME's duration ends there as an ME
+    ``checks.max_brightness_change`` is left out, an ME the face has not come
+    back from (``max_me_residual``) is dropped and a movement it has not come
+    back from is followed to its return (``follow_displaced``) and a MaE the
+    face came back from within an ME's duration ends there as an ME
     (``me_ends_at_rest``), as the engine does with its options of those
-    names (None, False: that check is off; the defaults are the engine's).
+    names (:class:`EngineChecks`; the engine's by default).
     ``fps_hint`` is the frame rate the engine sized the smoothing and the
     frame rings with (the spotter's ``window.fps`` unless
     ``EngineOptions.fps_hint`` says otherwise).
@@ -286,9 +281,9 @@ def replay(run: VideoRun, params: SpottingParams, *,
     the crops (``keep_crops=False``) scores the intervals as the detector
     closes them, each with a warning that the check was not replayed.
     """
-    limit = _lighting_limit(run, max_brightness_change)
-    on_crops = _crop_checks(run, max_me_residual, follow_displaced, me_ends_at_rest)
-    checks = EngineChecks(limit, max_me_residual, follow_displaced, me_ends_at_rest)
+    limit = _lighting_limit(run, checks.max_brightness_change)
+    on_crops = _crop_checks(run, checks)
+    checks = replace(checks, max_brightness_change=limit)
     found = []
     for track_id, updates in _detector_inputs(run).items():
         if on_crops:
@@ -303,15 +298,7 @@ def replay(run: VideoRun, params: SpottingParams, *,
     return found
 
 
-def replay_all(runs: Iterable[VideoRun], params: SpottingParams, *,
-               max_brightness_change: float | None = ENGINE_BRIGHTNESS_LIMIT,
-               max_me_residual: float | None = ENGINE_RESIDUAL_LIMIT,
-               follow_displaced: float | None = ENGINE_FOLLOW_RATIO,
-               me_ends_at_rest: bool = ENGINE_ENDS_AT_REST,
-               fps_hint: float = 30.0) -> list[Found]:
+def replay_all(runs: Iterable[VideoRun], params: SpottingParams,
+               checks: EngineChecks = EngineChecks(), *, fps_hint: float = 30.0) -> list[Found]:
     """Intervals the engine would report on every recorded run (:func:`replay` of each)."""
-    return [item for run in runs
-            for item in replay(run, params, max_brightness_change=max_brightness_change,
-                               max_me_residual=max_me_residual,
-                               follow_displaced=follow_displaced,
-                               me_ends_at_rest=me_ends_at_rest, fps_hint=fps_hint)]
+    return [item for run in runs for item in replay(run, params, checks, fps_hint=fps_hint)]

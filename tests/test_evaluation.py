@@ -17,6 +17,10 @@ from mer_edge._ringbuffer import FrameRing
 from mer_edge.evaluation import BenchVideo, VideoRun, evaluate_bench
 
 from export.calibrate import replay, search, write_detection
+from export.detection_replay import EngineChecks
+
+#: The replay of a recording of scores alone: it holds no brightness for the lighting check.
+UNLIT = EngineChecks(max_brightness_change=None)
 
 
 def test_evaluate_bench_reports_every_figure(tiny_bench, tmp_path):
@@ -191,9 +195,9 @@ def test_calibration_search_finds_parameters_that_recover_the_truth():
     truth = [("v", 60, 71, "ME"), ("v", 180, 191, "ME")]
     detection, scores = search([run], truth, k_ms=200.0,
                                grid={"p": (0.35,), "min_score": (0.05, 0.3), "offset_lag": (0.25, 1.0)},
-                               max_brightness_change=None)  # scores without faces: no brightness
+                               checks=UNLIT)
     assert scores["ME"]["tp"] == 2 and scores["all"]["fp"] == 0
-    found = replay(run, me.SpottingParams(k_ms=200.0, **detection), max_brightness_change=None)
+    found = replay(run, me.SpottingParams(k_ms=200.0, **detection), UNLIT)
     assert len(found) == 2
 
 
@@ -213,11 +217,11 @@ def test_calibration_search_chooses_how_far_the_onset_walks_back(tmp_path):
     run.timestamps_ms = {i: i * 1000.0 / fps for i in range(frames)}
     run.scores[0] = {i: float(s) for i, s in enumerate(scores)}
     grid = {"p": (0.5,), "min_score": (0.3,), "rise_onset_ms": (None, 400.0)}
-    detection, scores_found = search([run], truth, k_ms=200.0, grid=grid, max_brightness_change=None)
+    detection, scores_found = search([run], truth, k_ms=200.0, grid=grid, checks=UNLIT)
     assert detection["rise_onset_ms"] == 400.0
     assert scores_found["ME"]["tp"] == 2
     without = replay(run, me.SpottingParams(k_ms=200.0, **{**detection, "rise_onset_ms": None}),
-                     max_brightness_change=None)
+                     UNLIT)
     assert all(onset > start + 2 for (_, onset, _, _), start in zip(sorted(without), (60, 180)))
     model = tmp_path / "spotter.onnx"  # a None (no walk back) survives the metadata round trip
     shutil.copy(default_model_path("spotting"), model)

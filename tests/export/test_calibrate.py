@@ -15,7 +15,7 @@ from mer_edge._errors import InputError
 from export.calibrate import (OBJECTIVES, STILL_CHECK_GRID, _report_still_check, main,
                               ranking_key, replay, replay_all, search, search_still_check,
                               validation_minutes, write_detection)
-from export.detection_replay import _recorded_faces
+from export.detection_replay import EngineChecks, _recorded_faces
 from export.outputs import SHIPPED_MODELS_DIR
 from mer_edge._modelmeta import METADATA_PREFIX
 from mer_edge.evaluation import BenchVideo, VideoRun, run_video
@@ -116,7 +116,7 @@ def _engine_and_replayed(video: BenchVideo, spotter_name: str, option_sets: list
                else recorded)
         reported = _events((video.video_id, e.interval.onset_frame, e.interval.offset_frame,
                             e.kind) for e in run.events)
-        pairs.append((reported, _events(replay(recorded, params, **checks))))
+        pairs.append((reported, _events(replay(recorded, params, EngineChecks(**checks)))))
     return pairs
 
 
@@ -192,7 +192,8 @@ def test_an_older_recording_without_brightness_is_replayed_with_a_warning(videos
                                          r"lighting check \(max_brightness_change 0.15\) is "
                                          "not replayed"):
         kept = replay(older, params)
-    assert _events(kept) == _events(replay(recorded, params, max_brightness_change=None))
+    assert _events(kept) == _events(replay(recorded, params,
+                                           EngineChecks(max_brightness_change=None)))
     assert kept and not replay(recorded, params)
 
 
@@ -210,8 +211,8 @@ def test_a_recording_without_crops_is_replayed_without_following_with_a_warning(
                                          r"end at rest \(follow_displaced 0.7, max_me_residual 1, "
                                          r"me_ends_at_rest\) are not replayed"):
         kept = replay(run, params)
-    assert kept == replay(run, params, follow_displaced=None, max_me_residual=None,
-                          me_ends_at_rest=False)
+    assert kept == replay(run, params, EngineChecks(follow_displaced=None, max_me_residual=None,
+                                                    me_ends_at_rest=False))
     reported = _events(("d19", e.interval.onset_frame, e.interval.offset_frame, e.kind)
                        for e in run.events)
     assert _events(kept) != reported
