@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from mer_edge._flow import FlowEstimator
 from mer_edge._spotting import SpottingParams
 from mer_edge.data.schema import MEGC_CLASSES
 from mer_edge.metrics import recognition_scores, spotting_scores
@@ -86,10 +87,16 @@ def _face_steps(video: SpotVideo, scores: np.ndarray, look_ahead: bool) -> list[
     return steps
 
 
+def _split_flow(data: SpottingSet) -> MeasuredOnceFlow:
+    """The flow the engine's checks measure ``data``'s crops on (its spec's), each pair once."""
+    return MeasuredOnceFlow(data.spec.flow_preset, data.spec.flow_compensation)
+
+
 def spotting_metrics(data: SpottingSet, predict: Predict,
                      params: SpottingParams | None = None,
                      scored: list[np.ndarray] | None = None, *,
-                     checks: EngineChecks = EngineChecks()) -> dict[str, Any]:
+                     checks: EngineChecks = EngineChecks(),
+                     flow: FlowEstimator | None = None) -> dict[str, Any]:
     """Frame AUC and MEGC interval scores of a spotter on a split.
 
     ``scored`` reuses the output of :func:`score_videos` (e.g. to compare
@@ -100,12 +107,14 @@ def spotting_metrics(data: SpottingSet, predict: Predict,
     intervals, judged by the engine's checks after it, ``checks`` (the
     engine's by default: the lighting check, the return-to-neutral check,
     the end at rest, following a displaced face), on the split's own flow
-    (``data.spec``).  Scores of the PyTorch model are not bit for bit the
-    exported model's, so this is close to, not exactly, what ``mer-edge
-    eval`` reports for the exported file.
+    (``data.spec``): ``flow`` when given (a :class:`MeasuredOnceFlow` shared by
+    calls on the same crops measures each pair once), else a new one.
+    Scores of the PyTorch model are not bit for bit the exported model's, so
+    this is close to, not exactly, what ``mer-edge eval`` reports for the
+    exported file.
     """
     params = params or SpottingParams(k_ms=data.k_ms)
-    flow = MeasuredOnceFlow(data.spec.flow_preset, data.spec.flow_compensation)
+    flow = flow or _split_flow(data)
     lag_ms = 1000.0 * data.lag_frames / data.model_fps
     all_scores, all_labels = [], []
     truth, pred = [], []
@@ -141,11 +150,12 @@ def tune_detector(data: SpottingSet, predict: Predict,
     """
     grid = grid or {"p": (0.25, 0.35, 0.5, 0.7), "min_score": (0.2, 0.3, 0.5)}
     scored = score_videos(data, predict)
+    flow = _split_flow(data)  # the checks measure the same crops at every grid point
     rows = []
     for p in grid["p"]:
         for floor in grid["min_score"]:
             params = SpottingParams(k_ms=data.k_ms, p=p, min_score=floor)
-            metrics = spotting_metrics(data, predict, params, scored)
+            metrics = spotting_metrics(data, predict, params, scored, flow=flow)
             rows.append({"p": p, "min_score": floor, **metrics})
     return sorted(rows, key=lambda row: -row["f1"])
 
