@@ -49,6 +49,9 @@ def test_injected_me_stands_out_of_the_re_encoding_floor(tiny_bench, videos, tmp
         # at the apex the bench frame differs from its source by the ME; at the onset it does not
         assert item.signal_px > 3 * item.floor_px and item.region in ROI_NAMES
         assert item.motion_p95_px > 0 and item.visible == (item.signal_px > item.motion_p95_px)
+        # the matched filter's signal is the whole pattern's norm: never below one region's mean
+        assert item.matched_signal_px >= item.signal_px
+        assert item.visible_to_matched_filter == (item.matched_signal_px > item.matched_motion_p95_px)
 
 
 def test_recognizers_are_scored_on_observed_and_injected_movements(tiny_bench, videos, tmp_path):
