@@ -266,8 +266,7 @@ def record_runs(videos: Iterable[BenchVideo], options: EngineOptions) -> list[Vi
     :func:`replay` needs: the faces' crops too when ``options`` follow displaced faces,
     check their return to neutral or end a MaE at rest (``(128, 128) uint8``, 16 KiB a face
     and frame)."""
-    keep_crops = (options.follow_displaced is not None or options.max_me_residual is not None
-                  or options.me_ends_at_rest)
+    keep_crops = bool(EngineChecks.of(options).on_crops())
     with open_evaluation_engine(options) as engine:
         return [run_video(video, engine, keep_crops=keep_crops, record_replay=True)
                 for video in videos]

@@ -183,6 +183,22 @@ class EngineChecks:
     follow_displaced: float | None = ENGINE_FOLLOW_RATIO
     me_ends_at_rest: bool = ENGINE_ENDS_AT_REST
 
+    @classmethod
+    def of(cls, options: EngineOptions) -> "EngineChecks":
+        """The checks ``options`` run the engine with."""
+        return cls(max_brightness_change=options.max_brightness_change,
+                   max_me_residual=options.max_me_residual,
+                   follow_displaced=options.follow_displaced,
+                   me_ends_at_rest=options.me_ends_at_rest)
+
+    def on_crops(self) -> list[str]:
+        """The checks that measure the faces' crops and are on, each named with its value
+        (empty: a replay needs no crops)."""
+        valued = (("follow_displaced", self.follow_displaced),
+                  ("max_me_residual", self.max_me_residual))
+        return ([f"{name} {value:g}" for name, value in valued if value is not None]
+                + ["me_ends_at_rest"] * self.me_ends_at_rest)
+
 
 def replay_face(steps: Sequence[FaceStep], params: SpottingParams, flow: FlowEstimator, *,
                 checks: EngineChecks = EngineChecks(), lag_ms: float = 0.0,
@@ -231,9 +247,7 @@ def _lighting_limit(run: VideoRun, limit: float | None) -> float | None:
 def _crop_checks(run: VideoRun, checks: EngineChecks) -> bool:
     """Whether the checks on the crops are replayed: one of ``checks`` is on and ``run``
     holds the crops (else, with a check on, a warning names what is not replayed)."""
-    named = [f"{name} {value:g}" for name, value in (("follow_displaced", checks.follow_displaced),
-                                                     ("max_me_residual", checks.max_me_residual))
-             if value is not None] + ["me_ends_at_rest"] * checks.me_ends_at_rest
+    named = checks.on_crops()
     if not named:
         return False
     if crops_recorded(run):

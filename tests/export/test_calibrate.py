@@ -218,6 +218,19 @@ def test_a_recording_without_crops_is_replayed_without_following_with_a_warning(
     assert _events(kept) != reported
 
 
+def test_engine_checks_follow_the_engine_options():
+    """The replay's checks are the engine's, option for option, and name the ones that need
+    the crops (what ``record_runs`` keeps them for)."""
+    assert EngineChecks.of(me.EngineOptions()) == EngineChecks()
+    options = me.EngineOptions(follow_displaced=None, max_me_residual=None, me_ends_at_rest=False,
+                               max_brightness_change=0.2)
+    assert EngineChecks.of(options) == EngineChecks(max_brightness_change=0.2,
+                                                    follow_displaced=None, max_me_residual=None,
+                                                    me_ends_at_rest=False)
+    assert EngineChecks.of(options).on_crops() == []
+    assert EngineChecks.of(replace(options, max_me_residual=1.5)).on_crops() == ["max_me_residual 1.5"]
+
+
 # a recording of scores alone: the detector's rules, without the checks on the crops
 @pytest.mark.filterwarnings("ignore:.*recorded without the faces' crops")
 def test_the_objective_picks_the_best_f1_of_that_kind(videos, pinned_detection):
