@@ -260,6 +260,18 @@ class FrameSource(Closeable):
         """
         return self._error
 
+    @property
+    def frame_waiting(self) -> bool:
+        """The next frame (or the end) can be had without waiting for the source.
+
+        Always true when not live; for a live source, true when a frame is
+        queued or the source has ended.
+        """
+        if not self.is_live:
+            return True
+        with self._wake:
+            return bool(self._queue) or self._ended or self._closed
+
     # -- iteration -------------------------------------------------------------
     def __iter__(self) -> Iterator[Frame]:
         if self._closed:
