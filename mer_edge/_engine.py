@@ -144,7 +144,7 @@ class Engine(Closeable):
                                         me_ends_at_rest=options.me_ends_at_rest)
         self._crop_observers: list[CropObserver] = []
         self._score_observers: list[ScoreObserver] = []
-        #: The landmark worker of the run under way with ``prefetch_landmarks`` (see :meth:`_prefetching`).
+        #: The landmark worker of the run under way (``prefetch_landmarks``; :meth:`_prefetching`).
         self._ahead: LandmarkPrefetch | None = None
         self._closed = False
 

@@ -45,8 +45,8 @@ import numpy as np
 from ._errors import InputError, MerEdgeError, SourceError
 from ._lifecycle import Closeable
 
-__all__ = ["Frame", "FrameSource", "open_source", "memory_source", "image_files", "IMAGE_EXTENSIONS", "DEFAULT_FPS",
-           "SHORT_FILE_FRAMES", "SHORT_FILE_FRACTION"]
+__all__ = ["Frame", "FrameSource", "open_source", "memory_source", "image_files",
+           "IMAGE_EXTENSIONS", "DEFAULT_FPS", "SHORT_FILE_FRAMES", "SHORT_FILE_FRACTION"]
 
 _log = logging.getLogger(__name__)
 
