@@ -214,8 +214,9 @@ class Engine(Closeable):
         if self._closed:
             return
         self._closed = True
-        if self._ahead is not None:  # the landmarker must not be running on its worker
-            self._ahead.close()
+        ahead = self._ahead  # read once: the run may end (and forget it) meanwhile
+        if ahead is not None:  # the landmarker must not be running on its worker
+            ahead.close()
         self._landmarker.close()
         self._spotter.close()
         if self._macro is not None:
@@ -325,7 +326,8 @@ class Engine(Closeable):
         of the two would interleave in the landmarker.
         """
         with self._exclusive("process"):
-            if self._ahead is not None and self._ahead.pending:
+            ahead = self._ahead
+            if ahead is not None and ahead.pending:
                 raise InputError("Engine.process() called while run() or run_live() has its next "
                                  "frame under way on this engine (prefetch_landmarks); finish or "
                                  "close that run first, or set prefetch_landmarks=False")
@@ -485,8 +487,9 @@ class Engine(Closeable):
 
     def _forget_stream(self) -> None:
         """Forget faces, frame numbers and time (what :meth:`reset` does after the flush)."""
-        if self._ahead is not None:  # a run's next frame: the landmarker is reset after it
-            self._ahead.drop()
+        ahead = self._ahead
+        if ahead is not None:  # a run's next frame: the landmarker is reset after it
+            ahead.drop()
         self._tracker.reset()
         self._landmarker.reset()
         self._frame_shape = None
@@ -626,7 +629,10 @@ class Engine(Closeable):
         ``source`` is a path, camera index or URL, or a ``FrameSource``
         already opened (``mer_edge._sources.open_source``, not live) whose
         ``error`` the caller reads afterwards; the caller closes it.  The final :class:`FrameResult` carries the events closed
-        by the end of the stream (``flush``).  Nothing is dropped.
+        by the end of the stream (``flush``).  Nothing is dropped.  With
+        ``prefetch_landmarks`` (the default) each frame's landmarks are
+        computed on a worker thread while the frame before is processed:
+        the same results, sooner (see :class:`EngineOptions`).
         """
         if self.options.running_mode != "file":
             raise InputError(f"run() needs running_mode 'file', the engine is in "
