@@ -31,6 +31,7 @@ from ._lifecycle import Closeable
 from ._modelmeta import InputSpec
 from ._models import Model
 from ._options import EngineOptions
+from ._prefetch import AheadStep, LandmarkPrefetch, Prefetched
 from ._results import FaceTrack, MicroExpression
 from ._ringbuffer import FrameRing, frames_over_horizon
 from ._spotter_lane import SpotterLane, check_macro_spotter, detection_params
@@ -143,6 +144,8 @@ class Engine(Closeable):
                                         me_ends_at_rest=options.me_ends_at_rest)
         self._crop_observers: list[CropObserver] = []
         self._score_observers: list[ScoreObserver] = []
+        #: The landmark worker of the run under way (``prefetch_landmarks``; :meth:`_prefetching`).
+        self._ahead: LandmarkPrefetch | None = None
         self._closed = False
 
     def _open_macro(self) -> Model:
@@ -211,6 +214,9 @@ class Engine(Closeable):
         if self._closed:
             return
         self._closed = True
+        ahead = self._ahead  # read once: the run may end (and forget it) meanwhile
+        if ahead is not None:  # the landmarker must not be running on its worker
+            ahead.close()
         self._landmarker.close()
         self._spotter.close()
         if self._macro is not None:
@@ -314,9 +320,17 @@ class Engine(Closeable):
         the engine's state is untouched then.  Raises
         :class:`ResultCallbackError` carrying the frame's result when the
         result callback raised.  See the class documentation for threads and
-        the result callback.
+        the result callback.  Raises :class:`InputError` while a :meth:`run`
+        or :meth:`run_live` with ``prefetch_landmarks`` has its next frame
+        under way on this engine (between two of its results): the frames
+        of the two would interleave in the landmarker.
         """
         with self._exclusive("process"):
+            ahead = self._ahead
+            if ahead is not None and ahead.pending:
+                raise InputError("Engine.process() called while run() or run_live() has its next "
+                                 "frame under way on this engine (prefetch_landmarks); finish or "
+                                 "close that run first, or set prefetch_landmarks=False")
             result = self._process(frame_bgr, timestamp_ms)
         self._call_back(result)
         return result
@@ -339,13 +353,27 @@ class Engine(Closeable):
     def _process(self, frame_bgr: np.ndarray, timestamp_ms: float) -> FrameResult:
         frame, stamp = self._check_frame(frame_bgr, timestamp_ms)
         started = time.perf_counter()
+        index = self._begin_frame(frame, stamp)
+        with self.timer.stage("face"):
+            observations = self._landmarker.detect(frame)
+        return self._after_landmarks(frame, index, stamp, observations, started)
+
+    def _begin_frame(self, frame: np.ndarray, stamp: float) -> int:
+        """Make a checked frame the stream's newest (size, time, number); its frame number."""
         self._frame_shape = frame.shape
         self._last_timestamp = stamp
         self._rate_check.observe(stamp)
         index = self._frame_index
         self._frame_index += 1
-        with self.timer.stage("face"):
-            observations = self._landmarker.detect(frame)
+        return index
+
+    def _after_landmarks(self, frame: np.ndarray, index: int, stamp: float,
+                         observations: list[FaceObservation], started: float) -> FrameResult:
+        """Everything after the face stage for frame ``index``: track, align, flow, spot, classify.
+
+        ``started`` (``time.perf_counter()``) is when the frame's work began,
+        for the frame rate of :meth:`stats`.
+        """
         with self.timer.stage("track"):
             matched = self._tracker.update(observations, index)
             ended = list(self._tracker.ended_tracks())
@@ -354,6 +382,81 @@ class Engine(Closeable):
         events.extend(self._detect_intervals(index, stamp, scored))
         self.timer.count_frame(len(faces), time.perf_counter() - started)
         return FrameResult(index, stamp, faces, events)
+
+    # -- landmarks one frame ahead (the drivers, with prefetch_landmarks) --------------
+    @contextmanager
+    def _prefetching(self) -> Iterator[LandmarkPrefetch]:
+        """A landmark worker for one run of a driver, known to the engine while the run lasts.
+
+        :meth:`reset` and :meth:`close` drop the frame it has under way (the
+        landmarker is reset or closed after it has finished, never under it);
+        a later run takes the engine over (the earlier one's worker ends, and
+        that run, if resumed, goes on without it).  The worker thread ends
+        when the run does, however it ends.
+        """
+        prefetch = LandmarkPrefetch(self._landmarker.detect)
+        earlier, self._ahead = self._ahead, prefetch
+        try:
+            if earlier is not None:
+                earlier.close()
+            yield prefetch
+        finally:
+            if self._ahead is prefetch:
+                self._ahead = None
+            prefetch.close()
+
+    def _start_ahead(self, prefetch: LandmarkPrefetch, frame_bgr: np.ndarray,
+                     timestamp_ms: float) -> Prefetched | None:
+        """Check a frame as :meth:`process` does and start its landmarks on ``prefetch``.
+
+        Returns its ticket, or None, touching nothing, when another run has
+        taken the engine over (the frame must go through :meth:`process`).
+
+        Raises:
+            InputError: what :meth:`process` raises for the frame (the engine
+                is untouched).
+        """
+        with self._exclusive("process"):
+            if self._ahead is not prefetch:
+                return None
+            return prefetch.start(*self._check_frame(frame_bgr, timestamp_ms))
+
+    def _process_ahead(self, ticket: Prefetched, following: tuple[np.ndarray, float] | None
+                       ) -> AheadStep | None:
+        """:meth:`process` for a frame whose landmarks were started ahead; starts the next one's.
+
+        ``following`` is the next frame and its timestamp, or None.  It is
+        checked (against this frame's time) and its landmarks start on the
+        worker before this frame is tracked, aligned, flowed and scored; a
+        check that fails comes back in the step, to be raised after this
+        frame's result.  Returns None, touching nothing, when ``ticket`` is no
+        longer under way (a :meth:`reset` or :meth:`close` since, or another
+        run took the engine over): the frame must go through :meth:`process`.
+        The ``face`` stage of :meth:`stats` is the time waited for the worker.
+
+        Raises:
+            InputError: the engine is closed, or another call is running.
+            BackendError: MediaPipe failed on this frame (the engine has taken
+                the frame's number and time, as :meth:`process` does).
+        """
+        with self._exclusive("process"):
+            prefetch = self._ahead
+            if prefetch is None or not prefetch.holds(ticket):
+                return None
+            started = time.perf_counter()
+            index = self._begin_frame(ticket.frame, ticket.stamp)
+            with self.timer.stage("face"):
+                observations = prefetch.take(ticket)
+            upcoming: Prefetched | None = None
+            refused: Exception | None = None
+            if following is not None:
+                try:
+                    upcoming = prefetch.start(*self._check_frame(*following))
+                except InputError as error:  # process() would raise it for that frame, later
+                    refused = error
+            result = self._after_landmarks(ticket.frame, index, ticket.stamp, observations,
+                                           started)
+        return AheadStep(result, upcoming, refused)
 
     def flush(self) -> list[MicroExpression]:
         """End of stream: close every open interval and return its events."""
@@ -384,6 +487,9 @@ class Engine(Closeable):
 
     def _forget_stream(self) -> None:
         """Forget faces, frame numbers and time (what :meth:`reset` does after the flush)."""
+        ahead = self._ahead
+        if ahead is not None:  # a run's next frame: the landmarker is reset after it
+            ahead.drop()
         self._tracker.reset()
         self._landmarker.reset()
         self._frame_shape = None
@@ -523,7 +629,10 @@ class Engine(Closeable):
         ``source`` is a path, camera index or URL, or a ``FrameSource``
         already opened (``mer_edge._sources.open_source``, not live) whose
         ``error`` the caller reads afterwards; the caller closes it.  The final :class:`FrameResult` carries the events closed
-        by the end of the stream (``flush``).  Nothing is dropped.
+        by the end of the stream (``flush``).  Nothing is dropped.  With
+        ``prefetch_landmarks`` (the default) each frame's landmarks are
+        computed on a worker thread while the frame before is processed:
+        the same results, sooner (see :class:`EngineOptions`).
         """
         if self.options.running_mode != "file":
             raise InputError(f"run() needs running_mode 'file', the engine is in "

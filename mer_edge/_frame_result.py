@@ -62,7 +62,10 @@ class EngineStats(TypedDict):
         fps: frames per second of processing (decode excluded).
         ms_per_stage: mean milliseconds per frame of each stage, in pipeline
             order (``face``, ``track``, ``align``, ``flow``, ``spot``,
-            ``classify``).
+            ``classify``).  For the frames of a run with
+            :attr:`EngineOptions.prefetch_landmarks`, ``face`` is the time the
+            engine waited for the landmark worker (the part of MediaPipe's
+            time not hidden behind the frame before), not MediaPipe's own time.
         me_not_still: short movements not reported as MEs because the face
             was moving before them (:attr:`SpottingParams.me_quiet_ratio`).
         lighting_changes: intervals not reported because the face's

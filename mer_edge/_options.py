@@ -104,6 +104,23 @@ class EngineOptions:
             than ``me_max_ms`` after its onset is reported as an ME ending at
             that frame (``mer_edge._apex.return_to_rest``; at most 16 optical
             flows per such MaE).  False: the kind follows the score alone.
+        prefetch_landmarks: in :meth:`Engine.run` and :meth:`Engine.run_live`,
+            compute each frame's face landmarks on a worker thread while the
+            engine works on the frame before (MediaPipe lets go of the GIL,
+            so on two cores or more most of the landmark time is hidden).
+            The results are those of frame-by-frame processing, errors
+            included (a frame the engine refuses raises after the result of
+            the frame before it).  The source's next frame is read before the
+            current one is processed (a live source's only when it is already
+            waiting), so a run that stops early (``should_stop``, a ``break``,
+            an exception) has had the landmarker see one frame more than it
+            reported; a later run starts a new stream anyway.  While a run has
+            a frame under way, :meth:`Engine.process` on the same engine is
+            refused.  :meth:`Engine.process` itself is never prefetched.  The
+            ``face`` stage of ``Engine.stats()`` is then the time waited for
+            the worker, not MediaPipe's own time.  False: one frame at a time,
+            on the caller's thread (one core, or a reader that reuses its
+            image buffer).
     """
 
     running_mode: RunningMode = "push"
@@ -126,6 +143,7 @@ class EngineOptions:
     max_me_residual: Optional[float] = 1.0
     follow_displaced: Optional[float] = 0.7
     me_ends_at_rest: bool = True
+    prefetch_landmarks: bool = True
 
     def open_model(self, task: str) -> "Model":
         """The ``task`` model these options name (or the shipped default), on their backend.
@@ -174,8 +192,9 @@ class EngineOptions:
         for name, value in {"alignment_smoothing": self.alignment_smoothing, **optional}.items():
             if not (_is_number(value) or (name in optional and value is None)):
                 raise InputError(f"{name} must be a number, got {value!r}")
-        if not isinstance(self.me_ends_at_rest, bool):
-            raise InputError(f"me_ends_at_rest must be True or False, got {self.me_ends_at_rest!r}")
+        for name in ("me_ends_at_rest", "prefetch_landmarks"):
+            if not isinstance(getattr(self, name), bool):
+                raise InputError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if not 0 <= self.alignment_smoothing < 1:
             raise InputError(f"alignment_smoothing must be in [0, 1), got {self.alignment_smoothing}")
         if self.fps_hint is not None and not 0 < self.fps_hint <= MAX_FPS:

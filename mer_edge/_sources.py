@@ -38,15 +38,15 @@ import time
 from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from ._errors import InputError, MerEdgeError, SourceError
 from ._lifecycle import Closeable
 
-__all__ = ["Frame", "FrameSource", "open_source", "image_files", "IMAGE_EXTENSIONS", "DEFAULT_FPS",
-           "SHORT_FILE_FRAMES", "SHORT_FILE_FRACTION"]
+__all__ = ["Frame", "FrameSource", "open_source", "memory_source", "image_files",
+           "IMAGE_EXTENSIONS", "DEFAULT_FPS", "SHORT_FILE_FRAMES", "SHORT_FILE_FRACTION"]
 
 _log = logging.getLogger(__name__)
 
@@ -260,6 +260,18 @@ class FrameSource(Closeable):
         """
         return self._error
 
+    @property
+    def frame_waiting(self) -> bool:
+        """The next frame (or the end) can be had without waiting for the source.
+
+        Always true when not live; for a live source, true when a frame is
+        queued or the source has ended.
+        """
+        if not self.is_live:
+            return True
+        with self._wake:
+            return bool(self._queue) or self._ended or self._closed
+
     # -- iteration -------------------------------------------------------------
     def __iter__(self) -> Iterator[Frame]:
         if self._closed:
@@ -365,6 +377,44 @@ class FrameSource(Closeable):
     def __repr__(self) -> str:
         return (f"FrameSource(name={self.name!r}, fps={self.fps}, "
                 f"frame_count={self.frame_count}, is_live={self.is_live})")
+
+
+class _MemoryReader(_Reader):
+    """Images already in memory, with the times they were taken at."""
+
+    def __init__(self, images: Sequence[np.ndarray], timestamps_ms: Sequence[float]) -> None:
+        if len(images) != len(timestamps_ms):
+            raise InputError(f"memory_source: {len(images)} images but {len(timestamps_ms)} "
+                             "timestamps")
+        self._images = images
+        self._stamps = timestamps_ms
+        self._next = 0
+        self.frame_count = len(images)
+
+    def read(self) -> np.ndarray | None:
+        if self._next >= len(self._images):
+            return None
+        self._next += 1
+        return self._images[self._next - 1]
+
+    def position_ms(self) -> float | None:
+        return float(self._stamps[self._next - 1])
+
+
+def memory_source(images: Sequence[np.ndarray], timestamps_ms: Sequence[float], *,
+                  name: str = "frames in memory") -> FrameSource:
+    """A file-like (not live) source handing out ``images`` at ``timestamps_ms``, nothing decoded.
+
+    For timing an engine without the decoder, or playing frames another
+    library decoded; each image is checked as it is handed out (a
+    :class:`Frame`).  Timestamps that do not increase are moved forward as
+    a file's are.
+
+    Raises:
+        InputError: the two sequences differ in length.
+    """
+    return FrameSource(_MemoryReader(images, timestamps_ms), name=name, is_live=False,
+                       device=False, queue_size=1, container_time=True)
 
 
 def image_files(folder: str | os.PathLike[str]) -> list[str]:

@@ -89,7 +89,7 @@ class FrameRateCheck:
         unit = "seconds" if fps > self.highest_fps else "microseconds or another unit"
         warnings.warn(f"timestamp_ms: frames {gap_ms:.6g} ms apart ({fps:.4g} fps); the "
                       f"timestamps look like {unit}; pass milliseconds", TimestampWarning,
-                      stacklevel=4)  # observe <- Engine._process <- Engine.process <- caller
+                      stacklevel=5)  # observe <- Engine._begin_frame <- _process <- process <- you
 
     def _gap(self, timestamp_ms: float) -> float | None:
         """Time since the last frame taken; None for the first, or a nudged repeat."""
