@@ -52,6 +52,9 @@ def test_injected_me_stands_out_of_the_re_encoding_floor(tiny_bench, videos, tmp
         # the matched filter's signal is the whole pattern's norm: never below one region's mean
         assert item.matched_signal_px >= item.signal_px
         assert item.visible_to_matched_filter == (item.matched_signal_px > item.matched_motion_p95_px)
+        # with the time course: an ME that moved has energy; the largest score bounds the 95th percentile
+        assert item.course_signal > 0 and item.course_motion_max >= item.course_motion_p95
+        assert item.visible_to_course_filter == (item.course_signal > item.course_motion_p95)
 
 
 def test_recognizers_are_scored_on_observed_and_injected_movements(tiny_bench, videos, tmp_path):
