@@ -22,16 +22,17 @@ between the outer eye corners):
   the ME's exact displacement pattern ``s`` at the apex (over the regions'
   pixels): its signal is ``|s|``, and the face's own motion counts only along
   ``s / |s|`` (the 95th percentile of that signed projection over the same
-  frames).  No spotter that weighs the flow linearly, whatever its weights,
+  stretch, leaving out the frames whose flow spans part of the ME: there the
+  face's own motion adds to the ME instead of competing with it).  No spotter that weighs the flow linearly, whatever its weights,
   separates the ME from the face's own motion better than this filter built
   for that one ME, so it bounds what learned or template-based scores can
   gain over the regional mean;
 * ``course``: the same with the ME's time course known too: the frame-to-frame
   change of its displacement along ``s`` (bench against source, onset to
   offset) is correlated with the clean source's frame-to-frame flow along
-  ``s`` within 2 s of the ME (a spatio-temporal matched filter).  ``yes``
-  when the ME's own energy exceeds the 95th percentile of those scores; the
-  summary also counts the MEs above the largest of them.  The frame-to-frame
+  ``s`` within 2 s of the ME, away from it (a spatio-temporal matched
+  filter).  ``yes`` when the ME's own energy exceeds the 95th percentile of
+  those scores; the summary also counts the MEs above the largest of them.  The frame-to-frame
   flow of the injected displacement carries DIS noise, which only adds to
   the signal, so this count leans in the ME's favour.
 
@@ -106,7 +107,9 @@ def _along(field: np.ndarray, direction: np.ndarray) -> float:
 def _course_filter(pair: SourcePair, flow: FlowEstimator, event: dict, direction: np.ndarray,
                    context: int) -> tuple[float, np.ndarray]:
     """The spatio-temporal matched filter of one ME (see ``course`` in the module docstring):
-    the ME's energy, and the filter's scores on the clean source around it."""
+    the ME's energy, and the filter's scores on the clean source at the windows that start
+    within ``context`` frames before or after it without overlapping it (windows where the
+    face was lost left out)."""
     course = []
     for frame in range(event["onset"] - 1, event["offset"] + 1):
         crops = pair.crops(frame)
@@ -114,11 +117,16 @@ def _course_filter(pair: SourcePair, flow: FlowEstimator, event: dict, direction
     velocity = np.diff(course)
     energy = float(np.linalg.norm(velocity))
     own = []
-    for frame in range(event["onset"] - context, event["offset"] + context + 1):
+    span = velocity.size  # frames a window covers
+    first = event["onset"] - context - span
+    for frame in range(first, event["offset"] + context + span + 1):
         now, before = pair.crops(frame), pair.crops(frame - 1)
-        own.append(0.0 if now is None or before is None
+        own.append(np.nan if now is None or before is None
                    else _along(flow(before[1], now[1]), direction))
-    return energy, np.correlate(np.asarray(own), velocity / max(energy, 1e-9), mode="valid")
+    scores = np.correlate(np.asarray(own), velocity / max(energy, 1e-9), mode="valid")
+    starts = first + np.arange(scores.size)  # each window's first frame
+    away = (starts + span - 1 < event["onset"]) | (starts > event["offset"])
+    return energy, scores[away & np.isfinite(scores)]  # a window with a frame lost is left out
 
 
 def measure_video(pair: SourcePair, flow: FlowEstimator, kind: str = "ME"
@@ -146,16 +154,21 @@ def measure_video(pair: SourcePair, flow: FlowEstimator, kind: str = "ME"
         direction = pattern / max(pattern_norm, 1e-9)
         rise = max(1, apex - onset)
         natural, along_pattern = [], []
-        for frame in range(onset - context, apex + context + 1):
+        # the regional measure keeps session 4's stretch (up to ``context`` after the apex); the
+        # matched filter's reaches as far past the ME and skips the flows that span part of it
+        for frame in range(onset - context, event["offset"] + rise + context + 1):
             now, before = pair.crops(frame), pair.crops(frame - rise)
-            if now is not None and before is not None:
-                own_motion = flow(before[1], now[1])
+            if now is None or before is None:
+                continue
+            own_motion = flow(before[1], now[1])
+            if frame <= apex + context:
                 natural.append(np.linalg.norm(roi_means(own_motion), axis=1)[region])
+            if frame < onset or frame - rise > event["offset"]:
                 along_pattern.append(_along(own_motion, direction))
-        if not natural:
+        course_energy, course_scores = _course_filter(pair, flow, event, direction, context)
+        if not natural or not along_pattern or course_scores.size == 0:
             skipped += 1
             continue
-        course_energy, course_scores = _course_filter(pair, flow, event, direction, context)
         results.append(Visibility(entry["clip"], event["name"], event["aus"], event["amplitude_iod"],
                                   ROI_NAMES[region], float(injected[region]), float(floor),
                                   float(np.percentile(natural, 95)), pattern_norm,
