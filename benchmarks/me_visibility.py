@@ -23,18 +23,21 @@ between the outer eye corners):
   pixels): its signal is ``|s|``, and the face's own motion counts only along
   ``s / |s|`` (the 95th percentile of that signed projection over the same
   stretch, leaving out the frames whose flow spans part of the ME: there the
-  face's own motion adds to the ME instead of competing with it).  No spotter that weighs the flow linearly, whatever its weights,
-  separates the ME from the face's own motion better than this filter built
-  for that one ME, so it bounds what learned or template-based scores can
-  gain over the regional mean;
+  face's own motion adds to the ME instead of competing with it);
 * ``course``: the same with the ME's time course known too: the frame-to-frame
   change of its displacement along ``s`` (bench against source, onset to
   offset) is correlated with the clean source's frame-to-frame flow along
   ``s`` within 2 s of the ME, away from it (a spatio-temporal matched
   filter).  ``yes`` when the ME's own energy exceeds the 95th percentile of
-  those scores; the summary also counts the MEs above the largest of them.  The frame-to-frame
-  flow of the injected displacement carries DIS noise, which only adds to
-  the signal, so this count leans in the ME's favour.
+  those scores; the summary also counts the MEs above the largest of them.
+  The frame-to-frame flow of the injected displacement carries DIS noise,
+  which only adds to the signal, so this count leans in the ME's favour.
+
+Against unstructured noise no score linear in the flow, whatever its weights
+over space and time, separates an ME better than its own matched filter, so
+the two bound what learned or template-based scores can gain over the
+regional mean (a filter that also suppresses the face's structured motion
+could do somewhat better).
 
 A motion-based spotter cannot find an ME that is not visible in this sense.
 The last line sums it up.  The source videos are looked up by name in
