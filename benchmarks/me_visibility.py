@@ -49,6 +49,7 @@ import argparse
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -107,8 +108,8 @@ def _along(field: np.ndarray, direction: np.ndarray) -> float:
     return float((field[_REGION_PIXELS] * direction).sum())
 
 
-def _course_filter(pair: SourcePair, flow: FlowEstimator, event: dict, direction: np.ndarray,
-                   context: int) -> tuple[float, np.ndarray]:
+def _course_filter(pair: SourcePair, flow: FlowEstimator, event: Mapping[str, Any],
+                   direction: np.ndarray, context: int) -> tuple[float, np.ndarray]:
     """The spatio-temporal matched filter of one ME (see ``course`` in the module docstring):
     the ME's energy, and the filter's scores on the clean source at the windows that start
     within ``context`` frames before or after it without overlapping it (windows where the
